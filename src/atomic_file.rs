@@ -1,0 +1,60 @@
+//! Crash-safe file replacement.
+//!
+//! Every file latchkey owns (keys, users, revocations) is rewritten whole through
+//! [`write`]: a temporary file in the same directory, `fsync`, `rename` over the old
+//! name, then `fsync` of the directory. A process killed at any instant leaves either
+//! the old contents or the new ones, never a mix, and the mode is set before a single
+//! byte is written so a secret is never briefly readable by others.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Atomically replaces `path` with `contents`, creating it with permission bits `mode`.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("latchkey-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("users");
+/// latchkey::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"admin\n");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let suffix: [u8; 8] = crate::random::array().map_err(io::Error::other)?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", hex(&suffix)));
+    let tmp = dir.join(tmp_name);
+
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // The umask may have cleared bits of `mode`; make the result exact.
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

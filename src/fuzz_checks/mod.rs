@@ -1,0 +1,24 @@
+//! Invariant checks shared by the fuzz targets under `fuzz/` and by the seed replay
+//! test (`tests/fuzz_seeds.rs`), so `cargo test` checks every committed seed and saved
+//! crash input exactly as the fuzzer would. Each `check` panics on a broken invariant.
+
+pub mod jwt_verify;
+pub mod cookie_value;
+pub mod cookie_header;
+pub mod password_hash;
+pub mod users_file;
+pub mod http_head;
+pub mod form_decode;
+pub mod redirect;
+
+/// Every fuzz target by name, with its check; the seed replay test walks this table.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("jwt_verify", jwt_verify::check),
+    ("cookie_value", cookie_value::check),
+    ("cookie_header", cookie_header::check),
+    ("password_hash", password_hash::check),
+    ("users_file", users_file::check),
+    ("http_head", http_head::check),
+    ("form_decode", form_decode::check),
+    ("redirect", redirect::check),
+];

@@ -1,0 +1,1 @@
+//! TODO: web (being built).
