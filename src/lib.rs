@@ -9,6 +9,7 @@
 #[doc(hidden)]
 pub mod fuzz_checks;
 pub mod atomic_file;
+pub mod cli;
 pub mod cookie;
 pub mod http;
 pub mod jwt;
