@@ -51,7 +51,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::fs::{self, File, OpenOptions};
 use std::hash::Hash;
 use std::io::{self, Read};
@@ -301,44 +301,26 @@ impl Entries {
     }
 
     fn render(&self) -> String {
-        let mut out = String::with_capacity(80 + self.len() * 64);
+        // Writing into a String cannot fail, so the fmt::Results are ignored.
+        let mut out = String::with_capacity(120 + self.len() * 64);
         out.push_str(
             "# latchkey revocations, unix seconds: sid <hex32> <expires> | \
              jti <id> <expires> | user <name> <cutoff> <forget_after>\n",
         );
-        for (sid, exp) in &self.sessions {
+        for (sid, expires) in &self.sessions {
             out.push_str("sid ");
             for byte in sid {
-                push_hex(&mut out, *byte);
+                let _ = write!(out, "{byte:02x}");
             }
-            out.push(' ');
-            out.push_str(&exp.to_string());
-            out.push('\n');
+            let _ = writeln!(out, " {expires}");
         }
-        for (jti, exp) in &self.tokens {
-            out.push_str("jti ");
-            out.push_str(jti);
-            out.push(' ');
-            out.push_str(&exp.to_string());
-            out.push('\n');
+        for (jti, expires) in &self.tokens {
+            let _ = writeln!(out, "jti {jti} {expires}");
         }
         for (name, c) in &self.users {
-            out.push_str("user ");
-            out.push_str(name);
-            out.push(' ');
-            out.push_str(&c.cutoff.to_string());
-            out.push(' ');
-            out.push_str(&c.forget_after.to_string());
-            out.push('\n');
+            let _ = writeln!(out, "user {name} {} {}", c.cutoff, c.forget_after);
         }
         out
-    }
-}
-
-fn push_hex(out: &mut String, byte: u8) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for nibble in [byte >> 4, byte & 0x0f] {
-        out.push(char::from(DIGITS[usize::from(nibble)]));
     }
 }
 
@@ -682,8 +664,9 @@ impl RevocationStore {
         let text = self.entries.render();
         crate::atomic_file::write(&self.path, text.as_bytes(), 0o600)
             .map_err(|e| RevocationError::Io(self.path.clone(), e))?;
-        // Under the lock nobody else can have replaced it since.
-        self.seen = self.stamp_now()?;
+        // Under the lock nobody else can have replaced it since. Should the stat fail,
+        // forgetting the stamp only makes the next reload re-read: the write stands.
+        self.seen = self.stamp_now().ok().flatten();
         Ok(())
     }
 }
