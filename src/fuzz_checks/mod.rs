@@ -11,8 +11,11 @@ pub mod password_hash;
 pub mod redirect;
 pub mod users_file;
 
+/// One fuzz target's invariant check.
+pub type Check = fn(&[u8]);
+
 /// Every fuzz target by name, with its check; the seed replay test walks this table.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("jwt_verify", jwt_verify::check),
     ("cookie_value", cookie_value::check),
     ("cookie_header", cookie_header::check),
