@@ -517,7 +517,7 @@ fn decode_hex(hex: &str) -> Result<[u8; HASH_LEN], PasswordError> {
         }
     }
     let bytes = hex.as_bytes();
-    if bytes.len() % 2 != 0 || !bytes.iter().all(|&c| nibble(c).is_some()) {
+    if !bytes.len().is_multiple_of(2) || !bytes.iter().all(|&c| nibble(c).is_some()) {
         return Err(PasswordError::BadHex);
     }
     if bytes.len() != 2 * HASH_LEN {
@@ -846,7 +846,7 @@ mod tests {
                 format!("pbkdf2:sha256$salt${hex}"),
                 PasswordError::BadFormat,
             ),
-            (format!("pbkdf2:sha256:1000$salt"), PasswordError::BadFormat),
+            ("pbkdf2:sha256:1000$salt".into(), PasswordError::BadFormat),
             (
                 format!("pbkdf2:sha256:1000${}${hex}", "s".repeat(65)),
                 PasswordError::BadSaltLength,
@@ -874,7 +874,7 @@ mod tests {
             MIN_ITERATIONS
         );
         assert_eq!(Policy::default().iterations(), DEFAULT_ITERATIONS);
-        assert!(DEFAULT_ITERATIONS >= MIN_ITERATIONS);
+        const { assert!(DEFAULT_ITERATIONS >= MIN_ITERATIONS) };
         assert_eq!(Policy::insecure_for_tests(0).iterations(), 1);
     }
 
