@@ -105,3 +105,91 @@ fn is_presession(value: &str) -> bool {
             .decode_slice(value, &mut buf)
             .is_ok_and(|n| n == PRESESSION_BYTES)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Keyring, Purpose};
+
+    fn ring() -> Keyring {
+        Keyring::from_master("k1", &[3u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn token_is_bound_to_its_presession() {
+        let keys = ring().key_set(Purpose::Csrf);
+        let pre = new_presession().unwrap();
+        let other = new_presession().unwrap();
+        assert_ne!(pre, other);
+        assert_eq!(verify(&token(&pre, &keys), &pre, &keys), Ok(()));
+        assert_eq!(
+            verify(&token(&pre, &keys), &other, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+        assert_eq!(verify(&pre, &pre, &keys), Err(CookieError::BadCsrfToken));
+    }
+
+    #[test]
+    fn token_is_bound_to_the_csrf_key_purpose() {
+        let ring = ring();
+        let csrf = ring.key_set(Purpose::Csrf);
+        let pre = new_presession().unwrap();
+        for purpose in [Purpose::SessionCookie, Purpose::ApiToken] {
+            let wrong = ring.key_set(purpose);
+            assert_eq!(
+                verify(&token(&pre, &wrong), &pre, &csrf),
+                Err(CookieError::BadCsrfToken)
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_from_before_a_rotation_still_verify() {
+        let dir = std::env::temp_dir().join(format!(
+            "latchkey-csrf-rotate-{}",
+            URL_SAFE_NO_PAD.encode(crate::random::array::<6>().unwrap())
+        ));
+        let (old, _) = Keyring::load_or_create(&dir).unwrap();
+        let pre = new_presession().unwrap();
+        let old_token = token(&pre, &old.key_set(Purpose::Csrf));
+        Keyring::rotate(&dir).unwrap();
+        let rotated = Keyring::load(&dir).unwrap().key_set(Purpose::Csrf);
+        assert_ne!(token(&pre, &rotated), old_token);
+        assert_eq!(verify(&old_token, &pre, &rotated), Ok(()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn malformed_inputs_and_any_changed_char_fail() {
+        let keys = ring().key_set(Purpose::Csrf);
+        let pre = new_presession().unwrap();
+        let good = token(&pre, &keys);
+        for i in 0..good.len() {
+            let mut t = good.clone().into_bytes();
+            t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+            let t = String::from_utf8(t).unwrap();
+            assert_eq!(verify(&t, &pre, &keys), Err(CookieError::BadCsrfToken));
+        }
+        assert_eq!(
+            verify(&good[1..], &pre, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+        assert_eq!(
+            verify(&format!("{good}="), &pre, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+        // Tokens for values we never issue are refused even when correctly signed.
+        for bad_pre in [
+            "",
+            "short",
+            &"A".repeat(PRESESSION_LEN + 1),
+            &"*".repeat(PRESESSION_LEN),
+        ] {
+            assert_eq!(
+                verify(&token(bad_pre, &keys), bad_pre, &keys),
+                Err(CookieError::BadCsrfToken),
+                "{bad_pre:?}"
+            );
+        }
+    }
+}

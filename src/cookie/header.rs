@@ -217,3 +217,118 @@ pub fn is_token(s: &str) -> bool {
 pub fn is_cookie_octet(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(header: &str) -> Vec<Result<(&str, &str, bool), CookieError>> {
+        pairs(header)
+            .map(|p| p.map(|p| (p.name(), p.value(), p.is_quoted())))
+            .collect()
+    }
+
+    #[test]
+    fn browser_forms_of_the_separator_are_accepted() {
+        let want = vec![Ok(("a", "1", false)), Ok(("b", "2", false))];
+        for header in ["a=1; b=2", "a=1;b=2", " a=1 ;\tb=2 ", "a=1;  b=2"] {
+            assert_eq!(parsed(header), want, "{header:?}");
+        }
+        assert!(parsed("").is_empty());
+        assert!(parsed(" \t ").is_empty());
+    }
+
+    #[test]
+    fn quoted_and_empty_values() {
+        assert_eq!(
+            parsed("a=\"x1\"; b=\"\"; c="),
+            vec![
+                Ok(("a", "x1", true)),
+                Ok(("b", "", true)),
+                Ok(("c", "", false))
+            ]
+        );
+        assert_eq!(get_unique("a=\"x1\"", "a"), Ok(Some("x1")));
+        let pair = pairs("a=\"x1\"").next().unwrap().unwrap();
+        assert_eq!(pair.to_string(), "a=\"x1\"");
+    }
+
+    #[test]
+    fn malformed_pairs_are_reported() {
+        for header in [
+            "a", "=1", "a =1", "a= 1", "a=1 2", "a=\"1", "a=1\"", "a=\"\"\"", "a=x,y", "a=x\\y",
+            "a=\u{7f}", "a=é", "a b=1", "a\u{0}=1", "a=1;;b=2", "a=1;",
+        ] {
+            assert!(
+                parsed(header).contains(&Err(CookieError::MalformedPair)),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        assert_eq!(
+            get_unique("sid=1; sid=2", "sid"),
+            Err(CookieError::DuplicateCookie)
+        );
+        assert_eq!(
+            get_unique("sid=1; sid=1", "sid"),
+            Err(CookieError::DuplicateCookie)
+        );
+        assert_eq!(
+            get_unique("sid=1; x=2; sid=\"1\"", "sid"),
+            Err(CookieError::DuplicateCookie)
+        );
+        // Names are case-sensitive: these are different cookies.
+        assert_eq!(get_unique("sid=1; SID=2", "sid"), Ok(Some("1")));
+        // A duplicate of another name does not matter.
+        assert_eq!(get_unique("x=1; x=2; sid=3", "sid"), Ok(Some("3")));
+    }
+
+    #[test]
+    fn duplicates_across_header_lines_are_refused() {
+        assert_eq!(
+            get_unique_in(["a=1; sid=1", "b=2; sid=2"], "sid"),
+            Err(CookieError::DuplicateCookie)
+        );
+        assert_eq!(get_unique_in(["a=1", "b=2; sid=2"], "sid"), Ok(Some("2")));
+        assert_eq!(get_unique_in(["a=1", ""], "sid"), Ok(None));
+        assert_eq!(get_unique_in([], "sid"), Ok(None));
+    }
+
+    #[test]
+    fn a_malformed_pair_of_our_name_never_lets_a_later_one_win() {
+        for header in [
+            "sid=a b; sid=forged",
+            "sid =x; sid=forged",
+            " sid\t=x;sid=forged",
+            "sid=\"x; sid=forged",
+            "sid=x,y; sid=forged",
+        ] {
+            assert_eq!(
+                get_unique(header, "sid"),
+                Err(CookieError::MalformedPair),
+                "{header:?}"
+            );
+        }
+        assert_eq!(
+            get_unique_in(["sid=a b", "sid=forged"], "sid"),
+            Err(CookieError::MalformedPair)
+        );
+    }
+
+    #[test]
+    fn unrelated_malformed_pairs_are_skipped() {
+        assert_eq!(
+            get_unique("prefs={\"a\": 1}; junk; sid=ok; other=a b", "sid"),
+            Ok(Some("ok"))
+        );
+    }
+
+    #[test]
+    fn lookup_name_must_be_a_token() {
+        assert_eq!(get_unique("a=1", ""), Err(CookieError::InvalidName));
+        assert_eq!(get_unique("a=1", "a b"), Err(CookieError::InvalidName));
+    }
+}

@@ -314,3 +314,304 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Keyring, Purpose};
+
+    const NAME: &str = "__Host-session";
+
+    fn ring() -> Keyring {
+        Keyring::from_master("k1", &[7u8; 32]).unwrap()
+    }
+
+    fn keys() -> KeySet {
+        ring().key_set(Purpose::SessionCookie)
+    }
+
+    fn session() -> Session {
+        Session {
+            user: "admin".to_owned(),
+            sid: [0xA5; 16],
+            issued_at: 1_000,
+            expires_at: 2_000,
+            remember: true,
+            auth_time: 990,
+            epoch: 4,
+        }
+    }
+
+    /// Seals raw payload bytes as a correctly signed value, to reach the payload checks.
+    fn seal_raw_payload(payload: &[u8], key: &Key) -> String {
+        let mut value = format!("v1.{}.", key.kid().unwrap());
+        URL_SAFE_NO_PAD.encode_string(payload, &mut value);
+        let tag = mac_for(key, NAME, &value).finalize().into_bytes();
+        value.push('.');
+        URL_SAFE_NO_PAD.encode_string(tag, &mut value);
+        value
+    }
+
+    fn raw_payload(s: &Session) -> Vec<u8> {
+        let mut buf = [0u8; MAX_PAYLOAD_LEN];
+        let n = encode_payload(s, &mut buf);
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn round_trip_keeps_every_field() {
+        let keys = keys();
+        let s = session();
+        let value = seal(&s, NAME, keys.current());
+        assert_eq!(open(&value, NAME, &keys, 1_500), Ok(s));
+        let longest = Session {
+            user: "u".repeat(MAX_USER_LEN),
+            remember: false,
+            expires_at: u64::MAX,
+            ..session()
+        };
+        let value = seal(&longest, NAME, keys.current());
+        assert!(value.len() <= MAX_VALUE_LEN);
+        assert_eq!(open(&value, NAME, &keys, u64::MAX - 1), Ok(longest));
+    }
+
+    #[test]
+    fn new_session_draws_a_random_sid() {
+        let a = Session::new("admin", 10, 5, false, 0).unwrap();
+        let b = Session::new("admin", 10, 5, false, 0).unwrap();
+        assert_ne!(a.sid, b.sid);
+        assert_eq!(a.expires_at, 15);
+        assert_eq!(
+            Session::new(&"a".repeat(65), 0, 1, false, 0),
+            Err(CookieError::InvalidUser)
+        );
+    }
+
+    #[test]
+    fn every_single_char_change_fails() {
+        let keys = keys();
+        let value = seal(&session(), NAME, keys.current());
+        let alphabet = b"AQgw_-.v1k0";
+        for i in 0..value.len() {
+            for &c in alphabet {
+                let mut bytes = value.clone().into_bytes();
+                if bytes[i] == c {
+                    continue;
+                }
+                bytes[i] = c;
+                let tampered = String::from_utf8(bytes).unwrap();
+                assert!(
+                    open(&tampered, NAME, &keys, 1_500).is_err(),
+                    "change at {i} to {} opened",
+                    c as char
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_single_bit_flip_of_the_decoded_parts_fails() {
+        let keys = keys();
+        let s = session();
+        let key = keys.current();
+        let payload = raw_payload(&s);
+        for bit in 0..payload.len() * 8 {
+            let mut p = payload.clone();
+            p[bit / 8] ^= 1 << (bit % 8);
+            // Re-encode with the original tag: the MAC must catch it.
+            let good = seal(&s, NAME, key);
+            let tag = good.rsplit_once('.').unwrap().1;
+            let forged = format!("v1.k1.{}.{tag}", URL_SAFE_NO_PAD.encode(&p));
+            assert_eq!(
+                open(&forged, NAME, &keys, 1_500),
+                Err(CookieError::BadSignature)
+            );
+        }
+        let good = seal(&s, NAME, key);
+        let (signed, tag_b64) = good.rsplit_once('.').unwrap();
+        let tag = URL_SAFE_NO_PAD.decode(tag_b64).unwrap();
+        for bit in 0..tag.len() * 8 {
+            let mut t = tag.clone();
+            t[bit / 8] ^= 1 << (bit % 8);
+            let forged = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(&t));
+            assert_eq!(
+                open(&forged, NAME, &keys, 1_500),
+                Err(CookieError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
+    fn value_moved_to_another_cookie_name_fails() {
+        let keys = keys();
+        let value = seal(&session(), NAME, keys.current());
+        for other in ["session", "__Host-sessio", "__Host-session2", "csrf"] {
+            assert_eq!(
+                open(&value, other, &keys, 1_500),
+                Err(CookieError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
+    fn api_token_or_csrf_key_does_not_verify() {
+        let ring = ring();
+        for purpose in [Purpose::ApiToken, Purpose::Csrf] {
+            let wrong = ring.key_set(purpose);
+            let value = seal(&session(), NAME, wrong.current());
+            assert_eq!(
+                open(&value, NAME, &keys(), 1_500),
+                Err(CookieError::BadSignature)
+            );
+            let value = seal(&session(), NAME, keys().current());
+            assert_eq!(
+                open(&value, NAME, &wrong, 1_500),
+                Err(CookieError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
+    fn old_kid_verifies_after_rotation_and_unknown_kid_fails() {
+        let dir = std::env::temp_dir().join(format!(
+            "latchkey-cookie-rotate-{}",
+            URL_SAFE_NO_PAD.encode(crate::random::array::<6>().unwrap())
+        ));
+        let (old_ring, _) = Keyring::load_or_create(&dir).unwrap();
+        let old = old_ring.key_set(Purpose::SessionCookie);
+        let value = seal(&session(), NAME, old.current());
+        Keyring::rotate(&dir).unwrap();
+        let rotated = Keyring::load(&dir).unwrap().key_set(Purpose::SessionCookie);
+        assert_ne!(rotated.current().kid(), old.current().kid());
+        assert_eq!(open(&value, NAME, &rotated, 1_500), Ok(session()));
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let other = Keyring::from_master("k2", &[7u8; 32])
+            .unwrap()
+            .key_set(Purpose::SessionCookie);
+        let value = seal(&session(), NAME, keys().current());
+        assert_eq!(
+            open(&value, NAME, &other, 1_500),
+            Err(CookieError::UnknownKid)
+        );
+    }
+
+    #[test]
+    fn expiry_is_exclusive() {
+        let keys = keys();
+        let value = seal(&session(), NAME, keys.current());
+        assert!(open(&value, NAME, &keys, 1_999).is_ok());
+        assert_eq!(open(&value, NAME, &keys, 2_000), Err(CookieError::Expired));
+        assert_eq!(
+            open(&value, NAME, &keys, u64::MAX),
+            Err(CookieError::Expired)
+        );
+    }
+
+    #[test]
+    fn shape_errors_are_precise() {
+        let keys = keys();
+        let value = seal(&session(), NAME, keys.current());
+        let long = format!("{value}{}", "A".repeat(MAX_VALUE_LEN));
+        assert_eq!(open(&long, NAME, &keys, 0), Err(CookieError::TooLong));
+        assert_eq!(open("", NAME, &keys, 0), Err(CookieError::BadFormat));
+        assert_eq!(
+            open("v1.k1.abc", NAME, &keys, 0),
+            Err(CookieError::BadFormat)
+        );
+        assert_eq!(
+            open(&format!("{value}.x"), NAME, &keys, 0),
+            Err(CookieError::BadFormat)
+        );
+        let v2 = value.replacen("v1.", "v2.", 1);
+        assert_eq!(
+            open(&v2, NAME, &keys, 0),
+            Err(CookieError::UnsupportedVersion)
+        );
+        assert_eq!(
+            open("v1..AAAA.AAAA", NAME, &keys, 0),
+            Err(CookieError::BadFormat)
+        );
+        let (signed, _) = value.rsplit_once('.').unwrap();
+        let bad_tag = format!("{signed}.{}", "*".repeat(TAG_B64));
+        assert_eq!(open(&bad_tag, NAME, &keys, 0), Err(CookieError::BadBase64));
+        let short_tag = format!("{signed}.AAAA");
+        assert_eq!(
+            open(&short_tag, NAME, &keys, 0),
+            Err(CookieError::BadSignature)
+        );
+        // Padding or non-canonical trailing bits are not base64url as we write it.
+        let (_, tag) = value.rsplit_once('.').unwrap();
+        let last = tag.as_bytes()[TAG_B64 - 1];
+        let noncanonical = format!(
+            "{signed}.{}{}",
+            &tag[..TAG_B64 - 1],
+            if last == b'A' { 'B' } else { 'A' }
+        );
+        assert!(open(&noncanonical, NAME, &keys, 0).is_err());
+    }
+
+    #[test]
+    fn payload_layout_is_strict_even_when_signed() {
+        let keys = keys();
+        let key = keys.current();
+        let good = raw_payload(&session());
+        assert_eq!(
+            open(&seal_raw_payload(&good, key), NAME, &keys, 1_500),
+            Ok(session())
+        );
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let mut flags = good.clone();
+        flags[1] |= 0b10;
+        let mut layout = good.clone();
+        layout[0] = 2;
+        let mut long_len = good.clone();
+        long_len[2] += 1;
+        let mut short_len = good.clone();
+        short_len[2] -= 1;
+        let mut bad_char = good.clone();
+        bad_char[3] = b';';
+        let mut zero_len = good.clone();
+        zero_len.drain(2..3 + 5);
+        zero_len.insert(2, 0);
+        let truncated = good[..good.len() - 1].to_vec();
+        for (what, payload) in [
+            ("trailing byte", trailing),
+            ("unknown flag", flags),
+            ("layout version", layout),
+            ("user length too long", long_len),
+            ("user length too short", short_len),
+            ("user charset", bad_char),
+            ("empty user", zero_len),
+            ("truncated", truncated),
+            ("empty", Vec::new()),
+        ] {
+            assert_eq!(
+                open(&seal_raw_payload(&payload, key), NAME, &keys, 1_500),
+                Err(CookieError::BadPayload),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_user_or_kidless_key_seals_to_a_value_that_never_opens() {
+        let keys = keys();
+        let bad = Session {
+            user: "evil\"; x".to_owned(),
+            ..session()
+        };
+        let value = seal(&bad, NAME, keys.current());
+        assert_eq!(
+            open(&value, NAME, &keys, 1_500),
+            Err(CookieError::BadPayload)
+        );
+        let kidless = Key::raw(None, &[1u8; 32]).unwrap();
+        let value = seal(&session(), NAME, &kidless);
+        assert_eq!(
+            open(&value, NAME, &keys, 1_500),
+            Err(CookieError::BadFormat)
+        );
+    }
+}

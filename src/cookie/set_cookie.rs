@@ -202,3 +202,137 @@ impl SetCookie {
         Ok(line)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_are_exactly_as_expected() {
+        let c = SetCookie::new("session", "v1.k1.abc.def");
+        assert_eq!(
+            c.build().unwrap(),
+            "__Host-session=v1.k1.abc.def; Path=/; HttpOnly; Secure; SameSite=Lax"
+        );
+        assert_eq!(c.name(), cookie_name("session", true));
+        let remembered = c.clone().max_age(Some(86_400)).same_site(SameSite::Strict);
+        assert_eq!(
+            remembered.build().unwrap(),
+            "__Host-session=v1.k1.abc.def; Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Strict"
+        );
+        let plain = c.clone().secure(false);
+        assert_eq!(
+            plain.build().unwrap(),
+            "session=v1.k1.abc.def; Path=/; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(plain.name(), cookie_name("session", false));
+        let scripted = SetCookie::new("pre", "x")
+            .http_only(false)
+            .same_site(SameSite::None);
+        assert_eq!(
+            scripted.build().unwrap(),
+            "__Host-pre=x; Path=/; Secure; SameSite=None"
+        );
+    }
+
+    #[test]
+    fn narrower_path_gets_the_secure_prefix_not_the_host_prefix() {
+        let c = SetCookie::new("s", "x").path("/admin");
+        assert_eq!(
+            c.build().unwrap(),
+            "__Secure-s=x; Path=/admin; HttpOnly; Secure; SameSite=Lax"
+        );
+        let plain = c.secure(false);
+        assert_eq!(
+            plain.build().unwrap(),
+            "s=x; Path=/admin; HttpOnly; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn removal_keeps_name_and_attributes() {
+        let set = SetCookie::new("session", "abc")
+            .secure(false)
+            .max_age(Some(60));
+        assert_eq!(
+            set.removal().build().unwrap(),
+            "session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn values_outside_cookie_octets_are_refused() {
+        for value in [
+            "a;b",
+            "a\rb",
+            "a\nb",
+            "a b",
+            "a\tb",
+            "a,b",
+            "a\"b",
+            "a\\b",
+            "a\u{0}b",
+            "a\u{7f}b",
+            "é",
+            "\"quoted\"",
+        ] {
+            assert_eq!(
+                SetCookie::new("s", value).build(),
+                Err(CookieError::InvalidValue),
+                "{value:?}"
+            );
+        }
+        assert!(SetCookie::new("s", "").build().is_ok());
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for name in [
+            "",
+            "a b",
+            "a=b",
+            "a;b",
+            "a\r\n",
+            "a,b",
+            "(a)",
+            "__Host-s",
+            "__host-s",
+            "__Secure-s",
+            "__SECURE-s",
+        ] {
+            assert_eq!(
+                SetCookie::new(name, "x").build(),
+                Err(CookieError::InvalidName),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_attributes_are_refused() {
+        for path in ["", "admin", "/a;b", "/a\nb", "/a b"] {
+            assert_eq!(
+                SetCookie::new("s", "x").path(path).build(),
+                Err(CookieError::InvalidAttribute),
+                "{path:?}"
+            );
+        }
+        let none_plain = SetCookie::new("s", "x")
+            .secure(false)
+            .same_site(SameSite::None);
+        assert_eq!(none_plain.build(), Err(CookieError::InvalidAttribute));
+        let huge = SetCookie::new("s", &"x".repeat(MAX_COOKIE_LEN));
+        assert_eq!(huge.build(), Err(CookieError::TooLong));
+    }
+
+    #[test]
+    fn built_cookie_reads_back_under_the_same_name() {
+        let line = SetCookie::new("session", "val").build().unwrap();
+        let pair = line.split(';').next().unwrap();
+        let name = cookie_name("session", true);
+        assert_eq!(
+            super::super::header::get_unique(pair, &name),
+            Ok(Some("val"))
+        );
+    }
+}
