@@ -6,11 +6,11 @@
 //! [`jwt`], [`cookie`], [`password`], [`keys`], [`users`], and the [`cli`] over them.
 #![forbid(unsafe_code)]
 
-#[doc(hidden)]
-pub mod fuzz_checks;
 pub mod atomic_file;
 pub mod cli;
 pub mod cookie;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod http;
 pub mod jwt;
 pub mod keys;
