@@ -28,7 +28,7 @@ fn lockout_is_per_address_and_comes_before_hashing() {
     let data = tmp.data_dir();
     add_user(&data, "admin", "the-real-password");
     let users_before = std::fs::read(data.join("users")).unwrap();
-    let srv = Server::start(&data, &["--trusted-proxy", "127.0.0.1"]);
+    let srv = Server::start(&data, &["--trusted-proxy", "127.0.0.1", "--max-logins-per-second", "1000"]);
 
     // The attacker at 203.0.113.9: three failures, then 429 with Retry-After.
     for _ in 0..3 {

@@ -192,7 +192,7 @@ fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
     let pw = read_new_password(p.has("password-stdin"))?;
     let policy = cost::policy(&dir, true)?;
     let hash = password::hash(pw.as_bytes(), &policy)?;
-    db.add(name, hash)?;
+    db.add(name, &hash)?;
     crate::keys::ensure_data_dir(&dir)?;
     db.save(&users_path(&dir))?;
     eprintln!("latchkey: added user {name}");
@@ -215,7 +215,7 @@ fn user_passwd(argv: &[String]) -> Result<ExitCode, CliError> {
     let pw = read_new_password(p.has("password-stdin"))?;
     let policy = cost::policy(&dir, true)?;
     let hash = password::hash(pw.as_bytes(), &policy)?;
-    db.set_password(name, hash)?;
+    db.set_password(name, &hash)?;
     db.save(&users_path(&dir))?;
     // Tokens carry no password epoch; a cutoff ends them (and sessions) as well.
     revoke_all_of(&dir, name)?;
@@ -370,7 +370,7 @@ fn token_revoke(argv: &[String]) -> Result<ExitCode, CliError> {
 fn revoke_all_of(dir: &Path, user: &str) -> Result<(), CliError> {
     let mut store = RevocationStore::load(dir)?;
     let now = now();
-    store.revoke_user_before(user, now, now + FORGET_UNKNOWN_AFTER, now)?;
+    store.revoke_user_before(user, now, FORGET_UNKNOWN_AFTER, now)?;
     Ok(())
 }
 

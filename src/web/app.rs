@@ -61,7 +61,11 @@ pub struct App {
     revoked: RevocationStore,
     limiter: RateLimiter,
     policy: Policy,
+    next_prune: u64,
 }
+
+/// Seconds between two prunings of expired revocations.
+const PRUNE_EVERY: u64 = 600;
 
 fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -75,14 +79,20 @@ impl App {
     /// A service over loaded state.
     pub fn new(cfg: Config, keys: Keys, users: UserDb, revoked: RevocationStore, policy: Policy) -> App {
         let users_stamp = FileStamp::of(&cfg.data_dir.join(users::USERS_FILE));
+        let rate = RateConfig {
+            hashes_per_sec: cfg.logins_per_second,
+            hash_burst: cfg.logins_per_second.saturating_mul(2),
+            ..RateConfig::default()
+        };
         App {
             cfg,
             keys,
             users,
             users_stamp,
             revoked,
-            limiter: RateLimiter::new(RateConfig::default()),
+            limiter: RateLimiter::new(rate),
             policy,
+            next_prune: 0,
         }
     }
 
@@ -181,7 +191,7 @@ impl App {
     fn presession(&self, req: &Request<'_>, secure: bool) -> Option<String> {
         let name = cookie::cookie_name(PRESESSION_COOKIE, secure);
         match cookie::get_unique_in(req.headers_all("cookie"), &name) {
-            Ok(Some(v)) if cookie::csrf::is_presession(v) => Some(v.to_owned()),
+            Ok(Some(v)) => Some(v.to_owned()),
             _ => None,
         }
     }
@@ -189,7 +199,10 @@ impl App {
     fn login_page(&self, req: &Request<'_>, error: Option<&str>, status: u16, username: &str) -> Response {
         let secure = self.secure(req);
         let existing = self.presession(req, secure);
-        let presession = existing.clone().unwrap_or_else(cookie::csrf::new_presession);
+        let presession = match existing.clone().map_or_else(cookie::csrf::new_presession, Ok) {
+            Ok(p) => p,
+            Err(_) => return respond::error_page(&self.cfg.title, &WebError::Internal),
+        };
         let next = url::query_param(req.query().unwrap_or(""), "next")
             .ok()
             .flatten()
@@ -221,7 +234,7 @@ impl App {
         });
         let mut resp = respond::html(status, body);
         if set_presession {
-            let set = SetCookie::new(&cookie::cookie_name(PRESESSION_COOKIE, secure), presession)
+            let set = SetCookie::new(PRESESSION_COOKIE, presession)
                 .secure(secure)
                 .same_site(SameSite::Lax)
                 .build();
@@ -258,7 +271,10 @@ impl App {
             next,
             remember,
             secure,
-            presession: presession.unwrap_or_else(cookie::csrf::new_presession),
+            presession: match presession {
+                Some(p) => p,
+                None => cookie::csrf::new_presession().map_err(|_| WebError::Internal)?,
+            },
         };
         self.start_login(req, how, username, password)
     }
@@ -348,13 +364,15 @@ impl App {
             LoginVia::Api => self.issue_tokens(&done.username, epoch, now, true),
             LoginVia::Form { next, remember, secure, .. } => {
                 let ttl = if remember { self.cfg.remember_ttl } else { self.cfg.session_ttl };
-                let session = cookie::Session::new(&done.username, now, ttl, remember, epoch);
+                let Ok(session) = cookie::Session::new(&done.username, now, ttl, remember, epoch) else {
+                    return respond::error_page(&self.cfg.title, &WebError::Internal);
+                };
                 let name = self.session_cookie_name(secure);
                 let value = cookie::seal(&session, &name, self.keys.session.current());
-                let mut set = SetCookie::new(&name, &value).secure(secure).same_site(self.same_site());
-                if remember {
-                    set = set.max_age(ttl);
-                }
+                let set = SetCookie::new(SESSION_COOKIE, &value)
+                    .secure(secure)
+                    .same_site(self.same_site())
+                    .max_age(remember.then_some(ttl));
                 let resp = respond::redirect(303, &next);
                 match set.build() {
                     Ok(line) => resp.header("Set-Cookie", &line),
@@ -368,7 +386,7 @@ impl App {
         let path = self.cfg.data_dir.join(users::USERS_FILE);
         // Re-read so a change made by the CLI meanwhile is not overwritten.
         let Ok(mut db) = UserDb::load(&path) else { return };
-        if db.replace_hash(user, hash).is_ok() && db.save(&path).is_ok() {
+        if db.rehash(user, &hash).is_ok() && db.save(&path).is_ok() {
             self.users = db;
             self.users_stamp = FileStamp::of(&path);
         }
@@ -512,7 +530,7 @@ impl App {
             }
             log::event(now, Event::Logout, ip, Some(&session.user), None);
         }
-        let clear = SetCookie::removal(&name).secure(secure).same_site(self.same_site()).build();
+        let clear = SetCookie::new(SESSION_COOKIE, "").secure(secure).same_site(self.same_site()).removal().build();
         let resp = respond::redirect(303, &self.path("/login"));
         Ok(match clear {
             Ok(line) => resp.header("Set-Cookie", &line),
@@ -625,7 +643,13 @@ impl Handler for App {
             eprintln!("latchkey: keeping the revocations loaded before: {e}");
         }
         let now = now_secs();
-        self.revoked.prune_in_memory(now);
+        if now >= self.next_prune {
+            // Pruning rewrites the file; once in a while is plenty.
+            self.next_prune = now + PRUNE_EVERY;
+            if let Err(e) = self.revoked.prune(now) {
+                eprintln!("latchkey: could not prune revocations: {e}");
+            }
+        }
     }
 }
 

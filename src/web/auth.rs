@@ -92,7 +92,7 @@ impl Authenticator<'_> {
         if user.epoch != session.epoch {
             return Err(AuthError::PasswordChanged);
         }
-        if self.revoked.is_session_revoked(&session.sid) || self.cut_off(&session.user, session.issued_at) {
+        if self.revoked.is_session_revoked(&session.sid) || self.revoked.is_revoked_by_cutoff(&session.user, session.issued_at) {
             return Err(AuthError::Revoked);
         }
         Ok(session)
@@ -107,7 +107,7 @@ impl Authenticator<'_> {
             return Err(AuthError::UnknownUser);
         }
         let revoked_id = claims.jti.as_deref().is_some_and(|j| self.revoked.is_token_revoked(j));
-        if revoked_id || self.cut_off(name, claims.iat.unwrap_or(0)) {
+        if revoked_id || self.revoked.is_revoked_by_cutoff(name, claims.iat.unwrap_or(0)) {
             return Err(AuthError::Revoked);
         }
         Ok(claims)
@@ -120,10 +120,6 @@ impl Authenticator<'_> {
             Some(h) => self.token(bearer_token(h)?, TokenType::Access, now).map(Identity::Token),
             None => self.session(req, cookie_name, now).map(Identity::Session),
         }
-    }
-
-    fn cut_off(&self, user: &str, issued_at: u64) -> bool {
-        self.revoked.user_cutoff(user).is_some_and(|cutoff| issued_at <= cutoff)
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Hosts an absolute redirect target may point at.
     pub allowed_hosts: Vec<String>,
+    /// Password hashes per second across all clients (the global login budget).
+    pub logins_per_second: u32,
     /// HTTP limits.
     pub limits: crate::http::Limits,
 }
@@ -65,6 +67,7 @@ pub const OPTIONS: &[Opt] = &[
     Opt::flag("same-site-strict", "SameSite=Strict session cookies instead of Lax").env("LATCHKEY_SAME_SITE_STRICT"),
     Opt::value("trusted-proxy", "CIDR", "believe X-Forwarded-* from these peers (repeatable)").env("LATCHKEY_TRUSTED_PROXY").repeatable(),
     Opt::value("allowed-host", "HOST", "host an absolute redirect may go to (repeatable)").env("LATCHKEY_ALLOWED_HOST").repeatable(),
+    Opt::value("max-logins-per-second", "N", "password checks per second across all clients (default 4)").env("LATCHKEY_MAX_LOGINS_PER_SECOND"),
     Opt::value("max-connections", "N", "open connections at most (default 1024)").env("LATCHKEY_MAX_CONNECTIONS"),
     Opt::value("max-connections-per-ip", "N", "open connections per client address at most (default 256)").env("LATCHKEY_MAX_CONNECTIONS_PER_IP"),
 ];
@@ -139,6 +142,8 @@ impl Config {
             refresh_ttl: (refresh > 0).then_some(refresh),
             cookie_secure,
             same_site_strict: p.has("same-site-strict"),
+            logins_per_second: u32::try_from(count(p, "max-logins-per-second", 4)?)
+                .map_err(|_| bad("max-logins-per-second", "a positive whole number"))?,
             trusted_proxies,
             allowed_hosts,
             limits,

@@ -58,8 +58,9 @@ fn first_user(path: &std::path::Path, policy: &password::Policy) -> Result<UserD
         .map_err(|e| CliError::Serve(e.to_string()))?;
     let pw = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
     debug_assert_eq!(pw.len(), FIRST_PASSWORD_LEN);
-    let mut db = UserDb::default();
-    db.add("admin", password::hash(pw.as_bytes(), policy)?)?;
+    crate::keys::ensure_data_dir(path.parent().unwrap_or(std::path::Path::new(".")))?;
+    let mut db = UserDb::new();
+    db.add("admin", &password::hash(pw.as_bytes(), policy)?)?;
     db.save(path)?;
     eprintln!("latchkey: first run: created user 'admin' with password: {pw}");
     eprintln!("latchkey: it is shown only this once; change it with: latchkey user passwd admin");
