@@ -319,7 +319,8 @@ mod tests {
 
     #[test]
     fn rejects_invalid_entries_precisely() {
-        let cases: &[(&str, fn(String) -> CidrError)] = &[
+        type MakeError = fn(String) -> CidrError;
+        let cases: &[(&str, MakeError)] = &[
             ("", CidrError::InvalidAddress),
             ("10.0.0", CidrError::InvalidAddress),
             ("example.com", CidrError::InvalidAddress),

@@ -176,19 +176,14 @@ fn check_target(target: &str, is_allowed: impl Fn(&str, u16) -> bool) -> Option<
 /// Splits off a case-insensitive `http://` or `https://` prefix, returning the
 /// canonical scheme, its default port and what follows.
 fn split_scheme(target: &str) -> Option<(&'static str, u16, &str)> {
-    for (scheme, default_port) in [("http", 80), ("https", 443)] {
-        let prefix_len = scheme.len() + 3;
-        if let (Some(prefix), Some(rest)) = (target.get(..prefix_len), target.get(prefix_len..)) {
-            if prefix
-                .get(..scheme.len())
-                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
-                && prefix.ends_with("://")
-            {
-                return Some((scheme, default_port, rest));
-            }
-        }
+    let (scheme, rest) = target.split_once("://")?;
+    if scheme.eq_ignore_ascii_case("http") {
+        Some(("http", 80, rest))
+    } else if scheme.eq_ignore_ascii_case("https") {
+        Some(("https", 443, rest))
+    } else {
+        None
     }
-    None
 }
 
 /// Parses `host[:port]` where host is a dotted name of `[A-Za-z0-9-]` labels.
