@@ -122,7 +122,7 @@ impl App {
             SecureMode::Never => false,
             SecureMode::Auto => crate::web::client_ip::forwarded_proto_is_https(
                 req.peer().ip(),
-                req.header_str("x-forwarded-proto"),
+                &req.headers_all("x-forwarded-proto").filter_map(|v| std::str::from_utf8(v).ok()).collect::<Vec<_>>(),
                 &self.cfg.trusted_proxies,
             ),
         }

@@ -3,7 +3,7 @@
 
 use crate::http::Response;
 use crate::web::errors::WebError;
-use crate::web::html;
+use crate::web::pages;
 
 /// Headers every HTML page carries: a strict CSP (no script at all, the one style
 /// block by hash), no framing, no sniffing, no referrer, never cached.
@@ -11,7 +11,7 @@ pub fn html(status: u16, body: String) -> Response {
     let csp = format!(
         "default-src 'none'; style-src {}; img-src 'self' data:; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'",
-        html::style_csp_source()
+        pages::style_csp_source()
     );
     Response::new(status)
         .header("Content-Type", "text/html; charset=utf-8")
@@ -62,7 +62,7 @@ pub fn redirect(status: u16, location: &str) -> Response {
 /// The answer to a refused request, as a short HTML page for browsers.
 pub fn error_page(title: &str, err: &WebError) -> Response {
     let status = err.status();
-    let body = html::message_page(title, &format!("{status} {}", reason_phrase(status)), &err.to_string());
+    let body = pages::message_page(title, &format!("{status} {}", reason_phrase(status)), &err.to_string());
     with_retry_after(html(status, body), err)
 }
 

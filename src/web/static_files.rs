@@ -18,6 +18,10 @@ pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 /// Answers `route` (a path such as `/css/site.css`) from `dir`.
 pub fn serve(dir: &Path, route: &str, head: bool) -> Result<Response, WebError> {
     let segments = url::safe_relative_path(route).map_err(|_| WebError::NotFound)?;
+    // Dot files (.htaccess, .git) are never part of an admin page.
+    if segments.iter().any(|s| s.starts_with('.')) {
+        return Err(WebError::NotFound);
+    }
     let root = fs::canonicalize(dir).map_err(|_| WebError::Internal)?;
     let mut path = root.clone();
     for s in &segments {
