@@ -190,7 +190,7 @@ impl App {
 
     fn presession(&self, req: &Request<'_>, secure: bool) -> Option<String> {
         let name = cookie::cookie_name(PRESESSION_COOKIE, secure);
-        match cookie::get_unique_in(req.headers_all("cookie"), &name) {
+        match auth::cookie_value(req, &name) {
             Ok(Some(v)) => Some(v.to_owned()),
             _ => None,
         }
@@ -494,7 +494,7 @@ impl App {
 
     fn serve_page(&self, req: &Request<'_>, route: &str, identity: &Identity, secure: bool) -> Response {
         match &self.cfg.serve_dir {
-            Some(dir) => static_files::serve(dir, route, req.method() == "HEAD")
+            Some(dir) => static_files::serve(dir, route)
                 .unwrap_or_else(|e| respond::error_page(&self.cfg.title, &e)),
             None if route == "/" => {
                 let sid_hex = match identity {

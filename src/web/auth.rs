@@ -84,7 +84,7 @@ pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
 impl Authenticator<'_> {
     /// Checks the session cookie `cookie_name` of `req`.
     pub fn session(&self, req: &Request<'_>, cookie_name: &str, now: u64) -> Result<Session, AuthError> {
-        let value = cookie::get_unique_in(req.headers_all("cookie"), cookie_name)
+        let value = cookie_value(req, cookie_name)
             .map_err(AuthError::Cookie)?
             .ok_or(AuthError::NoCredentials)?;
         let session = cookie::open(value, cookie_name, &self.keys.session, now).map_err(AuthError::Cookie)?;
@@ -121,6 +121,15 @@ impl Authenticator<'_> {
             None => self.session(req, cookie_name, now).map(Identity::Session),
         }
     }
+}
+
+/// The value of cookie `name` across every `Cookie` header line of `req`; a name
+/// sent twice, or a header line that is not text, is an error, never a guess.
+pub fn cookie_value<'a>(req: &Request<'a>, name: &str) -> Result<Option<&'a str>, cookie::CookieError> {
+    if req.headers_all("cookie").any(|v| std::str::from_utf8(v).is_err()) {
+        return Err(cookie::CookieError::MalformedPair);
+    }
+    cookie::get_unique_in(req.headers_all("cookie").map(|v| std::str::from_utf8(v).unwrap_or("")), name)
 }
 
 /// The address a request is treated as coming from.

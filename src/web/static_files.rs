@@ -16,7 +16,7 @@ use crate::web::url;
 pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
 /// Answers `route` (a path such as `/css/site.css`) from `dir`.
-pub fn serve(dir: &Path, route: &str, head: bool) -> Result<Response, WebError> {
+pub fn serve(dir: &Path, route: &str) -> Result<Response, WebError> {
     let segments = url::safe_relative_path(route).map_err(|_| WebError::NotFound)?;
     // Dot files (.htaccess, .git) are never part of an admin page.
     if segments.iter().any(|s| s.starts_with('.')) {
@@ -41,15 +41,16 @@ pub fn serve(dir: &Path, route: &str, head: bool) -> Result<Response, WebError> 
     if !meta.is_file() || meta.len() > MAX_FILE_SIZE {
         return Err(WebError::NotFound);
     }
-    let body = if head { Vec::new() } else { fs::read(&real).map_err(|_| WebError::Internal)? };
-    let resp = Response::new(200)
+    // HEAD answers are cut by the HTTP layer, which keeps the GET's Content-Length.
+    let body = fs::read(&real).map_err(|_| WebError::Internal)?;
+    Ok(Response::new(200)
         .header("Content-Type", content_type(&real))
         .header("X-Content-Type-Options", "nosniff")
         .header("X-Frame-Options", "DENY")
         .header("Referrer-Policy", "no-referrer")
         .header("Cache-Control", "no-store")
-        .header("Vary", "Cookie");
-    Ok(if head { resp.head_length(meta.len()) } else { resp.body(body) })
+        .header("Vary", "Cookie")
+        .body(body))
 }
 
 /// The `Content-Type` for a file name's extension.
