@@ -1,1 +1,53 @@
-//! TODO: http (being built).
+//! Our own single-threaded HTTP/1.1 server on `mio` + `httparse`, built to face a
+//! hostile network: every buffer, count and wait is bounded by [`Limits`], request
+//! bodies need a `Content-Length` (no chunked, no smuggling shapes), and response
+//! headers cannot carry CR/LF.
+//!
+//! The application implements [`Handler`]; slow work (password hashing) is returned
+//! as [`Reply::Offload`] and runs on one worker thread while the loop keeps serving.
+
+mod conn;
+pub mod date;
+mod error;
+pub mod limits;
+mod request;
+mod response;
+mod server;
+mod worker;
+
+pub use error::HttpError;
+pub use limits::Limits;
+pub use request::{Parsed, Request, RequestFacts, Version, parse_request};
+pub use response::{HeaderError, Response, reason};
+pub use server::{Server, ShutdownHandle};
+pub use worker::Job;
+
+/// The application the server calls, on the loop thread.
+pub trait Handler {
+    /// Result of work offloaded to the worker thread (password hashing).
+    type Done: Send + 'static;
+    /// Answers a request now, or hands slow work to the worker.
+    fn handle(&mut self, req: &Request<'_>) -> Reply<Self::Done>;
+    /// Called on the loop thread with the offloaded work's result, for the same request.
+    fn complete(&mut self, done: Self::Done) -> Response;
+    /// Called about once a second on the loop thread (reload files, prune state).
+    fn tick(&mut self, _now: std::time::SystemTime) {}
+}
+
+/// A handler's answer to a request.
+pub enum Reply<D> {
+    /// Send this response.
+    Respond(Response),
+    /// Run this on the worker thread, then answer with [`Handler::complete`] of its
+    /// result. If the worker's queue is full the client gets 503 with `Retry-After: 1`.
+    Offload(Job<D>),
+}
+
+impl<D> std::fmt::Debug for Reply<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Respond(response) => f.debug_tuple("Respond").field(response).finish(),
+            Reply::Offload(_) => f.write_str("Offload(..)"),
+        }
+    }
+}
