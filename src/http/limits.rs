@@ -41,7 +41,6 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The server's limits; [`Limits::default`] holds the constants of this module.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Limits {
     /// See [`MAX_HEAD_BYTES`].
     pub max_head_bytes: usize,
