@@ -10,7 +10,9 @@ impl Handler for Hello {
 
     fn handle(&mut self, _req: &Request<'_>) -> Reply<()> {
         Reply::Respond(
-            Response::new(200).header("Content-Type", "text/plain").static_body(b"Hello, world!"),
+            Response::new(200)
+                .header("Content-Type", "text/plain")
+                .static_body(b"Hello, world!"),
         )
     }
 
@@ -20,8 +22,12 @@ impl Handler for Hello {
 }
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8084".into());
-    let addr = addr.parse().map_err(|_| std::io::Error::other("bad address"))?;
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8084".into());
+    let addr = addr
+        .parse()
+        .map_err(|_| std::io::Error::other("bad address"))?;
     let server = Server::bind(addr, Limits::default())?.handle_signals(true);
     eprintln!("listening on {}", server.local_addr()?);
     server.run(Hello)

@@ -23,9 +23,9 @@ impl Handler for TestHandler {
 
     fn handle(&mut self, req: &Request<'_>) -> Reply<&'static str> {
         match req.path() {
-            "/evil" => Reply::Respond(
-                Response::text(200, "evil").header("X-Evil", "a\r\nInjected: yes"),
-            ),
+            "/evil" => {
+                Reply::Respond(Response::text(200, "evil").header("X-Evil", "a\r\nInjected: yes"))
+            }
             "/hash" => {
                 let started = self.started.clone();
                 let gate = Arc::clone(&self.gate);
@@ -59,14 +59,25 @@ fn start(limits: Limits) -> Running {
     let shutdown = server.shutdown_handle();
     let (started_tx, started) = mpsc::channel();
     let (release, gate) = mpsc::channel();
-    let handler = TestHandler { started: started_tx, gate: Arc::new(Mutex::new(gate)) };
+    let handler = TestHandler {
+        started: started_tx,
+        gate: Arc::new(Mutex::new(gate)),
+    };
     let server = thread::spawn(move || server.run(handler));
-    Running { addr, shutdown, server, started, release }
+    Running {
+        addr,
+        shutdown,
+        server,
+        started,
+        release,
+    }
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     stream
 }
 
@@ -84,7 +95,10 @@ fn read_all(stream: &mut TcpStream) -> String {
 }
 
 fn assert_normal_request_answered(addr: SocketAddr) {
-    let answer = exchange(addr, b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let answer = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.ends_with("\r\n\r\nok"), "{answer}");
 }
@@ -109,7 +123,9 @@ fn huge_content_length_is_413_without_allocating_it() {
 fn short_body_held_open_does_not_stall_other_clients() {
     let server = start(Limits::default());
     let mut holder = connect(server.addr);
-    holder.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc").unwrap();
+    holder
+        .write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
     assert_normal_request_answered(server.addr);
     // The held request is still waiting for its body; finishing it gets its answer.
     holder.write_all(b"defghij").unwrap();
@@ -120,7 +136,10 @@ fn short_body_held_open_does_not_stall_other_clients() {
 
 #[test]
 fn four_hundred_slowloris_sockets_do_not_starve_a_normal_client() {
-    let limits = Limits { max_connections_per_ip: 2000, ..Limits::default() };
+    let limits = Limits {
+        max_connections_per_ip: 2000,
+        ..Limits::default()
+    };
     let server = start(limits);
     let mut slow: Vec<TcpStream> = (0..400).map(|_| connect(server.addr)).collect();
     for stream in &mut slow {
@@ -151,7 +170,10 @@ fn ten_mib_header_line_is_431() {
     raw.extend_from_slice(b"\r\n\r\n");
     let (mut stream, writer) = flood(server.addr, raw);
     let answer = read_all(&mut stream);
-    assert_eq!(status_line(&answer), "HTTP/1.1 431 Request Header Fields Too Large");
+    assert_eq!(
+        status_line(&answer),
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
     drop(stream);
     let _ = writer.join();
     assert_normal_request_answered(server.addr);
@@ -167,7 +189,10 @@ fn ten_thousand_headers_are_431() {
     raw.extend_from_slice(b"\r\n");
     let (mut stream, writer) = flood(server.addr, raw);
     let answer = read_all(&mut stream);
-    assert_eq!(status_line(&answer), "HTTP/1.1 431 Request Header Fields Too Large");
+    assert_eq!(
+        status_line(&answer),
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
     drop(stream);
     let _ = writer.join();
     assert_normal_request_answered(server.addr);
@@ -182,7 +207,10 @@ fn more_than_max_headers_is_431() {
     }
     raw.extend_from_slice(b"\r\n");
     let answer = exchange(server.addr, &raw);
-    assert_eq!(status_line(&answer), "HTTP/1.1 431 Request Header Fields Too Large");
+    assert_eq!(
+        status_line(&answer),
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
     assert_normal_request_answered(server.addr);
 }
 
@@ -194,7 +222,10 @@ fn content_length_with_transfer_encoding_is_400() {
         b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     );
     assert_eq!(status_line(&answer), "HTTP/1.1 400 Bad Request");
-    assert!(answer.ends_with("\n\ncontent-length with transfer-encoding\n"), "{answer}");
+    assert!(
+        answer.ends_with("\n\ncontent-length with transfer-encoding\n"),
+        "{answer}"
+    );
     assert_normal_request_answered(server.addr);
 }
 
@@ -206,7 +237,10 @@ fn two_different_content_lengths_are_400() {
         b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
     );
     assert_eq!(status_line(&answer), "HTTP/1.1 400 Bad Request");
-    assert!(answer.ends_with("400 Bad Request\n\nconflicting content-length\n"), "{answer}");
+    assert!(
+        answer.ends_with("400 Bad Request\n\nconflicting content-length\n"),
+        "{answer}"
+    );
     assert_normal_request_answered(server.addr);
 }
 
@@ -249,7 +283,10 @@ fn http10_closes_after_the_response() {
 #[test]
 fn head_has_content_length_but_no_body() {
     let server = start(Limits::default());
-    let answer = exchange(server.addr, b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let answer = exchange(
+        server.addr,
+        b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(status_line(&answer), "HTTP/1.1 200 OK");
     assert!(answer.contains("Content-Length: 2\r\n"), "{answer}");
     assert!(answer.ends_with("\r\n\r\n"), "{answer}");
@@ -259,7 +296,10 @@ fn head_has_content_length_but_no_body() {
 #[test]
 fn header_with_crlf_from_the_handler_is_not_emitted() {
     let server = start(Limits::default());
-    let answer = exchange(server.addr, b"GET /evil HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let answer = exchange(
+        server.addr,
+        b"GET /evil HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(status_line(&answer), "HTTP/1.1 500 Internal Server Error");
     assert!(!answer.contains("Injected"), "{answer}");
     assert!(!answer.contains("X-Evil"), "{answer}");
@@ -268,7 +308,10 @@ fn header_with_crlf_from_the_handler_is_not_emitted() {
 
 #[test]
 fn request_deadline_answers_408() {
-    let limits = Limits { request_deadline: Duration::from_secs(1), ..Limits::default() };
+    let limits = Limits {
+        request_deadline: Duration::from_secs(1),
+        ..Limits::default()
+    };
     let server = start(limits);
     let answer = exchange(server.addr, b"GET / HTTP/1.1\r\nHost: t\r\n");
     assert_eq!(status_line(&answer), "HTTP/1.1 408 Request Timeout");
@@ -277,12 +320,18 @@ fn request_deadline_answers_408() {
 
 #[test]
 fn full_offload_queue_answers_503_while_plain_requests_are_served() {
-    let limits = Limits { offload_queue: 1, ..Limits::default() };
+    let limits = Limits {
+        offload_queue: 1,
+        ..Limits::default()
+    };
     let server = start(limits);
     let hash = b"POST /hash HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     let mut first = connect(server.addr);
     first.write_all(hash).unwrap();
-    server.started.recv_timeout(Duration::from_secs(10)).unwrap(); // worker is now busy
+    server
+        .started
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap(); // worker is now busy
     let mut second = connect(server.addr);
     second.write_all(hash).unwrap(); // fills the one queue slot
     thread::sleep(Duration::from_millis(100)); // let the loop queue it before the third
@@ -303,8 +352,13 @@ fn full_offload_queue_answers_503_while_plain_requests_are_served() {
 fn shutdown_finishes_the_in_flight_request_and_returns() {
     let server = start(Limits::default());
     let mut client = connect(server.addr);
-    client.write_all(b"POST /hash HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    server.started.recv_timeout(Duration::from_secs(10)).unwrap();
+    client
+        .write_all(b"POST /hash HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    server
+        .started
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap();
     server.shutdown.shutdown();
     server.release.send(()).unwrap();
     let answer = read_all(&mut client);
@@ -315,7 +369,10 @@ fn shutdown_finishes_the_in_flight_request_and_returns() {
 
 #[test]
 fn per_ip_cap_refuses_extra_connections() {
-    let limits = Limits { max_connections_per_ip: 2, ..Limits::default() };
+    let limits = Limits {
+        max_connections_per_ip: 2,
+        ..Limits::default()
+    };
     let server = start(limits);
     let held: Vec<TcpStream> = (0..2).map(|_| connect(server.addr)).collect();
     thread::sleep(Duration::from_millis(100));
@@ -327,4 +384,49 @@ fn per_ip_cap_refuses_extra_connections() {
     drop(held);
     thread::sleep(Duration::from_millis(100));
     assert_normal_request_answered(server.addr);
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_silently() {
+    let limits = Limits {
+        idle_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let server = start(limits);
+    let mut client = connect(server.addr);
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = client.read(&mut answer).unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+    // After the idle timeout the server closes without writing anything more.
+    assert_eq!(read_all(&mut client), "");
+    assert_normal_request_answered(server.addr);
+}
+
+#[test]
+fn full_server_closes_the_oldest_idle_connection_for_a_new_one() {
+    let limits = Limits {
+        max_connections: 2,
+        ..Limits::default()
+    };
+    let server = start(limits);
+    let mut idle = connect(server.addr);
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = idle.read(&mut answer).unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let mut busy = connect(server.addr);
+    busy.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    thread::sleep(Duration::from_millis(100));
+    assert_normal_request_answered(server.addr);
+    assert_eq!(
+        read_all(&mut idle),
+        "",
+        "the idle connection was not the one closed"
+    );
+    busy.write_all(b"Connection: close\r\n\r\n").unwrap();
+    assert_eq!(status_line(&read_all(&mut busy)), "HTTP/1.1 200 OK");
 }

@@ -12,7 +12,9 @@ use crate::http::{Limits, Parsed, parse_request};
 
 /// Checks the invariants for one input.
 pub fn check(data: &[u8]) {
-    let (selector, input) = data.split_first().map_or((0, data), |(first, rest)| (*first, rest));
+    let (selector, input) = data
+        .split_first()
+        .map_or((0, data), |(first, rest)| (*first, rest));
     let limits = match selector % 3 {
         0 => Limits::default(),
         1 => Limits {
@@ -38,19 +40,31 @@ pub fn check(data: &[u8]) {
                 "bad header name {name:?}"
             );
             assert!(
-                value.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)),
+                value
+                    .iter()
+                    .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)),
                 "control byte in header value {value:?}"
             );
         }
         for part in [req.method(), req.target()] {
-            assert!(!part.is_empty() && !part.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()));
+            assert!(
+                !part.is_empty()
+                    && !part
+                        .bytes()
+                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+            );
         }
         let lengths: Vec<&[u8]> = req.headers_all("content-length").collect();
         assert!(lengths.len() <= 1, "repeated content-length accepted");
-        assert!(req.header("transfer-encoding").is_none(), "transfer-encoding accepted");
-        let declared = lengths
-            .first()
-            .map(|value| std::str::from_utf8(value).ok().and_then(|v| v.parse::<usize>().ok()));
+        assert!(
+            req.header("transfer-encoding").is_none(),
+            "transfer-encoding accepted"
+        );
+        let declared = lengths.first().map(|value| {
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+        });
         match declared {
             None => assert!(req.body().is_empty()),
             Some(length) => assert_eq!(length, Some(req.body().len()), "body length mismatch"),
@@ -64,9 +78,16 @@ pub fn check(data: &[u8]) {
             assert!(total_len > input.len());
             assert!(total_len <= limits.max_head_bytes + limits.max_body_bytes);
         }
-        Ok(Parsed::Done { consumed, value: body_len, .. }) => {
+        Ok(Parsed::Done {
+            consumed,
+            value: body_len,
+            ..
+        }) => {
             assert!(consumed <= input.len());
-            assert!(consumed - body_len <= limits.max_head_bytes, "head over the limit");
+            assert!(
+                consumed - body_len <= limits.max_head_bytes,
+                "head over the limit"
+            );
         }
         Err(error) => assert!((400..=599).contains(&error.status())),
     }

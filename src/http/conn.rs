@@ -51,7 +51,13 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(sock: TcpStream, peer: SocketAddr, generation: u64, limits: &Limits, now: Instant) -> Self {
+    pub fn new(
+        sock: TcpStream,
+        peer: SocketAddr,
+        generation: u64,
+        limits: &Limits,
+        now: Instant,
+    ) -> Self {
         let mut conn = Conn {
             sock,
             peer,
@@ -126,7 +132,11 @@ impl Conn {
     /// Writes as much queued output as the socket takes. `Err` means the connection is
     /// broken.
     pub fn flush(&mut self, now: Instant) -> io::Result<()> {
-        while let Some(rest) = self.output.get(self.written..).filter(|rest| !rest.is_empty()) {
+        while let Some(rest) = self
+            .output
+            .get(self.written..)
+            .filter(|rest| !rest.is_empty())
+        {
             match self.sock.write(rest) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,

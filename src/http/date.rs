@@ -61,7 +61,10 @@ pub struct DateCache {
 impl DateCache {
     /// A cache holding the date for `unix_secs`.
     pub fn new(unix_secs: u64) -> Self {
-        DateCache { secs: unix_secs, formatted: imf_fixdate(unix_secs) }
+        DateCache {
+            secs: unix_secs,
+            formatted: imf_fixdate(unix_secs),
+        }
     }
 
     /// Moves the cache to `unix_secs` (a no-op within the same second).
@@ -86,7 +89,10 @@ mod tests {
     fn epoch_and_leap_day() {
         assert_eq!(&imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(&imf_fixdate(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(&imf_fixdate(1_798_761_599), b"Thu, 31 Dec 2026 23:59:59 GMT");
+        assert_eq!(
+            &imf_fixdate(1_798_761_599),
+            b"Thu, 31 Dec 2026 23:59:59 GMT"
+        );
     }
 
     #[test]

@@ -41,7 +41,9 @@ impl<'a> Request<'a> {
 
     /// The target up to the first `?` (still percent-encoded).
     pub fn path(&self) -> &'a str {
-        self.target.split_once('?').map_or(self.target, |(path, _)| path)
+        self.target
+            .split_once('?')
+            .map_or(self.target, |(path, _)| path)
     }
 
     /// The target after the first `?`, if there is one (still percent-encoded).
@@ -62,7 +64,8 @@ impl<'a> Request<'a> {
 
     /// The first header named `name` as text, or `None` if absent or not UTF-8.
     pub fn header_str(&self, name: &str) -> Option<&'a str> {
-        self.header(name).and_then(|value| std::str::from_utf8(value).ok())
+        self.header(name)
+            .and_then(|value| std::str::from_utf8(value).ok())
     }
 
     /// Every value of the headers named `name`, in order.
@@ -78,7 +81,9 @@ impl<'a> Request<'a> {
 
     /// Every header as `(name, value)`, in order.
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> {
-        self.headers.iter().map(|header| (header.name, header.value))
+        self.headers
+            .iter()
+            .map(|header| (header.name, header.value))
     }
 
     /// The body (empty without `Content-Length`).
@@ -202,7 +207,11 @@ pub fn parse_request<R>(
     let mut keep_alive_asked = false;
     let mut expect_continue = false;
     for header in headers {
-        if header.value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        if header
+            .value
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
             return Err(HttpError::InvalidHeaderValue);
         }
         let name = header.name;
@@ -225,7 +234,10 @@ pub fn parse_request<R>(
                 keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if name.eq_ignore_ascii_case("expect") {
-            expect_continue = header.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+            expect_continue = header
+                .value
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"100-continue");
         }
     }
     if content_length.is_some() && transfer_encoding.is_some() {
@@ -246,7 +258,11 @@ pub fn parse_request<R>(
         Some(value) => parse_content_length(value, limits.max_body_bytes)?,
     };
     let keep_alive = !close && (version == Version::Http11 || keep_alive_asked);
-    let facts = RequestFacts { keep_alive, head_only: method == "HEAD", version };
+    let facts = RequestFacts {
+        keep_alive,
+        head_only: method == "HEAD",
+        version,
+    };
     let total_len = head_len.saturating_add(body_len);
     let Some(body) = buf.get(head_len..total_len) else {
         return Ok(Parsed::NeedBody {
@@ -254,9 +270,21 @@ pub fn parse_request<R>(
             expect_continue: expect_continue && version == Version::Http11,
         });
     };
-    let request = Request { method, target, version, headers, body, peer, keep_alive };
+    let request = Request {
+        method,
+        target,
+        version,
+        headers,
+        body,
+        peer,
+        keep_alive,
+    };
     let value = on_request(&request);
-    Ok(Parsed::Done { consumed: total_len, facts, value })
+    Ok(Parsed::Done {
+        consumed: total_len,
+        facts,
+        value,
+    })
 }
 
 /// Parses a `Content-Length` value: ASCII digits only (no sign, no spaces, no list),
@@ -295,7 +323,8 @@ mod tests {
     fn smuggling_shapes_are_refused() {
         let both = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc";
         assert_eq!(status_of(both), Err(HttpError::LengthAndTransferEncoding));
-        let twice = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd";
+        let twice =
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd";
         assert_eq!(status_of(twice), Err(HttpError::RepeatedContentLength));
         let signed = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc";
         assert_eq!(status_of(signed), Err(HttpError::InvalidContentLength));
@@ -305,7 +334,8 @@ mod tests {
 
     #[test]
     fn huge_length_is_413_without_reading() {
-        let raw = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000000000000000000\r\n\r\nabc";
+        let raw =
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000000000000000000\r\n\r\nabc";
         assert_eq!(status_of(raw), Err(HttpError::BodyTooLarge));
     }
 
@@ -326,6 +356,8 @@ mod tests {
         };
         assert!(!facts(b"GET / HTTP/1.0\r\n\r\n"));
         assert!(facts(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
-        assert!(!facts(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+        assert!(!facts(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        ));
     }
 }

@@ -74,7 +74,13 @@ impl Response {
     /// An empty response with `status` (200..=599; others become a 500 when sent).
     pub fn new(status: u16) -> Self {
         let error = (!(200..=599).contains(&status)).then_some(HeaderError::InvalidStatus);
-        Response { status, header_lines: Vec::new(), body: Body::Static(b""), error, retry_after: false }
+        Response {
+            status,
+            header_lines: Vec::new(),
+            body: Body::Static(b""),
+            error,
+            retry_after: false,
+        }
     }
 
     /// A `text/plain; charset=utf-8` response.
@@ -86,12 +92,16 @@ impl Response {
 
     /// An `application/json` response with an already-serialised body.
     pub fn json(status: u16, body: Vec<u8>) -> Self {
-        Response::new(status).header("Content-Type", "application/json").body(body)
+        Response::new(status)
+            .header("Content-Type", "application/json")
+            .body(body)
     }
 
     /// A `text/html; charset=utf-8` response.
     pub fn html(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Response::new(status).header("Content-Type", "text/html; charset=utf-8").body(body)
+        Response::new(status)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(body)
     }
 
     /// A redirect (`status` 301, 302, 303, 307 or 308) to `location`; a location with
@@ -148,7 +158,8 @@ impl Response {
         }
         self.header_lines.extend_from_slice(name.as_bytes());
         self.header_lines.extend_from_slice(b": ");
-        self.header_lines.extend_from_slice(value.trim_matches([' ', '\t']).as_bytes());
+        self.header_lines
+            .extend_from_slice(value.trim_matches([' ', '\t']).as_bytes());
         self.header_lines.extend_from_slice(b"\r\n");
         Ok(())
     }
@@ -273,7 +284,13 @@ mod tests {
 
     fn wire(response: &Response, head_only: bool, close: bool) -> String {
         let mut out = Vec::new();
-        response.write_to(&mut out, head_only, close, false, b"Thu, 01 Jan 1970 00:00:00 GMT");
+        response.write_to(
+            &mut out,
+            head_only,
+            close,
+            false,
+            b"Thu, 01 Jan 1970 00:00:00 GMT",
+        );
         String::from_utf8(out).unwrap()
     }
 
@@ -282,17 +299,29 @@ mod tests {
         let response = Response::text(200, "x").header("X-Evil", "a\r\nSet-Cookie: s=1");
         assert_eq!(response.header_error(), Some(&HeaderError::InvalidValue));
         let text = wire(&response, false, false);
-        assert!(text.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{text}");
+        assert!(
+            text.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{text}"
+        );
         assert!(!text.contains("Set-Cookie"));
     }
 
     #[test]
     fn reserved_and_bad_names_are_refused() {
         let mut response = Response::new(200);
-        assert_eq!(response.set_header("Content-Length", "1"), Err(HeaderError::Reserved));
-        assert_eq!(response.set_header("Bad Name", "1"), Err(HeaderError::InvalidName));
+        assert_eq!(
+            response.set_header("Content-Length", "1"),
+            Err(HeaderError::Reserved)
+        );
+        assert_eq!(
+            response.set_header("Bad Name", "1"),
+            Err(HeaderError::InvalidName)
+        );
         assert_eq!(response.set_header("", "1"), Err(HeaderError::InvalidName));
-        assert_eq!(Response::new(99).header_error(), Some(&HeaderError::InvalidStatus));
+        assert_eq!(
+            Response::new(99).header_error(),
+            Some(&HeaderError::InvalidStatus)
+        );
     }
 
     #[test]
@@ -306,7 +335,10 @@ mod tests {
     #[test]
     fn error_body_names_the_status_and_reason() {
         let response = Response::from_error(&HttpError::RepeatedContentLength);
-        assert_eq!(response.body_bytes(), b"400 Bad Request\n\nconflicting content-length\n");
+        assert_eq!(
+            response.body_bytes(),
+            b"400 Bad Request\n\nconflicting content-length\n"
+        );
         let busy = wire(&Response::from_error(&HttpError::Overloaded), false, false);
         assert!(busy.contains("Retry-After: 1\r\n"));
     }

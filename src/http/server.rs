@@ -81,9 +81,17 @@ impl Server {
     pub fn bind(addr: SocketAddr, limits: Limits) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(addr)?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        Ok(Server { listener, poll, waker, stop: Arc::new(AtomicBool::new(false)), limits, signals: false })
+        Ok(Server {
+            listener,
+            poll,
+            waker,
+            stop: Arc::new(AtomicBool::new(false)),
+            limits,
+            signals: false,
+        })
     }
 
     /// The address actually bound.
@@ -93,7 +101,10 @@ impl Server {
 
     /// A handle that shuts the running server down.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle { stop: Arc::clone(&self.stop), waker: Arc::clone(&self.waker) }
+        ShutdownHandle {
+            stop: Arc::clone(&self.stop),
+            waker: Arc::clone(&self.waker),
+        }
     }
 
     /// Whether SIGTERM and SIGINT start a graceful shutdown (as
@@ -105,13 +116,21 @@ impl Server {
 
     /// Runs the loop until shutdown, answering requests with `handler`.
     pub fn run<H: Handler>(self, handler: H) -> io::Result<()> {
-        let Server { listener, mut poll, waker, stop, limits, signals } = self;
+        let Server {
+            listener,
+            mut poll,
+            waker,
+            stop,
+            limits,
+            signals,
+        } = self;
         let mut signal_source = if signals {
             let mut source = signal_hook_mio::v1_0::Signals::new([
                 signal_hook::consts::SIGTERM,
                 signal_hook::consts::SIGINT,
             ])?;
-            poll.registry().register(&mut source, SIGNALS, Interest::READABLE)?;
+            poll.registry()
+                .register(&mut source, SIGNALS, Interest::READABLE)?;
             Some(source)
         } else {
             None
@@ -150,10 +169,10 @@ impl Server {
                 wake_at = wake_at.min(until);
             }
             let timeout = wake_at.saturating_duration_since(now);
-            if let Err(e) = poll.poll(&mut events, Some(timeout)) {
-                if e.kind() != ErrorKind::Interrupted {
-                    return Err(e);
-                }
+            if let Err(e) = poll.poll(&mut events, Some(timeout))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                return Err(e);
             }
             let wall = SystemTime::now();
             state.ctx.now = Instant::now();
@@ -198,7 +217,8 @@ impl Server {
 }
 
 fn unix_secs(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// What the per-connection code needs besides the connection itself.
@@ -242,7 +262,9 @@ impl<H: Handler> Loop<H> {
     fn accept_all(&mut self, registry: &mio::Registry) {
         self.accept_pending = false;
         loop {
-            let Some(listener) = self.listener.as_ref() else { return };
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
             let (mut sock, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
@@ -270,12 +292,25 @@ impl<H: Handler> Loop<H> {
                     self.conns.len() - 1
                 }
             };
-            if registry.register(&mut sock, Token(slot), Interest::READABLE | Interest::WRITABLE).is_err() {
+            if registry
+                .register(
+                    &mut sock,
+                    Token(slot),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
                 self.free_slots.push(slot);
                 continue;
             }
             self.next_generation += 1;
-            let conn = Conn::new(sock, peer, self.next_generation, &self.ctx.limits, self.ctx.now);
+            let conn = Conn::new(
+                sock,
+                peer,
+                self.next_generation,
+                &self.ctx.limits,
+                self.ctx.now,
+            );
             if let Some(entry) = self.conns.get_mut(slot) {
                 *entry = Some(conn);
             }
@@ -305,7 +340,9 @@ impl<H: Handler> Loop<H> {
     }
 
     fn close(&mut self, slot: usize) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::take) else { return };
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
         self.open -= 1;
         self.free_slots.push(slot);
         let ip = conn.peer.ip();
@@ -325,12 +362,14 @@ impl<H: Handler> Loop<H> {
     /// Puts the connection's deadline in the timer heap unless an earlier entry for it
     /// is already there (that entry re-checks and re-arms when it fires).
     fn schedule(&mut self, slot: usize) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { return };
-        if let Some(deadline) = conn.deadline {
-            if conn.timer_at.is_none_or(|at| deadline < at) {
-                conn.timer_at = Some(deadline);
-                self.timers.push(Reverse((deadline, slot, conn.generation)));
-            }
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(deadline) = conn.deadline
+            && conn.timer_at.is_none_or(|at| deadline < at)
+        {
+            conn.timer_at = Some(deadline);
+            self.timers.push(Reverse((deadline, slot, conn.generation)));
         }
     }
 
@@ -341,7 +380,9 @@ impl<H: Handler> Loop<H> {
                 break;
             }
             self.timers.pop();
-            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { continue };
+            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
             if conn.generation != generation {
                 continue;
             }
@@ -372,8 +413,12 @@ impl<H: Handler> Loop<H> {
 
     fn collect_results(&mut self) {
         while let Some((JobId { slot, generation }, outcome)) = self.ctx.worker.try_result() {
-            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { continue };
-            let Phase::Offloaded(facts) = conn.phase else { continue };
+            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            let Phase::Offloaded(facts) = conn.phase else {
+                continue;
+            };
             if conn.generation != generation {
                 continue;
             }
@@ -398,11 +443,15 @@ impl<H: Handler> Loop<H> {
 
     fn close_idle(&mut self) {
         for slot in 0..self.conns.len() {
-            let idle = self.conns.get(slot).and_then(Option::as_ref).is_some_and(|conn| {
-                conn.is_idle()
-                    || matches!(conn.phase, Phase::Lingering { .. })
-                    || (conn.phase == Phase::Open && conn.filled == 0 && conn.output.is_empty())
-            });
+            let idle = self
+                .conns
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|conn| {
+                    conn.is_idle()
+                        || matches!(conn.phase, Phase::Lingering { .. })
+                        || (conn.phase == Phase::Open && conn.filled == 0 && conn.output.is_empty())
+                });
             if idle {
                 self.close(slot);
             }
@@ -411,7 +460,9 @@ impl<H: Handler> Loop<H> {
 
     /// Moves a connection as far as it goes: answer buffered requests, write, read.
     fn drive(&mut self, slot: usize) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { return };
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
         let keep = drive(conn, slot, &mut self.ctx);
         if keep {
             conn.refresh_deadline(&self.ctx.limits);
@@ -431,10 +482,14 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
         if let Phase::Lingering { .. } = conn.phase {
             return linger(conn, &mut ctx.scratch);
         }
-        while conn.phase == Phase::Open
-            && !conn.close_after_write
-            && conn.pending_output() < ctx.limits.max_output_bytes
-        {
+        // Stopped answering because too much output is queued (pipelining client
+        // that does not read): answer the rest once it has drained.
+        let mut held_by_output = false;
+        while conn.phase == Phase::Open && !conn.close_after_write {
+            if conn.pending_output() >= ctx.limits.max_output_bytes {
+                held_by_output = true;
+                break;
+            }
             match process_one(conn, slot, ctx) {
                 Step::Handled => {}
                 Step::NeedInput | Step::Paused => break,
@@ -448,7 +503,12 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
         }
         if conn.close_after_write {
             let _ = conn.sock.shutdown(Shutdown::Write);
-            conn.phase = Phase::Lingering { until: ctx.now + ctx.limits.linger };
+            conn.phase = Phase::Lingering {
+                until: ctx.now + ctx.limits.linger,
+            };
+            continue;
+        }
+        if held_by_output {
             continue;
         }
         if conn.phase != Phase::Open || drained {
@@ -456,7 +516,10 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
         }
         if conn.filled == conn.input.len() {
             let max = limits_total(&ctx.limits);
-            let wanted = conn.need_total.unwrap_or(conn.input.len() * 2).max(conn.input.len() * 2);
+            let wanted = conn
+                .need_total
+                .unwrap_or(conn.input.len() * 2)
+                .max(conn.input.len() * 2);
             let grown = wanted.min(max);
             if grown <= conn.input.len() {
                 // Cannot happen within the limits (a full buffer always parses to an
@@ -467,7 +530,9 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
             conn.input.resize(grown, 0);
         }
         let room = conn.input.len() - conn.filled;
-        let Some(space) = conn.input.get_mut(conn.filled..) else { return false };
+        let Some(space) = conn.input.get_mut(conn.filled..) else {
+            return false;
+        };
         match conn.sock.read(space) {
             Ok(0) => {
                 // The peer will send no more; answer nothing further.
@@ -529,7 +594,9 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
         }
     }
     let handler = &mut ctx.handler;
-    let parsed = parse_request(buffered, conn.peer, limits, |request| handler.handle(request));
+    let parsed = parse_request(buffered, conn.peer, limits, |request| {
+        handler.handle(request)
+    });
     match parsed {
         Err(error) => {
             queue_error(conn, &error, &ctx.date);
@@ -539,14 +606,22 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
             conn.scanned = conn.filled;
             Step::NeedInput
         }
-        Ok(Parsed::NeedBody { total_len, expect_continue }) => {
+        Ok(Parsed::NeedBody {
+            total_len,
+            expect_continue,
+        }) => {
             if conn.need_total.is_none() && expect_continue {
-                conn.output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                conn.output
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
             conn.need_total = Some(total_len);
             Step::NeedInput
         }
-        Ok(Parsed::Done { consumed, facts, value }) => {
+        Ok(Parsed::Done {
+            consumed,
+            facts,
+            value,
+        }) => {
             conn.consume(consumed, limits, ctx.now);
             match value {
                 Reply::Respond(response) => {
@@ -554,7 +629,10 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
                     Step::Handled
                 }
                 Reply::Offload(job) => {
-                    let id = JobId { slot, generation: conn.generation };
+                    let id = JobId {
+                        slot,
+                        generation: conn.generation,
+                    };
                     match ctx.worker.submit(id, job) {
                         Ok(()) => {
                             conn.phase = Phase::Offloaded(facts);
@@ -572,10 +650,21 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
     }
 }
 
-fn queue_response<H: Handler>(conn: &mut Conn, response: &Response, facts: RequestFacts, ctx: &Ctx<H>) {
+fn queue_response<H: Handler>(
+    conn: &mut Conn,
+    response: &Response,
+    facts: RequestFacts,
+    ctx: &Ctx<H>,
+) {
     let close = !facts.keep_alive || ctx.draining;
     let http10_keep_alive = !close && facts.version == Version::Http10;
-    response.write_to(&mut conn.output, facts.head_only, close, http10_keep_alive, ctx.date.get());
+    response.write_to(
+        &mut conn.output,
+        facts.head_only,
+        close,
+        http10_keep_alive,
+        ctx.date.get(),
+    );
     conn.close_after_write |= close;
 }
 

@@ -4,7 +4,7 @@
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, channel, sync_channel};
 use std::thread;
 
 use mio::Waker;
@@ -31,17 +31,19 @@ impl<D: Send + 'static> Worker<D> {
     pub fn spawn(capacity: usize, waker: Arc<Waker>) -> io::Result<Self> {
         let (jobs, job_queue) = sync_channel::<(JobId, Job<D>)>(capacity);
         let (result_sender, results) = channel();
-        thread::Builder::new().name("latchkey-worker".into()).spawn(move || {
-            for (id, job) in job_queue {
-                // A panicking job must still answer its request (with a 500).
-                let outcome = catch_unwind(AssertUnwindSafe(job)).ok();
-                if result_sender.send((id, outcome)).is_err() {
-                    break;
+        thread::Builder::new()
+            .name("latchkey-worker".into())
+            .spawn(move || {
+                for (id, job) in job_queue {
+                    // A panicking job must still answer its request (with a 500).
+                    let outcome = catch_unwind(AssertUnwindSafe(job)).ok();
+                    if result_sender.send((id, outcome)).is_err() {
+                        break;
+                    }
+                    // The loop may be gone already; nothing else to do then.
+                    let _ = waker.wake();
                 }
-                // The loop may be gone already; nothing else to do then.
-                let _ = waker.wake();
-            }
-        })?;
+            })?;
         Ok(Worker { jobs, results })
     }
 
@@ -55,9 +57,7 @@ impl<D: Send + 'static> Worker<D> {
 
     /// One finished job, if any.
     pub fn try_result(&self) -> Option<(JobId, Option<D>)> {
-        match self.results.try_recv() {
-            Ok(result) => Some(result),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        // Empty and disconnected alike mean "nothing to collect now".
+        self.results.try_recv().ok()
     }
 }
