@@ -29,11 +29,11 @@ impl Handler for TestHandler {
             "/hash" => {
                 let started = self.started.clone();
                 let gate = Arc::clone(&self.gate);
-                Reply::Offload(Box::new(move || {
+                Reply::offload(move || {
                     let _ = started.send(());
                     let _ = gate.lock().map(|gate| gate.recv());
                     "done"
-                }))
+                })
             }
             path if path.starts_with("/p/") => Reply::Respond(Response::text(200, path)),
             _ => Reply::Respond(Response::text(200, "ok")),

@@ -51,3 +51,16 @@ impl<D> std::fmt::Debug for Reply<D> {
         }
     }
 }
+
+impl<D> Reply<D> {
+    /// Offloads `job` to the worker thread (boxing it for [`Reply::Offload`]).
+    ///
+    /// ```
+    /// use latchkey::http::Reply;
+    /// let reply: Reply<u32> = Reply::offload(|| 6 * 7);
+    /// assert!(matches!(reply, Reply::Offload(_)));
+    /// ```
+    pub fn offload(job: impl FnOnce() -> D + Send + 'static) -> Self {
+        Reply::Offload(Box::new(job))
+    }
+}

@@ -186,9 +186,13 @@ impl Server {
                         state.collect_results();
                     }
                     SIGNALS => {
-                        if let Some(source) = signal_source.as_mut() {
-                            begin_shutdown |= source.pending().next().is_some();
+                        // Drain every pending signal: the poll is edge-triggered.
+                        let received = signal_source.as_mut().map_or(0, |s| s.pending().count());
+                        if received > 0 && drain_until.is_some() {
+                            // A second SIGTERM/SIGINT while draining: the operator insists.
+                            return Ok(());
                         }
+                        begin_shutdown |= received > 0;
                     }
                     Token(slot) => state.drive(slot),
                 }
