@@ -182,7 +182,12 @@ impl Server {
                 match event.token() {
                     LISTENER => state.accept_all(poll.registry()),
                     WAKER => {
-                        begin_shutdown |= stop.load(Ordering::SeqCst);
+                        if stop.load(Ordering::SeqCst) {
+                            // Before collecting results, so that a response finished
+                            // together with the shutdown request already says close.
+                            begin_shutdown = true;
+                            state.ctx.draining = true;
+                        }
                         state.collect_results();
                     }
                     SIGNALS => {
@@ -519,12 +524,14 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
             return true;
         }
         if conn.filled == conn.input.len() {
-            let max = limits_total(&ctx.limits);
-            let wanted = conn
+            // The buffer holds at most one partial request (complete ones are answered
+            // before reading), so it never needs more than that request's head limit or,
+            // once the head is parsed, its head plus declared body.
+            let cap = conn
                 .need_total
-                .unwrap_or(conn.input.len() * 2)
-                .max(conn.input.len() * 2);
-            let grown = wanted.min(max);
+                .unwrap_or(ctx.limits.max_head_bytes)
+                .min(limits_total(&ctx.limits));
+            let grown = conn.input.len().saturating_mul(2).min(cap);
             if grown <= conn.input.len() {
                 // Cannot happen within the limits (a full buffer always parses to an
                 // answer); refuse rather than spin.
