@@ -5,6 +5,22 @@
 //!
 //! The application implements [`Handler`]; slow work (password hashing) is returned
 //! as [`Reply::Offload`] and runs on one worker thread while the loop keeps serving.
+//!
+//! Choices a reviewer should know:
+//! - Bodies need `Content-Length`. `Transfer-Encoding: chunked` is refused with 411
+//!   (the client can resend with a length), any other coding with 501, and
+//!   `Content-Length` with `Transfer-Encoding`, a repeated `Content-Length` (even with
+//!   equal values) or a non-decimal one with 400; these close the connection.
+//! - A declared length above the body limit is answered 413 before reading any body;
+//!   buffers grow only up to the head limit, then head plus declared body.
+//! - HTTP/1.1 needs exactly one `Host`; HTTP/1.0 closes unless it asks for keep-alive.
+//! - Timers: one deadline per connection (request, idle, stalled write, or linger after
+//!   a closing error), kept in a lazily pruned min-heap; the poll sleeps until the
+//!   earliest one or the next one-second tick.
+//! - Pipelined requests are answered in order; a connection whose request is on the
+//!   worker is not read further until the answer is queued.
+//! - After a closing error response the write side is shut and input drained for
+//!   `Limits::linger`, so the client reads the response instead of a reset.
 
 mod conn;
 pub mod date;

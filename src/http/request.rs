@@ -17,7 +17,9 @@ pub enum Version {
 }
 
 /// One parsed request, borrowing the connection's input buffer (no allocation).
-#[derive(Debug, Clone, Copy)]
+/// Its `Debug` output shows the path, header names and body length only, never
+/// header values, query or body, which can carry passwords and tokens.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     method: &'a str,
     target: &'a str,
@@ -105,6 +107,20 @@ impl<'a> Request<'a> {
     /// Whether the connection stays open after the response.
     pub fn keep_alive(&self) -> bool {
         self.keep_alive
+    }
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|header| header.name).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path())
+            .field("version", &self.version)
+            .field("header_names", &names)
+            .field("body_len", &self.body.len())
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
     }
 }
 

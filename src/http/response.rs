@@ -60,7 +60,9 @@ impl Body {
 /// let mut evil = Response::new(302);
 /// assert_eq!(evil.set_header("Location", "/\r\nSet-Cookie: x=1"), Err(HeaderError::InvalidValue));
 /// ```
-#[derive(Debug, Clone)]
+/// Its `Debug` output shows the status and sizes only: headers and body can carry
+/// session cookies and tokens.
+#[derive(Clone)]
 pub struct Response {
     status: u16,
     /// Already validated and serialised `Name: value\r\n` lines.
@@ -221,6 +223,17 @@ impl Response {
         if !head_only {
             out.extend_from_slice(body);
         }
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("header_bytes", &self.header_lines.len())
+            .field("body_len", &self.body.as_slice().len())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 
