@@ -430,3 +430,38 @@ fn full_server_closes_the_oldest_idle_connection_for_a_new_one() {
     busy.write_all(b"Connection: close\r\n\r\n").unwrap();
     assert_eq!(status_line(&read_all(&mut busy)), "HTTP/1.1 200 OK");
 }
+
+#[test]
+fn body_at_the_limit_is_read_one_byte_more_is_413() {
+    let server = start(Limits::default());
+    let limit = latchkey::http::limits::MAX_BODY_BYTES;
+    let mut raw = format!(
+        "POST /p/big HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {limit}\r\n\r\n"
+    )
+    .into_bytes();
+    raw.resize(raw.len() + limit, b'a');
+    let answer = exchange(server.addr, &raw);
+    assert_eq!(status_line(&answer), "HTTP/1.1 200 OK");
+    assert!(answer.ends_with("\r\n\r\n/p/big"), "{answer}");
+    let over = format!(
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        limit + 1
+    );
+    let answer = exchange(server.addr, over.as_bytes());
+    assert_eq!(status_line(&answer), "HTTP/1.1 413 Content Too Large");
+    assert_normal_request_answered(server.addr);
+}
+
+#[test]
+fn expect_continue_gets_an_interim_answer() {
+    let server = start(Limits::default());
+    let mut client = connect(server.addr);
+    client
+        .write_all(b"POST /p/e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut interim = [0u8; 25];
+    client.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    client.write_all(b"abc").unwrap();
+    assert_eq!(status_line(&read_all(&mut client)), "HTTP/1.1 200 OK");
+}
