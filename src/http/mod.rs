@@ -42,9 +42,11 @@ pub use worker::Job;
 pub trait Handler {
     /// Result of work offloaded to the worker thread (password hashing).
     type Done: Send + 'static;
-    /// Answers a request now, or hands slow work to the worker.
+    /// Answers a request now, or hands slow work to the worker. Runs on the loop
+    /// thread, so it must not block or hash passwords itself.
     fn handle(&mut self, req: &Request<'_>) -> Reply<Self::Done>;
     /// Called on the loop thread with the offloaded work's result, for the same request.
+    /// Not called if the client has gone away meanwhile (the result is dropped).
     fn complete(&mut self, done: Self::Done) -> Response;
     /// Called about once a second on the loop thread (reload files, prune state).
     fn tick(&mut self, _now: std::time::SystemTime) {}
