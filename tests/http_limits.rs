@@ -465,3 +465,32 @@ fn expect_continue_gets_an_interim_answer() {
     client.write_all(b"abc").unwrap();
     assert_eq!(status_line(&read_all(&mut client)), "HTTP/1.1 200 OK");
 }
+
+#[test]
+fn pipelining_client_that_reads_late_still_gets_every_answer() {
+    let server = start(Limits::default());
+    const REQUESTS: usize = 20_000;
+    let mut raw = Vec::new();
+    for _ in 0..REQUESTS {
+        raw.extend_from_slice(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    // The writer blocks once the server stops reading (its output is capped) and the
+    // kernel buffers are full; it resumes as this thread reads.
+    let (mut stream, writer) = flood(server.addr, raw);
+    thread::sleep(Duration::from_millis(200));
+    let mut answered = 0;
+    let mut carry = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while answered < REQUESTS {
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed after {answered} answers");
+        carry.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&carry).into_owned();
+        let complete = text.rfind("\r\n\r\nok").map_or(0, |end| end + 6);
+        answered += text[..complete].matches("HTTP/1.1 200 OK\r\n").count();
+        carry.drain(..complete);
+    }
+    assert_eq!(answered, REQUESTS);
+    writer.join().unwrap();
+    assert_normal_request_answered(server.addr);
+}
