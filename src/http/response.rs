@@ -158,6 +158,10 @@ impl Response {
         if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
             return Err(HeaderError::InvalidValue);
         }
+        // One allocation for the usual few headers instead of a realloc per append.
+        if self.header_lines.capacity() == 0 {
+            self.header_lines.reserve(128);
+        }
         self.header_lines.extend_from_slice(name.as_bytes());
         self.header_lines.extend_from_slice(b": ");
         self.header_lines
