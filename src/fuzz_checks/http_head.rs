@@ -3,7 +3,8 @@
 //! the connection's input buffer. The parser must not panic, must never hand out a
 //! request whose header names or values carry CR, LF or other control characters, must
 //! never accept a repeated `Content-Length` or one together with `Transfer-Encoding`,
-//! and must stay within the head and body limits.
+//! must stay within the head and body limits, and must decide on a prefix of the
+//! input the same way as on the whole (the loop parses a growing buffer).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -72,6 +73,25 @@ pub fn check(data: &[u8]) {
         assert!(req.body().len() <= limits.max_body_bytes);
         req.body().len()
     });
+    // The loop parses a growing buffer: what a prefix decides must stand for the whole.
+    let split = usize::from(selector).wrapping_mul(31) % (input.len() + 1);
+    let prefix = input.get(..split).unwrap_or_default();
+    let consumed_of = |outcome: &Result<Parsed<usize>, _>| match outcome {
+        Ok(Parsed::Done { consumed, .. }) => Some(*consumed),
+        _ => None,
+    };
+    let prefix_outcome = parse_request(prefix, peer, &limits, |req| req.body().len());
+    match &prefix_outcome {
+        Ok(Parsed::Done { consumed, .. }) => {
+            assert_eq!(
+                consumed_of(&outcome),
+                Some(*consumed),
+                "prefix and whole disagree"
+            );
+        }
+        Err(error) => assert_eq!(outcome.as_ref().err(), Some(error), "prefix error not kept"),
+        Ok(_) => {}
+    }
     match outcome {
         Ok(Parsed::NeedMore) => assert!(input.len() < limits.max_head_bytes),
         Ok(Parsed::NeedBody { total_len, .. }) => {

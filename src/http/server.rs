@@ -363,9 +363,6 @@ impl<H: Handler> Loop<H> {
         }
         // Dropping the socket closes it and removes it from the poll.
         drop(conn);
-        if self.accept_pending {
-            // A descriptor was freed; the backlog may be accepted on the next tick.
-        }
     }
 
     /// Puts the connection's deadline in the timer heap unless an earlier entry for it
