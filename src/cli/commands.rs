@@ -317,7 +317,8 @@ fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
     };
     let ring = Keyring::load(&dir)?;
     let kind = if p.has("refresh") { TokenType::Refresh } else { TokenType::Access };
-    let claims = Claims::issue(&record.name, record.epoch, now(), ttl, kind)?;
+    let claims = crate::web::auth::new_claims(&record.name, now(), ttl, kind)
+        .map_err(|e| CliError::Serve(e.to_string()))?;
     println!("{}", jwt::sign(&claims, ring.key_set(Purpose::ApiToken).current()));
     Ok(ExitCode::SUCCESS)
 }

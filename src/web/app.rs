@@ -398,14 +398,14 @@ impl App {
 
     fn issue_tokens(&self, user: &str, epoch: u64, now: u64, with_refresh: bool) -> Response {
         let key = self.keys.token.current();
-        let access = Claims::issue(user, epoch, now, self.cfg.token_ttl, TokenType::Access);
+        let access = auth::new_claims(user, now, self.cfg.token_ttl, TokenType::Access);
         let mut body = serde_json::Map::new();
         match access {
             Ok(c) => body.insert("access_token".into(), json!(jwt::sign(&c, key))),
             Err(_) => return respond::jwt_error(500, "Internal Server Error", "randomness unavailable"),
         };
         if let (true, Some(ttl)) = (with_refresh, self.cfg.refresh_ttl) {
-            if let Ok(c) = Claims::issue(user, epoch, now, ttl, TokenType::Refresh) {
+            if let Ok(c) = auth::new_claims(user, now, ttl, TokenType::Refresh) {
                 body.insert("refresh_token".into(), json!(jwt::sign(&c, key)));
             }
         }

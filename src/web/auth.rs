@@ -68,6 +68,14 @@ pub struct Authenticator<'a> {
     pub revoked: &'a RevocationStore,
 }
 
+/// The claims of a new token for `user` with a random 128-bit `jti`.
+pub fn new_claims(user: &str, now: u64, ttl: u64, kind: TokenType) -> Result<Claims, crate::random::RandomError> {
+    use base64::Engine;
+    let id: [u8; 16] = crate::random::array()?;
+    let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
+    Ok(Claims::new_token(user, now, ttl, &jti, kind))
+}
+
 /// The token of an `Authorization: JWT <token>` or `Bearer <token>` header
 /// (scheme case-insensitive, as Flask-JWT), or why the header is unusable.
 pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
