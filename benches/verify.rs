@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::Mac;
 use latchkey::jwt::{self, Claims, TokenType, Validation};
-use latchkey::keys::{KeySet, Keyring, Purpose};
+use latchkey::keys::KeySet;
 
 const ROUNDS: usize = 15;
 const ITERS_PER_ROUND: usize = 20_000;
@@ -74,6 +74,24 @@ fn rows(f: &Fixture) -> Vec<Row> {
         }),
     });
 
+    let keys = f.keys.clone();
+    let minimal = jwt::sign(
+        &Claims {
+            exp: Some(f.now + 900),
+            ..Claims::default()
+        },
+        keys.current(),
+    );
+    let validation = Validation::default();
+    rows.push(Row {
+        name: "jwt::verify minimal",
+        includes: "same as above for a token whose payload is only {\"exp\":…} (fixed cost)",
+        op: Box::new(move || {
+            let c = jwt::verify(black_box(&minimal), black_box(&keys), &validation, now);
+            c.map(|c| c.extra.len()).unwrap_or(usize::MAX)
+        }),
+    });
+
     let signing_input = f.token.rsplit_once('.').map(|(i, _)| i.to_owned()).unwrap();
     let key = f.keys.current().clone();
     rows.push(Row {
@@ -131,12 +149,26 @@ fn main() {
         &jsonwebtoken::DecodingKey::from_secret(&f.secret),
         &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
     );
-    assert!(jwt_ok.is_ok(), "jsonwebtoken must accept the bench token: {:?}", jwt_ok.err());
+    assert!(
+        jwt_ok.is_ok(),
+        "jsonwebtoken must accept the bench token: {:?}",
+        jwt_ok.err()
+    );
 
-    println!("token: {} bytes ({} rounds x {} iterations, median)", f.token.len(), ROUNDS, ITERS_PER_ROUND);
+    println!(
+        "token: {} bytes ({} rounds x {} iterations, median)",
+        f.token.len(),
+        ROUNDS,
+        ITERS_PER_ROUND
+    );
     println!("{:<24} {:>10}  includes", "row", "ns/op");
     let mut results = Vec::new();
-    for mut row in rows(&f) {
+    // BENCH_ONLY=<substring> runs only matching rows (handy under a profiler).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    for mut row in rows(&f)
+        .into_iter()
+        .filter(|r| r.name.contains(only.as_str()))
+    {
         let ns = median_ns(&mut row.op);
         println!("{:<24} {:>10.1}  {}", row.name, ns, row.includes);
         results.push((row.name, ns));

@@ -10,7 +10,9 @@ const NOW: u64 = 1_700_000_000;
 const GOOD_HEADER: &str = r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#;
 
 fn keys() -> KeySet {
-    Keyring::from_master("k1", &[42u8; 32]).unwrap().key_set(Purpose::ApiToken)
+    Keyring::from_master("k1", &[42u8; 32])
+        .unwrap()
+        .key_set(Purpose::ApiToken)
 }
 
 fn payload() -> String {
@@ -51,16 +53,26 @@ fn alg_none_in_every_spelling_is_unsupported() {
     for alg in ["none", "None", "NONE", "nOnE"] {
         let header = format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#);
         let unsigned = forge(&header, &payload(), None);
-        assert_eq!(check(&unsigned), Err(TokenError::UnsupportedAlg), "{alg} empty sig");
+        assert_eq!(
+            check(&unsigned),
+            Err(TokenError::UnsupportedAlg),
+            "{alg} empty sig"
+        );
         let signed = forge(&header, &payload(), Some(k.current()));
-        assert_eq!(check(&signed), Err(TokenError::UnsupportedAlg), "{alg} with sig");
+        assert_eq!(
+            check(&signed),
+            Err(TokenError::UnsupportedAlg),
+            "{alg} with sig"
+        );
     }
 }
 
 #[test]
 fn algorithm_swaps_are_unsupported() {
     let k = keys();
-    for alg in ["HS384", "HS512", "RS256", "ES256", "PS256", "hs256", "HS256 ", ""] {
+    for alg in [
+        "HS384", "HS512", "RS256", "ES256", "PS256", "hs256", "HS256 ", "",
+    ] {
         let header = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"k1"}}"#);
         for key in [Some(k.current()), None] {
             let t = forge(&header, &payload(), key);
@@ -86,11 +98,17 @@ fn stripped_and_truncated_signatures_fail() {
     // 42 chars: not a valid base64 length for whole bytes with zero trailing bits, or
     // a 31-byte tag; either way refused.
     let short = &tag[..40];
-    assert_eq!(check(&format!("{input}.{short}")), Err(TokenError::BadSignature));
+    assert_eq!(
+        check(&format!("{input}.{short}")),
+        Err(TokenError::BadSignature)
+    );
     let long = format!("{input}.{tag}AAAA");
     assert_eq!(check(&long), Err(TokenError::BadSignature));
     let zeros = B64.encode([0u8; 32]);
-    assert_eq!(check(&format!("{input}.{zeros}")), Err(TokenError::BadSignature));
+    assert_eq!(
+        check(&format!("{input}.{zeros}")),
+        Err(TokenError::BadSignature)
+    );
 }
 
 #[test]
@@ -118,7 +136,10 @@ fn every_single_bit_flip_is_refused() {
                     | TokenError::UnknownKid
                     | TokenError::MissingAlg)
             );
-            assert!(expected, "flip byte {i} bit {bit} (header ends {header_len}): {result:?}");
+            assert!(
+                expected,
+                "flip byte {i} bit {bit} (header ends {header_len}): {result:?}"
+            );
         }
     }
 }
@@ -129,8 +150,14 @@ fn duplicate_claims_cannot_smuggle_values() {
     let cases = [
         format!(r#"{{"sub":"admin","exp":{},"exp":99999999999}}"#, NOW + 1),
         format!(r#"{{"sub":"guest","sub":"admin","exp":{}}}"#, NOW + 600),
-        format!(r#"{{"sub":"guest","\u0073ub":"admin","exp":{}}}"#, NOW + 600),
-        format!(r#"{{"sub":"a","exp":{},"ctx":{{"role":"user","role":"admin"}}}}"#, NOW + 600),
+        format!(
+            r#"{{"sub":"guest","\u0073ub":"admin","exp":{}}}"#,
+            NOW + 600
+        ),
+        format!(
+            r#"{{"sub":"a","exp":{},"ctx":{{"role":"user","role":"admin"}}}}"#,
+            NOW + 600
+        ),
         format!(r#"{{"sub":"a","exp":{},"l":[{{"x":1,"x":2}}]}}"#, NOW + 600),
     ];
     for p in cases {
@@ -146,7 +173,10 @@ fn duplicate_claims_cannot_smuggle_values() {
 fn wrong_segment_counts_are_refused() {
     let t = valid();
     assert_eq!(check(&format!("{t}.abc")), Err(TokenError::SegmentCount));
-    assert_eq!(check(&format!("{t}.abc.def")), Err(TokenError::SegmentCount));
+    assert_eq!(
+        check(&format!("{t}.abc.def")),
+        Err(TokenError::SegmentCount)
+    );
     assert_eq!(check(&format!("{t}.")), Err(TokenError::SegmentCount));
     assert_eq!(check(""), Err(TokenError::SegmentCount));
     assert_eq!(check(".."), Err(TokenError::EmptySegment));
@@ -187,14 +217,25 @@ fn non_canonical_base64_is_refused() {
 #[test]
 fn hostile_kids_are_refused_before_any_lookup() {
     let k = keys();
-    for kid in ["../../etc/passwd", "' OR 1=1 --", "", "k1\u{0}", &"a".repeat(33), "k 1"] {
+    for kid in [
+        "../../etc/passwd",
+        "' OR 1=1 --",
+        "",
+        "k1\u{0}",
+        &"a".repeat(33),
+        "k 1",
+    ] {
         let header = serde_json::json!({"alg": "HS256", "kid": kid}).to_string();
         let t = forge(&header, &payload(), Some(k.current()));
         assert_eq!(check(&t), Err(TokenError::BadKid), "{kid:?}");
     }
     let t = forge(r#"{"alg":"HS256","kid":7}"#, &payload(), Some(k.current()));
     assert_eq!(check(&t), Err(TokenError::BadKid));
-    let t = forge(r#"{"alg":"HS256","kid":"k9"}"#, &payload(), Some(k.current()));
+    let t = forge(
+        r#"{"alg":"HS256","kid":"k9"}"#,
+        &payload(),
+        Some(k.current()),
+    );
     assert_eq!(check(&t), Err(TokenError::UnknownKid));
 }
 
@@ -202,14 +243,37 @@ fn hostile_kids_are_refused_before_any_lookup() {
 fn oversized_and_deeply_nested_tokens_are_refused() {
     let k = keys();
     let big = format!(r#"{{"exp":{},"pad":"{}"}}"#, NOW + 60, "x".repeat(7000));
-    assert_eq!(check(&forge(GOOD_HEADER, &big, Some(k.current()))), Err(TokenError::TooLong));
-    let deep = format!(r#"{{"exp":{},"d":{}1{}}}"#, NOW + 60, "[".repeat(100), "]".repeat(100));
+    assert_eq!(
+        check(&forge(GOOD_HEADER, &big, Some(k.current()))),
+        Err(TokenError::TooLong)
+    );
+    let deep = format!(
+        r#"{{"exp":{},"d":{}1{}}}"#,
+        NOW + 60,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
     let t = forge(GOOD_HEADER, &deep, Some(k.current()));
     assert_eq!(check(&t), Err(TokenError::TooDeep));
-    let deep_obj = format!(r#"{{"exp":{},"d":{}1{}}}"#, NOW + 60, r#"{"a":"#.repeat(16), "}".repeat(16));
-    assert_eq!(check(&forge(GOOD_HEADER, &deep_obj, Some(k.current()))), Err(TokenError::TooDeep));
-    let deep_header = format!(r#"{{"alg":"HS256","x":{}0{}}}"#, "[".repeat(20), "]".repeat(20));
-    assert_eq!(check(&forge(&deep_header, &payload(), None)), Err(TokenError::TooDeep));
+    let deep_obj = format!(
+        r#"{{"exp":{},"d":{}1{}}}"#,
+        NOW + 60,
+        r#"{"a":"#.repeat(16),
+        "}".repeat(16)
+    );
+    assert_eq!(
+        check(&forge(GOOD_HEADER, &deep_obj, Some(k.current()))),
+        Err(TokenError::TooDeep)
+    );
+    let deep_header = format!(
+        r#"{{"alg":"HS256","x":{}0{}}}"#,
+        "[".repeat(20),
+        "]".repeat(20)
+    );
+    assert_eq!(
+        check(&forge(&deep_header, &payload(), None)),
+        Err(TokenError::TooDeep)
+    );
 }
 
 #[test]
@@ -246,9 +310,15 @@ fn claims_of_the_wrong_type_are_named() {
 fn crit_and_foreign_typ_are_refused() {
     let k = keys();
     let crit = r#"{"alg":"HS256","crit":["exp"],"exp":1}"#;
-    assert_eq!(check(&forge(crit, &payload(), Some(k.current()))), Err(TokenError::CritPresent));
+    assert_eq!(
+        check(&forge(crit, &payload(), Some(k.current()))),
+        Err(TokenError::CritPresent)
+    );
     let jws = r#"{"alg":"HS256","typ":"JWS"}"#;
-    assert_eq!(check(&forge(jws, &payload(), Some(k.current()))), Err(TokenError::BadTyp));
+    assert_eq!(
+        check(&forge(jws, &payload(), Some(k.current()))),
+        Err(TokenError::BadTyp)
+    );
     let lower = r#"{"alg":"HS256","typ":"jwt"}"#;
     assert!(check(&forge(lower, &payload(), Some(k.current()))).is_ok());
     // Key-carrying headers are never acted on: the token must still MAC with our key.
@@ -281,12 +351,18 @@ fn rotated_keys_verify_until_dropped() {
     Keyring::rotate(&dir).unwrap();
     let rotated = Keyring::load(&dir).unwrap().key_set(Purpose::ApiToken);
     assert_ne!(rotated.current().kid(), old.current().kid());
-    assert_eq!(jwt::verify(&t, &rotated, &Validation::default(), NOW).unwrap(), claims);
+    assert_eq!(
+        jwt::verify(&t, &rotated, &Validation::default(), NOW).unwrap(),
+        claims
+    );
     for _ in 0..latchkey::keys::KEEP_ON_ROTATE {
         Keyring::rotate(&dir).unwrap();
     }
     let dropped = Keyring::load(&dir).unwrap().key_set(Purpose::ApiToken);
-    assert_eq!(jwt::verify(&t, &dropped, &Validation::default(), NOW), Err(TokenError::UnknownKid));
+    assert_eq!(
+        jwt::verify(&t, &dropped, &Validation::default(), NOW),
+        Err(TokenError::UnknownKid)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -295,35 +371,75 @@ fn time_issuer_audience_and_type_are_enforced() {
     let k = keys();
     let token = |p: String| forge(GOOD_HEADER, &p, Some(k.current()));
     let exp = NOW + 600;
-    assert_eq!(check(&token(format!(r#"{{"exp":{exp},"nbf":{}}}"#, NOW + 11))), Err(TokenError::NotYetValid));
+    assert_eq!(
+        check(&token(format!(r#"{{"exp":{exp},"nbf":{}}}"#, NOW + 11))),
+        Err(TokenError::NotYetValid)
+    );
     assert!(check(&token(format!(r#"{{"exp":{exp},"nbf":{}}}"#, NOW + 10))).is_ok());
-    assert_eq!(check(&token(format!(r#"{{"exp":{exp},"iat":{}}}"#, NOW + 11))), Err(TokenError::IssuedInFuture));
-    assert_eq!(check(&token(format!(r#"{{"exp":{}}}"#, NOW - 10))), Err(TokenError::Expired));
+    assert_eq!(
+        check(&token(format!(r#"{{"exp":{exp},"iat":{}}}"#, NOW + 11))),
+        Err(TokenError::IssuedInFuture)
+    );
+    assert_eq!(
+        check(&token(format!(r#"{{"exp":{}}}"#, NOW - 10))),
+        Err(TokenError::Expired)
+    );
     assert!(check(&token(format!(r#"{{"exp":{}}}"#, NOW - 9))).is_ok());
-    let aud = token(format!(r#"{{"exp":{exp},"aud":["web","api"],"iss":"me","type":"refresh"}}"#));
+    let aud = token(format!(
+        r#"{{"exp":{exp},"aud":["web","api"],"iss":"me","type":"refresh"}}"#
+    ));
     assert_eq!(check(&aud), Err(TokenError::WrongAudience));
     let v = |f: fn(&mut Validation)| {
-        let mut v = Validation { audience: Some("api".into()), ..Validation::default() };
+        let mut v = Validation {
+            audience: Some("api".into()),
+            ..Validation::default()
+        };
         f(&mut v);
         jwt::verify(&aud, &k, &v, NOW)
     };
     assert!(v(|_| {}).is_ok());
-    assert_eq!(v(|v| v.audience = Some("db".into())), Err(TokenError::WrongAudience));
-    assert_eq!(v(|v| v.issuer = Some("you".into())), Err(TokenError::WrongIssuer));
+    assert_eq!(
+        v(|v| v.audience = Some("db".into())),
+        Err(TokenError::WrongAudience)
+    );
+    assert_eq!(
+        v(|v| v.issuer = Some("you".into())),
+        Err(TokenError::WrongIssuer)
+    );
     assert!(v(|v| v.issuer = Some("me".into())).is_ok());
-    assert_eq!(v(|v| v.token_type = Some(TokenType::Access)), Err(TokenError::WrongTokenType));
+    assert_eq!(
+        v(|v| v.token_type = Some(TokenType::Access)),
+        Err(TokenError::WrongTokenType)
+    );
     assert!(v(|v| v.token_type = Some(TokenType::Refresh)).is_ok());
     let bare = token(format!(r#"{{"exp":{exp}}}"#));
-    let want_iss = Validation { issuer: Some("me".into()), ..Validation::default() };
-    assert_eq!(jwt::verify(&bare, &k, &want_iss, NOW), Err(TokenError::MissingClaim("iss")));
+    let want_iss = Validation {
+        issuer: Some("me".into()),
+        ..Validation::default()
+    };
+    assert_eq!(
+        jwt::verify(&bare, &k, &want_iss, NOW),
+        Err(TokenError::MissingClaim("iss"))
+    );
 }
 
 #[test]
 fn flask_jwt_identity_is_the_subject() {
     let k = keys();
-    let t = forge(GOOD_HEADER, &format!(r#"{{"identity":"alice","exp":{}}}"#, NOW + 60), Some(k.current()));
+    let t = forge(
+        GOOD_HEADER,
+        &format!(r#"{{"identity":"alice","exp":{}}}"#, NOW + 60),
+        Some(k.current()),
+    );
     assert_eq!(check(&t).unwrap().sub.as_deref(), Some("alice"));
-    let t = forge(GOOD_HEADER, &format!(r#"{{"identity":7,"exp":{}}}"#, NOW + 60), Some(k.current()));
+    let t = forge(
+        GOOD_HEADER,
+        &format!(r#"{{"identity":7,"exp":{}}}"#, NOW + 60),
+        Some(k.current()),
+    );
     let c = check(&t).unwrap();
-    assert_eq!((c.sub, c.extra["identity"].clone()), (None, serde_json::json!(7)));
+    assert_eq!(
+        (c.sub, c.extra["identity"].clone()),
+        (None, serde_json::json!(7))
+    );
 }

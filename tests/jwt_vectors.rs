@@ -17,7 +17,13 @@ fn rfc7515_a1_token_verifies_before_exp_over_its_exact_bytes() {
     let exp = vector("hs256", "exp").as_u64().unwrap();
     let keys = KeySet::shared_secret(KEY).unwrap();
     // The payload holds CR LF and spaces: only the original bytes MAC correctly.
-    let claims = jwt::verify(token.as_str().unwrap(), &keys, &Validation::default(), exp - 60).unwrap();
+    let claims = jwt::verify(
+        token.as_str().unwrap(),
+        &keys,
+        &Validation::default(),
+        exp - 60,
+    )
+    .unwrap();
     assert_eq!(claims.exp, Some(exp));
     assert_eq!(claims.iss.as_deref(), Some("joe"));
     assert_eq!(claims.extra["http://example.com/is_root"], true);
@@ -39,12 +45,20 @@ fn rfc7515_a1_token_is_expired_after_exp() {
     let token = vector("hs256", "token");
     let exp = vector("hs256", "exp").as_u64().unwrap();
     let keys = KeySet::shared_secret(KEY).unwrap();
-    let strict = Validation { leeway: 0, ..Validation::default() };
+    let strict = Validation {
+        leeway: 0,
+        ..Validation::default()
+    };
     let at = |now| jwt::verify(token.as_str().unwrap(), &keys, &strict, now);
     assert!(at(exp - 1).is_ok());
     assert_eq!(at(exp), Err(TokenError::Expired));
     assert_eq!(
-        jwt::verify(token.as_str().unwrap(), &keys, &Validation::default(), exp + 11),
+        jwt::verify(
+            token.as_str().unwrap(),
+            &keys,
+            &Validation::default(),
+            exp + 11
+        ),
         Err(TokenError::Expired)
     );
 }

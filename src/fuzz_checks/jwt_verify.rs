@@ -35,7 +35,10 @@ fn as_token(token: &str, keys: &KeySet) {
         assert!(verified.is_err());
         return;
     };
-    assert_eq!(verified.is_ok(), Validation::default().validate(&claims, NOW).is_ok());
+    assert_eq!(
+        verified.is_ok(),
+        Validation::default().validate(&claims, NOW).is_ok()
+    );
     let segments: Vec<&str> = token.split('.').collect();
     assert_eq!(segments.len(), 3);
     assert!(segments.iter().all(|s| jwt::is_canonical_segment(s)));
@@ -43,7 +46,10 @@ fn as_token(token: &str, keys: &KeySet) {
     let mut mac = keys.current().mac();
     mac.update(input.as_bytes());
     let resigned = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    assert_eq!(resigned, tag, "verified tag is not the MAC of the signing input");
+    assert_eq!(
+        resigned, tag,
+        "verified tag is not the MAC of the signing input"
+    );
     round_trip(&claims, keys);
 }
 

@@ -178,16 +178,12 @@ impl ClaimsBuilder {
             "aud" => c.aud = audiences(value)?,
             _ => {
                 let v = match value {
-                    Raw::Str(raw) => Value::String(
-                        unescape(raw)
-                            .map_err(|_| TokenError::BadJson)?
-                            .into_owned(),
-                    ),
+                    Raw::Str(raw) => {
+                        Value::String(unescape(raw).map_err(|_| TokenError::BadJson)?.into_owned())
+                    }
                     Raw::Bool(b) => Value::Bool(b),
                     Raw::Null => Value::Null,
-                    other => {
-                        serde_json::from_str(other.text()).map_err(|_| TokenError::BadJson)?
-                    }
+                    other => serde_json::from_str(other.text()).map_err(|_| TokenError::BadJson)?,
                 };
                 c.extra.insert(name.to_owned(), v);
             }
@@ -211,9 +207,7 @@ impl ClaimsBuilder {
 
 fn string(value: Raw<'_>, name: &'static str) -> Result<String, TokenError> {
     match value {
-        Raw::Str(raw) => Ok(unescape(raw)
-            .map_err(|_| TokenError::BadJson)?
-            .into_owned()),
+        Raw::Str(raw) => Ok(unescape(raw).map_err(|_| TokenError::BadJson)?.into_owned()),
         _ => Err(TokenError::WrongType(name)),
     }
 }
@@ -222,8 +216,7 @@ fn audiences(value: Raw<'_>) -> Result<Vec<String>, TokenError> {
     match value {
         Raw::Str(_) => Ok(vec![string(value, "aud")?]),
         Raw::Arr(text) => {
-            let list: Vec<Value> =
-                serde_json::from_str(text).map_err(|_| TokenError::BadJson)?;
+            let list: Vec<Value> = serde_json::from_str(text).map_err(|_| TokenError::BadJson)?;
             list.into_iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s),
@@ -243,7 +236,8 @@ fn numeric_date(value: Raw<'_>, name: &'static str) -> Result<u64, TokenError> {
     };
     let seconds = if text.bytes().all(|b| b.is_ascii_digit()) {
         // Integers are parsed exactly: as f64, 2^53 + 1 would round to 2^53 and pass.
-        text.parse::<u64>().map_err(|_| TokenError::WrongType(name))?
+        text.parse::<u64>()
+            .map_err(|_| TokenError::WrongType(name))?
     } else {
         let f: f64 = text.parse().map_err(|_| TokenError::WrongType(name))?;
         if !(f.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&f)) {
@@ -267,8 +261,17 @@ mod tests {
         assert_eq!(numeric_date(Raw::Num("0"), "exp"), Ok(0));
         assert_eq!(numeric_date(Raw::Num("1.9"), "exp"), Ok(1));
         assert_eq!(numeric_date(Raw::Num("1e3"), "exp"), Ok(1000));
-        assert_eq!(numeric_date(Raw::Num("9007199254740992"), "exp"), Ok(1 << 53));
-        for bad in ["9007199254740993", "-1", "-0.5", "1e16", "99999999999999999999"] {
+        assert_eq!(
+            numeric_date(Raw::Num("9007199254740992"), "exp"),
+            Ok(1 << 53)
+        );
+        for bad in [
+            "9007199254740993",
+            "-1",
+            "-0.5",
+            "1e16",
+            "99999999999999999999",
+        ] {
             assert_eq!(
                 numeric_date(Raw::Num(bad), "exp"),
                 Err(TokenError::WrongType("exp")),
@@ -279,7 +282,10 @@ mod tests {
             numeric_date(Raw::Str("100"), "nbf"),
             Err(TokenError::WrongType("nbf"))
         );
-        assert_eq!(numeric_date(Raw::Null, "iat"), Err(TokenError::WrongType("iat")));
+        assert_eq!(
+            numeric_date(Raw::Null, "iat"),
+            Err(TokenError::WrongType("iat"))
+        );
     }
 
     #[test]

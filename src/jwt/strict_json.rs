@@ -52,6 +52,9 @@ impl<'a> Raw<'a> {
     }
 }
 
+/// The callback receiving each top-level member: its decoded name and raw value.
+pub(crate) type OnMember<'f, 'a> = dyn FnMut(&str, Raw<'a>) + 'f;
+
 /// Validates `bytes` as one JSON object with unique keys at every depth and at most
 /// `max_depth` nested objects/arrays (the top-level object counts as 1), calling
 /// `on_member(name, value)` for each top-level member in order.
@@ -61,7 +64,7 @@ impl<'a> Raw<'a> {
 pub(crate) fn parse_object<'a>(
     bytes: &'a [u8],
     max_depth: usize,
-    on_member: &mut dyn FnMut(&str, Raw<'a>),
+    on_member: &mut OnMember<'_, 'a>,
 ) -> Result<(), JsonError> {
     let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
     let mut p = Parser {
@@ -381,7 +384,7 @@ impl<'a> Parser<'a> {
     fn object(
         &mut self,
         depth: usize,
-        mut on_member: Option<&mut dyn FnMut(&str, Raw<'a>)>,
+        mut on_member: Option<&mut OnMember<'_, 'a>>,
     ) -> Result<&'a str, JsonError> {
         if depth > self.max_depth {
             return Err(JsonError::TooDeep);
@@ -454,7 +457,10 @@ mod tests {
     #[test]
     fn duplicates_are_found_at_any_depth_and_through_escapes() {
         assert_eq!(members(r#"{"exp":1,"exp":2}"#), Err(JsonError::Duplicate));
-        assert_eq!(members(r#"{"exp":1,"\u0065xp":2}"#), Err(JsonError::Duplicate));
+        assert_eq!(
+            members(r#"{"exp":1,"\u0065xp":2}"#),
+            Err(JsonError::Duplicate)
+        );
         assert_eq!(
             members(r#"{"a":{"b":[{"c":1,"c":1}]}}"#),
             Err(JsonError::Duplicate)
@@ -477,10 +483,25 @@ mod tests {
     #[test]
     fn malformed_json_is_refused() {
         for bad in [
-            "", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":01}", "{\"a\":1.}",
-            "{\"a\":.5}", "{\"a\":1e}", "{\"a\":-}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
-            "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\u{1}\"}", "{\"a\":1e400}",
-            "{} {}", "{'a':1}", "\u{feff}{}",
+            "",
+            "{",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":1e}",
+            "{\"a\":-}",
+            "{\"a\":tru}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\ud800\"}",
+            "{\"a\":\"\\udc00\"}",
+            "{\"a\":\"\u{1}\"}",
+            "{\"a\":1e400}",
+            "{} {}",
+            "{'a':1}",
+            "\u{feff}{}",
         ] {
             assert_eq!(members(bad), Err(JsonError::Syntax), "{bad:?}");
         }
