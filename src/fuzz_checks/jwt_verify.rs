@@ -25,6 +25,43 @@ pub fn check(data: &[u8]) {
     }
     as_payload(data, &keys);
     json_matches_serde(data);
+    base64_matches_crate(data);
+    header_fast_path_agrees(data, &keys);
+}
+
+/// The header fast path answers exactly as the general header check, for the data
+/// taken as a kid and as a base64 header.
+fn header_fast_path_agrees(data: &[u8], keys: &KeySet) {
+    let kid_header = [
+        br#"{"alg":"HS256","typ":"JWT","kid":""#.as_slice(),
+        data,
+        b"\"}",
+    ]
+    .concat();
+    let mut candidates = vec![jwt::B64.encode(&kid_header)];
+    if let Ok(text) = std::str::from_utf8(data) {
+        candidates.push(text.to_owned());
+    }
+    for header_b64 in candidates {
+        let Some(fast) = jwt::header_key_fast(&header_b64, keys) else {
+            continue;
+        };
+        let Ok(header) = jwt::B64.decode(&header_b64) else {
+            panic!("fast path accepted non-canonical base64");
+        };
+        let slow = jwt::header_key(&header, keys);
+        let fp = |r: Result<&crate::keys::Key, TokenError>| r.map(|k| k.fingerprint());
+        assert_eq!(fp(fast), fp(slow), "header fast path disagrees");
+    }
+}
+
+/// The hand-written base64url decoder agrees with the `base64` crate's canonical
+/// unpadded URL-safe engine on every input.
+fn base64_matches_crate(data: &[u8]) {
+    let mut out = vec![0u8; data.len()];
+    let ours = jwt::b64::decode(data, &mut out).map(|n| out.get(..n).map(<[u8]>::to_vec));
+    let theirs = jwt::B64.decode(data).ok();
+    assert_eq!(ours.ok().flatten(), theirs, "base64 decoders disagree");
 }
 
 /// Arbitrary text as a token: no panic; an authentic token is canonical and its

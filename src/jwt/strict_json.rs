@@ -310,17 +310,25 @@ impl<'a> Parser<'a> {
 
     /// A string at the current position; returns its raw contents.
     fn string(&mut self) -> Result<&'a str, JsonError> {
+        self.string_escaped().map(|(raw, _)| raw)
+    }
+
+    /// A string at the current position; returns its raw contents and whether it
+    /// holds any escape (so plain keys need no unescaping pass).
+    fn string_escaped(&mut self) -> Result<(&'a str, bool), JsonError> {
         self.pos += 1;
         let start = self.pos;
+        let mut escaped = false;
         loop {
             match self.peek() {
                 None | Some(0x00..=0x1f) => return Err(JsonError::Syntax),
                 Some(b'"') => {
                     let raw = self.slice(start)?;
                     self.pos += 1;
-                    return Ok(raw);
+                    return Ok((raw, escaped));
                 }
                 Some(b'\\') => {
+                    escaped = true;
                     self.pos += 1;
                     match self.peek() {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
@@ -402,7 +410,10 @@ impl<'a> Parser<'a> {
             if self.peek() != Some(b'"') {
                 return Err(JsonError::Syntax);
             }
-            let name = unescape(self.string()?)?;
+            let name = match self.string_escaped()? {
+                (raw, false) => Cow::Borrowed(raw),
+                (raw, true) => unescape(raw)?,
+            };
             if self.keys.contains_since(keys_start, &name) {
                 return Err(JsonError::Duplicate);
             }
