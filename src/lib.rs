@@ -7,10 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic_file;
-<<<<<<< HEAD
 pub mod cli;
-=======
->>>>>>> jwt
 pub mod cookie;
 #[doc(hidden)]
 pub mod fuzz_checks;

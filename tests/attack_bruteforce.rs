@@ -9,7 +9,10 @@ use common::*;
 fn api_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Resp {
     srv.post(
         "/auth",
-        &[("Content-Type", "application/json"), ("X-Forwarded-For", xff)],
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Forwarded-For", xff),
+        ],
         format!(r#"{{"username":"{user}","password":"{pass}"}}"#).as_bytes(),
     )
 }
@@ -17,7 +20,10 @@ fn api_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Resp {
 fn form_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Resp {
     srv.post(
         "/login",
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("X-Forwarded-For", xff)],
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Forwarded-For", xff),
+        ],
         &form(&[("username", user), ("password", pass)]),
     )
 }
@@ -28,11 +34,22 @@ fn lockout_is_per_address_and_comes_before_hashing() {
     let data = tmp.data_dir();
     add_user(&data, "admin", "the-real-password");
     let users_before = std::fs::read(data.join("users")).unwrap();
-    let srv = Server::start(&data, &["--trusted-proxy", "127.0.0.1", "--max-logins-per-second", "1000"]);
+    let srv = Server::start(
+        &data,
+        &[
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--max-logins-per-second",
+            "1000",
+        ],
+    );
 
     // The attacker at 203.0.113.9: three failures, then 429 with Retry-After.
     for _ in 0..3 {
-        assert_eq!(form_login(&srv, "203.0.113.9", "admin", "guess").status, 401);
+        assert_eq!(
+            form_login(&srv, "203.0.113.9", "admin", "guess").status,
+            401
+        );
     }
     let r = form_login(&srv, "203.0.113.9", "admin", "guess");
     assert_eq!(r.status, 429);
@@ -79,7 +96,11 @@ fn success_clears_the_count() {
     }
     assert_eq!(api_login(&srv, "", "amy", "pw-amy-123").status, 200);
     for _ in 0..2 {
-        assert_eq!(form_login(&srv, "", "amy", "bad").status, 401, "count restarted after success");
+        assert_eq!(
+            form_login(&srv, "", "amy", "bad").status,
+            401,
+            "count restarted after success"
+        );
     }
 }
 
@@ -91,7 +112,10 @@ fn untrusted_peer_cannot_choose_its_address() {
     // No --trusted-proxy: X-Forwarded-For from the peer is ignored.
     let srv = Server::start(&data, &[]);
     for i in 0..3 {
-        assert_eq!(form_login(&srv, &format!("10.0.0.{i}"), "zed", "bad").status, 401);
+        assert_eq!(
+            form_login(&srv, &format!("10.0.0.{i}"), "zed", "bad").status,
+            401
+        );
     }
     assert_eq!(form_login(&srv, "10.0.0.99", "zed", "bad").status, 429);
     srv.wait_log("login throttled ip=127.0.0.1 user=zed");

@@ -40,13 +40,19 @@ fn limits_hold_and_the_server_keeps_answering() {
     add_user(&data, "u", "pw-u-12345");
     let srv = Server::start(&data, &["--max-connections-per-ip", "2000"]);
 
-    let r = raw(&srv, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\nabc");
+    let r = raw(
+        &srv,
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\nabc",
+    );
     assert_eq!(status_of(&r), "413", "{r}");
     still_serving(&srv);
 
     let r = raw(&srv, b"POST /auth HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
     assert_eq!(status_of(&r), "400", "{r}");
-    let r = raw(&srv, b"POST /auth HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
+    let r = raw(
+        &srv,
+        b"POST /auth HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    );
     assert_eq!(status_of(&r), "400", "{r}");
     still_serving(&srv);
 

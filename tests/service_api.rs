@@ -5,7 +5,11 @@ mod common;
 use common::*;
 
 fn auth(srv: &Server, body: &str) -> Resp {
-    srv.post("/auth", &[("Content-Type", "application/json")], body.as_bytes())
+    srv.post(
+        "/auth",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
 }
 
 #[test]
@@ -20,10 +24,22 @@ fn token_walk_and_error_bodies() {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let body = r.json();
     let token = body["access_token"].as_str().unwrap().to_owned();
-    assert!(body.get("refresh_token").is_none(), "refresh tokens are off by default");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "refresh tokens are off by default"
+    );
 
     // The token's claims, as Flask-JWT's plus ours.
-    let claims = cli(&["token", "verify", &token, "--data-dir", data.to_str().unwrap()], "");
+    let claims = cli(
+        &[
+            "token",
+            "verify",
+            &token,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        "",
+    );
     assert_eq!(claims.code, 0, "{}", claims.stderr);
     let c: serde_json::Value = serde_json::from_str(&claims.stdout).unwrap();
     assert_eq!(c["sub"], "user1");
@@ -34,7 +50,10 @@ fn token_walk_and_error_bodies() {
     assert!(c["nbf"].is_u64() && c["jti"].is_string());
 
     for scheme in ["JWT", "jwt", "Bearer"] {
-        let r = srv.get("/protected", &[("Authorization", &format!("{scheme} {token}"))]);
+        let r = srv.get(
+            "/protected",
+            &[("Authorization", &format!("{scheme} {token}"))],
+        );
         assert_eq!(r.status, 200, "{scheme}");
         assert!(r.text().contains("user1"));
     }
@@ -42,7 +61,10 @@ fn token_walk_and_error_bodies() {
     // No header: Flask-JWT's exact answer.
     let r = srv.get("/protected", &[]);
     assert_eq!(r.status, 401);
-    assert_eq!(r.header("www-authenticate"), Some("JWT realm=\"Login Required\""));
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("JWT realm=\"Login Required\"")
+    );
     assert_eq!(
         r.json(),
         serde_json::json!({"status_code": 401, "error": "Authorization Required", "description": "Request does not contain an access token"})
@@ -57,7 +79,10 @@ fn token_walk_and_error_bodies() {
     assert_eq!(r.json()["error"], "Invalid token");
     assert_eq!(r.json()["description"], "bad signature");
     srv.wait_log("token rejected ip=127.0.0.1 reason=\"bad signature\"");
-    let r = srv.get("/protected", &[("Authorization", "Basic dXNlcjE6cGFzc3dvcmQx")]);
+    let r = srv.get(
+        "/protected",
+        &[("Authorization", "Basic dXNlcjE6cGFzc3dvcmQx")],
+    );
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "Invalid JWT header");
 
@@ -73,7 +98,10 @@ fn token_walk_and_error_bodies() {
         ("not json", "body is not valid json"),
         ("[1]", "body must be a json object"),
         (r#"{"username": "user1"}"#, "missing password"),
-        (r#"{"username": 5, "password": "x"}"#, "username must be a string"),
+        (
+            r#"{"username": 5, "password": "x"}"#,
+            "username must be a string",
+        ),
     ] {
         let r = auth(&srv, body);
         assert_eq!(r.status, 400, "{body}");
@@ -85,7 +113,10 @@ fn token_walk_and_error_bodies() {
 
     // Revoked by id with the CLI: refused within about a second.
     let jti = c["jti"].as_str().unwrap();
-    let r = cli(&["token", "revoke", jti, "--data-dir", data.to_str().unwrap()], "");
+    let r = cli(
+        &["token", "revoke", jti, "--data-dir", data.to_str().unwrap()],
+        "",
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
@@ -94,7 +125,10 @@ fn token_walk_and_error_bodies() {
             assert_eq!(r.json()["description"], "revoked");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "revoked token still accepted");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revoked token still accepted"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -109,12 +143,30 @@ fn refresh_tokens_when_enabled() {
     let access = body["access_token"].as_str().unwrap().to_owned();
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
     // A refresh token is not an access token, and the reverse.
-    let r = srv.get("/protected", &[("Authorization", &format!("JWT {refresh}"))]);
-    assert_eq!((r.status, r.json()["description"].as_str()), (401, Some("wrong token type")));
-    let r = srv.post("/auth/refresh", &[("Authorization", &format!("Bearer {access}"))], b"");
+    let r = srv.get(
+        "/protected",
+        &[("Authorization", &format!("JWT {refresh}"))],
+    );
+    assert_eq!(
+        (r.status, r.json()["description"].as_str()),
+        (401, Some("wrong token type"))
+    );
+    let r = srv.post(
+        "/auth/refresh",
+        &[("Authorization", &format!("Bearer {access}"))],
+        b"",
+    );
     assert_eq!(r.status, 401);
-    let r = srv.post("/auth/refresh", &[("Authorization", &format!("Bearer {refresh}"))], b"");
+    let r = srv.post(
+        "/auth/refresh",
+        &[("Authorization", &format!("Bearer {refresh}"))],
+        b"",
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let fresh = r.json()["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(srv.get("/protected", &[("Authorization", &format!("JWT {fresh}"))]).status, 200);
+    assert_eq!(
+        srv.get("/protected", &[("Authorization", &format!("JWT {fresh}"))])
+            .status,
+        200
+    );
 }

@@ -13,7 +13,13 @@ fn first_run_creates_admin_and_serves() {
     let line = srv.wait_log("created user 'admin' with password: ");
     let password = line.rsplit(' ').next().unwrap().to_owned();
     assert!(password.len() >= 20);
-    let mode = |p: &str| std::fs::metadata(data.join(p)).unwrap().permissions().mode() & 0o777;
+    let mode = |p: &str| {
+        std::fs::metadata(data.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
     assert_eq!((mode("keys"), mode("users")), (0o600, 0o600));
     let users = std::fs::read_to_string(data.join("users")).unwrap();
     assert!(!users.contains(&password), "password stored in clear");

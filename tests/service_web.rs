@@ -50,8 +50,14 @@ fn login_walk_logout_and_revocation_survives_restart() {
     assert!(set.contains("HttpOnly"));
     assert!(set.contains("SameSite=Lax"));
     assert!(set.contains("Path=/"));
-    assert!(!set.contains("Max-Age"), "no remember-me: a browser-session cookie: {set}");
-    assert!(!set.contains("Secure"), "plain http without a trusted proxy: {set}");
+    assert!(
+        !set.contains("Max-Age"),
+        "no remember-me: a browser-session cookie: {set}"
+    );
+    assert!(
+        !set.contains("Secure"),
+        "plain http without a trusted proxy: {set}"
+    );
     let cookie = r.cookie_pair("latchkey_session").unwrap();
     srv.wait_log("login ok ip=127.0.0.1 user=alice");
     assert!(srv.log_lines().iter().all(|l| !l.contains("correct horse")));
@@ -92,7 +98,11 @@ fn remember_me_sets_a_persistent_cookie() {
     let set = r.set_cookie("latchkey_session").unwrap();
     assert!(set.contains("Max-Age=604800"), "{set}");
     let cookie = r.cookie_pair("latchkey_session").unwrap();
-    assert!(srv.get("/", &[("Cookie", &cookie)]).text().contains("Welcome, bob!"));
+    assert!(
+        srv.get("/", &[("Cookie", &cookie)])
+            .text()
+            .contains("Welcome, bob!")
+    );
 }
 
 #[test]
@@ -101,7 +111,12 @@ fn unsafe_next_falls_back_to_root() {
     let data = tmp.data_dir();
     add_user(&data, "carol", "pw-carol-1");
     let srv = Server::start(&data, &[]);
-    for evil in ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"] {
+    for evil in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
         let r = browser_login(&srv, "carol", "pw-carol-1", false, Some(evil));
         assert_eq!(r.status, 303);
         assert_eq!(r.header("location"), Some("/"), "next={evil}");
@@ -114,14 +129,29 @@ fn password_change_ends_sessions() {
     let data = tmp.data_dir();
     add_user(&data, "dave", "old-password");
     let srv = Server::start(&data, &[]);
-    let cookie = browser_login(&srv, "dave", "old-password", false, None).cookie_pair("latchkey_session").unwrap();
+    let cookie = browser_login(&srv, "dave", "old-password", false, None)
+        .cookie_pair("latchkey_session")
+        .unwrap();
     assert_eq!(srv.get("/", &[("Cookie", &cookie)]).status, 200);
-    let r = cli(&["user", "passwd", "dave", "--password-stdin", "--data-dir", data.to_str().unwrap()], "new-password\n");
+    let r = cli(
+        &[
+            "user",
+            "passwd",
+            "dave",
+            "--password-stdin",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        "new-password\n",
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The server notices the users file changed within about a second.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while srv.get("/", &[("Cookie", &cookie)]).status == 200 {
-        assert!(std::time::Instant::now() < deadline, "old session still accepted");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "old session still accepted"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -142,14 +172,22 @@ fn serve_dir_serves_the_admin_page_only_to_logged_in_users() {
     add_user(&data, "erin", "pw-erin-12");
     let srv = Server::start(&data, &["--serve-dir", site.to_str().unwrap()]);
     assert_eq!(srv.get("/css/site.css", &[]).status, 302);
-    let cookie = browser_login(&srv, "erin", "pw-erin-12", false, None).cookie_pair("latchkey_session").unwrap();
+    let cookie = browser_login(&srv, "erin", "pw-erin-12", false, None)
+        .cookie_pair("latchkey_session")
+        .unwrap();
     let c = [("Cookie", cookie.as_str())];
     let r = srv.get("/", &c);
     assert_eq!((r.status, r.text().as_str()), (200, "<h1>Router</h1>"));
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     let r = srv.get("/css/site.css", &c);
     assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
-    for escape in ["/../secret.txt", "/%2e%2e/secret.txt", "/css%2f..%2f..%2fsecret.txt", "/link.txt", "/css/..%5c..%5csecret.txt"] {
+    for escape in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/css%2f..%2f..%2fsecret.txt",
+        "/link.txt",
+        "/css/..%5c..%5csecret.txt",
+    ] {
         let r = srv.get(escape, &c);
         assert_eq!(r.status, 404, "{escape}: {}", r.text());
         assert!(!r.text().contains("outside"));

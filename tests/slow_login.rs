@@ -13,13 +13,24 @@ fn authenticated_get_is_served_while_a_slow_hash_runs() {
     let data = tmp.data_dir();
     add_user(&data, "fast", "pw-fast-12");
     // A deliberately slow hash for the second user: 4 million iterations (seconds).
-    let r = cli(&["hash", "--password-stdin", "--iterations", "4000000"], "pw-slow-12\n");
+    let r = cli(
+        &["hash", "--password-stdin", "--iterations", "4000000"],
+        "pw-slow-12\n",
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let users = std::fs::read_to_string(data.join("users")).unwrap();
-    std::fs::write(data.join("users"), format!("{users}slow {} 0 -\n", r.stdout.trim())).unwrap();
+    std::fs::write(
+        data.join("users"),
+        format!("{users}slow {} 0 -\n", r.stdout.trim()),
+    )
+    .unwrap();
     let srv = Server::start(&data, &[]);
     let token = srv
-        .post("/auth", &[("Content-Type", "application/json")], br#"{"username":"fast","password":"pw-fast-12"}"#)
+        .post(
+            "/auth",
+            &[("Content-Type", "application/json")],
+            br#"{"username":"fast","password":"pw-fast-12"}"#,
+        )
         .json()["access_token"]
         .as_str()
         .unwrap()
@@ -41,11 +52,16 @@ fn authenticated_get_is_served_while_a_slow_hash_runs() {
         answered_during += 1;
     }
     let during = started.elapsed();
-    login.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    login
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let r = read_response(&mut login, false);
     let hash_time = started.elapsed();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(answered_during, 20);
     // The twenty requests finished before the hash did: they were not queued behind it.
-    assert!(during < hash_time, "requests waited for the hash: {during:?} vs {hash_time:?}");
+    assert!(
+        during < hash_time,
+        "requests waited for the hash: {during:?} vs {hash_time:?}"
+    );
 }

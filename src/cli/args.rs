@@ -24,12 +24,26 @@ pub struct Opt {
 impl Opt {
     /// An option taking a value.
     pub const fn value(name: &'static str, value_name: &'static str, help: &'static str) -> Opt {
-        Opt { name, takes_value: true, repeatable: false, env: None, value_name, help }
+        Opt {
+            name,
+            takes_value: true,
+            repeatable: false,
+            env: None,
+            value_name,
+            help,
+        }
     }
 
     /// A switch without a value.
     pub const fn flag(name: &'static str, help: &'static str) -> Opt {
-        Opt { name, takes_value: false, repeatable: false, env: None, value_name: "", help }
+        Opt {
+            name,
+            takes_value: false,
+            repeatable: false,
+            env: None,
+            value_name: "",
+            help,
+        }
     }
 
     /// The same option, also read from environment variable `env`.
@@ -60,7 +74,10 @@ pub enum UsageError {
     /// The wrong number of positional arguments.
     Positionals { expected: &'static str, got: usize },
     /// A value that does not parse, with what was expected.
-    BadValue { option: String, expected: &'static str },
+    BadValue {
+        option: String,
+        expected: &'static str,
+    },
     /// An unknown subcommand.
     UnknownCommand(String),
     /// No subcommand given where one is needed.
@@ -101,12 +118,20 @@ pub struct Parsed {
 impl Parsed {
     /// The last value of option `name`, if given.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeatable option, in order.
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.values.iter().filter(|(n, _)| *n == name).map(|(_, v)| v.as_str()).collect()
+        self.values
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// Whether switch `name` was given.
@@ -119,7 +144,10 @@ impl Parsed {
         if self.positionals.len() == n {
             Ok(())
         } else {
-            Err(UsageError::Positionals { expected, got: self.positionals.len() })
+            Err(UsageError::Positionals {
+                expected,
+                got: self.positionals.len(),
+            })
         }
     }
 }
@@ -157,7 +185,9 @@ pub fn parse(
             continue;
         }
         let Some(body) = arg.strip_prefix("--") else {
-            return Err(UsageError::UnknownOption(arg.trim_start_matches('-').to_owned()));
+            return Err(UsageError::UnknownOption(
+                arg.trim_start_matches('-').to_owned(),
+            ));
         };
         let (name, inline) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -172,9 +202,10 @@ pub fn parse(
         }
         let value = match (opt.takes_value, inline) {
             (true, Some(v)) => v.to_owned(),
-            (true, None) => {
-                iter.next().cloned().ok_or_else(|| UsageError::MissingValue(opt.name.to_owned()))?
-            }
+            (true, None) => iter
+                .next()
+                .cloned()
+                .ok_or_else(|| UsageError::MissingValue(opt.name.to_owned()))?,
             (false, Some(_)) => return Err(UsageError::UnexpectedValue(opt.name.to_owned())),
             (false, None) => String::new(),
         };
@@ -207,7 +238,11 @@ pub fn options_help(opts: &[Opt]) -> String {
     let left: Vec<String> = opts
         .iter()
         .map(|o| {
-            if o.takes_value { format!("--{} {}", o.name, o.value_name) } else { format!("--{}", o.name) }
+            if o.takes_value {
+                format!("--{} {}", o.name, o.value_name)
+            } else {
+                format!("--{}", o.name)
+            }
         })
         .collect();
     let width = left.iter().map(String::len).max().unwrap_or(0).max(10);
@@ -258,14 +293,20 @@ mod tests {
 
     const OPTS: &[Opt] = &[
         Opt::value("data-dir", "DIR", "data directory").env("LATCHKEY_DATA_DIR"),
-        Opt::value("allowed-host", "HOST", "host").env("LATCHKEY_ALLOWED_HOST").repeatable(),
+        Opt::value("allowed-host", "HOST", "host")
+            .env("LATCHKEY_ALLOWED_HOST")
+            .repeatable(),
         Opt::flag("password-stdin", "read the password from stdin"),
     ];
 
     #[test]
     fn options_before_and_after_positionals() {
-        let p = parse(&strings(&["--data-dir", "/d", "bob", "--password-stdin"]), OPTS, |_| None)
-            .unwrap();
+        let p = parse(
+            &strings(&["--data-dir", "/d", "bob", "--password-stdin"]),
+            OPTS,
+            |_| None,
+        )
+        .unwrap();
         assert_eq!(p.positionals, ["bob"]);
         assert_eq!(p.get("data-dir"), Some("/d"));
         assert!(p.has("password-stdin"));
@@ -289,9 +330,18 @@ mod tests {
     fn usage_mistakes_are_named() {
         let err = |a: &[&str]| parse(&strings(a), OPTS, |_| None).unwrap_err();
         assert_eq!(err(&["--nope"]), UsageError::UnknownOption("nope".into()));
-        assert_eq!(err(&["--data-dir"]), UsageError::MissingValue("data-dir".into()));
-        assert_eq!(err(&["--password-stdin=1"]), UsageError::UnexpectedValue("password-stdin".into()));
-        assert_eq!(err(&["--data-dir=a", "--data-dir=b"]), UsageError::Repeated("data-dir".into()));
+        assert_eq!(
+            err(&["--data-dir"]),
+            UsageError::MissingValue("data-dir".into())
+        );
+        assert_eq!(
+            err(&["--password-stdin=1"]),
+            UsageError::UnexpectedValue("password-stdin".into())
+        );
+        assert_eq!(
+            err(&["--data-dir=a", "--data-dir=b"]),
+            UsageError::Repeated("data-dir".into())
+        );
         assert_eq!(err(&["-x"]), UsageError::UnknownOption("x".into()));
     }
 

@@ -7,16 +7,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::args::{self, Opt, Parsed, UsageError};
 use super::password_input::read_new_password;
 use super::{CliError, data_dir, env_var};
-use crate::jwt::{self, Claims, TokenType, Validation};
+use crate::jwt::{self, TokenType, Validation};
 use crate::keys::{KeySet, Keyring, Purpose};
 use crate::password::{self, Policy};
 use crate::revocation::RevocationStore;
 use crate::users::{self, UserDb};
 
-const DATA_DIR: Opt = Opt::value("data-dir", "DIR", "data directory (default ./latchkey-data)")
-    .env("LATCHKEY_DATA_DIR");
-const PASSWORD_STDIN: Opt =
-    Opt::flag("password-stdin", "read the password as one line of stdin instead of asking");
+const DATA_DIR: Opt = Opt::value(
+    "data-dir",
+    "DIR",
+    "data directory (default ./latchkey-data)",
+)
+.env("LATCHKEY_DATA_DIR");
+const PASSWORD_STDIN: Opt = Opt::flag(
+    "password-stdin",
+    "read the password as one line of stdin instead of asking",
+);
 
 /// Longest lifetime of anything revocable, used to forget a revocation whose
 /// expiry is not known (a bare token id).
@@ -49,7 +55,10 @@ pub(super) fn dispatch(argv: &[String]) -> Result<ExitCode, CliError> {
     // `--data-dir DIR` may also come before the command, as in `latchkey --data-dir d user list`.
     let mut argv = argv.to_vec();
     let mut moved = Vec::new();
-    while argv.first().is_some_and(|a| a == "--data-dir" || a.starts_with("--data-dir=")) {
+    while argv
+        .first()
+        .is_some_and(|a| a == "--data-dir" || a.starts_with("--data-dir="))
+    {
         let opt = argv.remove(0);
         let takes_next = opt == "--data-dir" && !argv.is_empty();
         moved.push(opt);
@@ -117,7 +126,9 @@ fn parse(argv: &[String], usage: &str, opts: &[Opt]) -> Result<Option<Parsed>, C
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn users_path(dir: &Path) -> std::path::PathBuf {
@@ -177,7 +188,11 @@ pub(crate) mod cost {
 }
 
 fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
-    let Some(p) = parse(argv, "latchkey user add NAME [--password-stdin]", &[DATA_DIR, PASSWORD_STDIN])?
+    let Some(p) = parse(
+        argv,
+        "latchkey user add NAME [--password-stdin]",
+        &[DATA_DIR, PASSWORD_STDIN],
+    )?
     else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -200,8 +215,11 @@ fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
 }
 
 fn user_passwd(argv: &[String]) -> Result<ExitCode, CliError> {
-    let Some(p) =
-        parse(argv, "latchkey user passwd NAME [--password-stdin]", &[DATA_DIR, PASSWORD_STDIN])?
+    let Some(p) = parse(
+        argv,
+        "latchkey user passwd NAME [--password-stdin]",
+        &[DATA_DIR, PASSWORD_STDIN],
+    )?
     else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -252,8 +270,16 @@ fn user_list(argv: &[String]) -> Result<ExitCode, CliError> {
 }
 
 fn hash(argv: &[String]) -> Result<ExitCode, CliError> {
-    const ITER: Opt = Opt::value("iterations", "N", "PBKDF2 iterations (default: the data dir's calibrated cost)");
-    let Some(p) = parse(argv, "latchkey hash [--password-stdin] [--iterations N]", &[DATA_DIR, PASSWORD_STDIN, ITER])?
+    const ITER: Opt = Opt::value(
+        "iterations",
+        "N",
+        "PBKDF2 iterations (default: the data dir's calibrated cost)",
+    );
+    let Some(p) = parse(
+        argv,
+        "latchkey hash [--password-stdin] [--iterations N]",
+        &[DATA_DIR, PASSWORD_STDIN, ITER],
+    )?
     else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -271,8 +297,17 @@ fn hash(argv: &[String]) -> Result<ExitCode, CliError> {
 }
 
 fn calibrate(argv: &[String]) -> Result<ExitCode, CliError> {
-    const TARGET: Opt = Opt::value("target", "DURATION", "time one hash should take (default 250ms)");
-    let Some(p) = parse(argv, "latchkey calibrate [--target 250ms]", &[DATA_DIR, TARGET])? else {
+    const TARGET: Opt = Opt::value(
+        "target",
+        "DURATION",
+        "time one hash should take (default 250ms)",
+    );
+    let Some(p) = parse(
+        argv,
+        "latchkey calibrate [--target 250ms]",
+        &[DATA_DIR, TARGET],
+    )?
+    else {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(0, "no arguments")?;
@@ -295,9 +330,20 @@ fn parse_millis(s: &str) -> Option<Duration> {
 }
 
 fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
-    const TTL: Opt = Opt::value("ttl", "DURATION", "lifetime, e.g. 300s, 15m, 12h (default 15m)");
-    const REFRESH: Opt = Opt::flag("refresh", "issue a refresh token instead of an access token");
-    let Some(p) = parse(argv, "latchkey token issue USER [--ttl 15m] [--refresh]", &[DATA_DIR, TTL, REFRESH])?
+    const TTL: Opt = Opt::value(
+        "ttl",
+        "DURATION",
+        "lifetime, e.g. 300s, 15m, 12h (default 15m)",
+    );
+    const REFRESH: Opt = Opt::flag(
+        "refresh",
+        "issue a refresh token instead of an access token",
+    );
+    let Some(p) = parse(
+        argv,
+        "latchkey token issue USER [--ttl 15m] [--refresh]",
+        &[DATA_DIR, TTL, REFRESH],
+    )?
     else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -305,10 +351,12 @@ fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
     let user = &p.positionals[0];
     let ttl = match p.get("ttl") {
         None => 900,
-        Some(t) => args::parse_duration(t).filter(|&s| s > 0).ok_or(UsageError::BadValue {
-            option: "--ttl".into(),
-            expected: "a duration such as 15m",
-        })?,
+        Some(t) => args::parse_duration(t)
+            .filter(|&s| s > 0)
+            .ok_or(UsageError::BadValue {
+                option: "--ttl".into(),
+                expected: "a duration such as 15m",
+            })?,
     };
     let dir = data_dir(&p);
     let db = UserDb::load(&users_path(&dir))?;
@@ -316,17 +364,31 @@ fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
         return Err(users::UsersError::NotFound(user.clone()).into());
     };
     let ring = Keyring::load(&dir)?;
-    let kind = if p.has("refresh") { TokenType::Refresh } else { TokenType::Access };
+    let kind = if p.has("refresh") {
+        TokenType::Refresh
+    } else {
+        TokenType::Access
+    };
     let claims = crate::web::auth::new_claims(&record.name, now(), ttl, kind)
         .map_err(|e| CliError::Serve(e.to_string()))?;
-    println!("{}", jwt::sign(&claims, ring.key_set(Purpose::ApiToken).current()));
+    println!(
+        "{}",
+        jwt::sign(&claims, ring.key_set(Purpose::ApiToken).current())
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn token_verify(argv: &[String]) -> Result<ExitCode, CliError> {
-    const AT: Opt = Opt::value("at", "UNIX_SECONDS", "verify as if the clock said this time");
-    const SECRET: Opt =
-        Opt::value("secret-file", "FILE", "verify with this raw shared secret instead of the keyring");
+    const AT: Opt = Opt::value(
+        "at",
+        "UNIX_SECONDS",
+        "verify as if the clock said this time",
+    );
+    const SECRET: Opt = Opt::value(
+        "secret-file",
+        "FILE",
+        "verify with this raw shared secret instead of the keyring",
+    );
     let Some(p) = parse(
         argv,
         "latchkey token verify TOKEN [--at UNIX_SECONDS] [--secret-file FILE]",

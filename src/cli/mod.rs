@@ -108,7 +108,11 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
                 _ => "",
             };
             eprintln!("latchkey: {e}{hint}");
-            ExitCode::from(if matches!(e, CliError::Usage(_)) { 2 } else { 1 })
+            ExitCode::from(if matches!(e, CliError::Usage(_)) {
+                2
+            } else {
+                1
+            })
         }
     }
 }

@@ -62,13 +62,18 @@ use std::io::Read;
 // unsafe libc calls, which this crate forbids.
 fn prompt_tty(prompt: &str) -> Result<String, CliError> {
     let tty_err = |e| CliError::Io("/dev/tty".into(), e);
-    let mut out = OpenOptions::new().write(true).open("/dev/tty").map_err(tty_err)?;
+    let mut out = OpenOptions::new()
+        .write(true)
+        .open("/dev/tty")
+        .map_err(tty_err)?;
     let input = File::open("/dev/tty").map_err(tty_err)?;
     out.write_all(prompt.as_bytes()).map_err(tty_err)?;
     out.flush().map_err(tty_err)?;
     let echo_off = stty(&["-echo"]);
     let mut line = String::new();
-    let read = BufReader::new(input).take(MAX_PASSWORD_LEN as u64 + 2).read_line(&mut line);
+    let read = BufReader::new(input)
+        .take(MAX_PASSWORD_LEN as u64 + 2)
+        .read_line(&mut line);
     if echo_off {
         stty(&["echo"]);
     }
@@ -78,7 +83,9 @@ fn prompt_tty(prompt: &str) -> Result<String, CliError> {
 }
 
 fn stty(args: &[&str]) -> bool {
-    let Ok(tty) = File::open("/dev/tty") else { return false };
+    let Ok(tty) = File::open("/dev/tty") else {
+        return false;
+    };
     Command::new("stty")
         .args(args)
         .stdin(Stdio::from(tty))

@@ -6,14 +6,14 @@
 //! to [`App::complete`] on the loop thread.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::cookie::{self, SetCookie, SameSite};
+use crate::cookie;
+use crate::cookie::set_cookie::{SameSite, SetCookie, cookie_name};
 use crate::http::{Handler, Reply, Request, Response};
-use crate::jwt::{self, Claims, TokenType};
+use crate::jwt::{self, TokenType};
 use crate::password::{self, Policy};
 use crate::ratelimit::{RateConfig, RateLimiter};
 use crate::revocation::RevocationStore;
@@ -31,7 +31,11 @@ struct FileStamp(Option<(u64, u64, i64, i64)>);
 impl FileStamp {
     fn of(path: &std::path::Path) -> FileStamp {
         use std::os::unix::fs::MetadataExt;
-        FileStamp(std::fs::metadata(path).ok().map(|m| (m.ino(), m.len(), m.mtime(), m.mtime_nsec())))
+        FileStamp(
+            std::fs::metadata(path)
+                .ok()
+                .map(|m| (m.ino(), m.len(), m.mtime(), m.mtime_nsec())),
+        )
     }
 }
 
@@ -48,7 +52,12 @@ pub struct LoginDone {
 }
 
 enum LoginVia {
-    Form { next: String, remember: bool, secure: bool, presession: String },
+    Form {
+        next: String,
+        remember: bool,
+        secure: bool,
+        presession: String,
+    },
     Api,
 }
 
@@ -68,16 +77,26 @@ pub struct App {
 const PRUNE_EVERY: u64 = 600;
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl App {
     /// A service over loaded state.
-    pub fn new(cfg: Config, keys: Keys, users: UserDb, revoked: RevocationStore, policy: Policy) -> App {
+    pub fn new(
+        cfg: Config,
+        keys: Keys,
+        users: UserDb,
+        revoked: RevocationStore,
+        policy: Policy,
+    ) -> App {
         let users_stamp = FileStamp::of(&cfg.data_dir.join(users::USERS_FILE));
         let rate = RateConfig {
             hashes_per_sec: cfg.logins_per_second,
@@ -112,7 +131,11 @@ impl App {
     }
 
     fn authenticator(&self) -> Authenticator<'_> {
-        Authenticator { keys: &self.keys, users: &self.users, revoked: &self.revoked }
+        Authenticator {
+            keys: &self.keys,
+            users: &self.users,
+            revoked: &self.revoked,
+        }
     }
 
     /// Whether cookies of this request's answer are Secure.
@@ -122,14 +145,16 @@ impl App {
             SecureMode::Never => false,
             SecureMode::Auto => crate::web::client_ip::forwarded_proto_is_https(
                 req.peer().ip(),
-                &req.headers_all("x-forwarded-proto").filter_map(|v| std::str::from_utf8(v).ok()).collect::<Vec<_>>(),
+                &req.headers_all("x-forwarded-proto")
+                    .filter_map(|v| std::str::from_utf8(v).ok())
+                    .collect::<Vec<_>>(),
                 &self.cfg.trusted_proxies,
             ),
         }
     }
 
     fn session_cookie_name(&self, secure: bool) -> String {
-        cookie::cookie_name(SESSION_COOKIE, secure)
+        cookie_name(SESSION_COOKIE, secure)
     }
 
     fn dispatch(&mut self, req: &Request<'_>) -> Result<Reply<LoginDone>, WebError> {
@@ -158,17 +183,26 @@ impl App {
 
     fn is_api_request(req: &Request<'_>) -> bool {
         req.header("authorization").is_some()
-            || req.header_str("accept").is_some_and(|a| a.contains("application/json"))
-            || req.header_str("content-type").is_some_and(|c| c.starts_with("application/json"))
+            || req
+                .header_str("accept")
+                .is_some_and(|a| a.contains("application/json"))
+            || req
+                .header_str("content-type")
+                .is_some_and(|c| c.starts_with("application/json"))
     }
 
     /// Refuses a state-changing request that a browser says came from another site.
     fn refuse_cross_site(&self, req: &Request<'_>) -> Result<(), WebError> {
-        if req.header_str("sec-fetch-site").is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
+        if req
+            .header_str("sec-fetch-site")
+            .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"))
+        {
             return Err(WebError::CrossSite);
         }
         if let Some(origin) = req.header("origin") {
-            let host = req.header_str("x-forwarded-host").filter(|_| self.peer_trusted(req));
+            let host = req
+                .header_str("x-forwarded-host")
+                .filter(|_| self.peer_trusted(req));
             let host = host.or_else(|| req.header_str("host")).unwrap_or("");
             if !origin_matches(origin, host, &self.cfg.allowed_hosts) {
                 return Err(WebError::CrossSite);
@@ -185,21 +219,32 @@ impl App {
     /// of another site cannot make them leave both out; a script (curl, the benchmark
     /// harness) sends neither and cannot be forged by a web page, so it needs no token.
     fn is_browser(req: &Request<'_>) -> bool {
-        req.header("sec-fetch-site").is_some() || req.header("origin").is_some() || req.header("cookie").is_some()
+        req.header("sec-fetch-site").is_some()
+            || req.header("origin").is_some()
+            || req.header("cookie").is_some()
     }
 
     fn presession(&self, req: &Request<'_>, secure: bool) -> Option<String> {
-        let name = cookie::cookie_name(PRESESSION_COOKIE, secure);
+        let name = cookie_name(PRESESSION_COOKIE, secure);
         match auth::cookie_value(req, &name) {
             Ok(Some(v)) => Some(v.to_owned()),
             _ => None,
         }
     }
 
-    fn login_page(&self, req: &Request<'_>, error: Option<&str>, status: u16, username: &str) -> Response {
+    fn login_page(
+        &self,
+        req: &Request<'_>,
+        error: Option<&str>,
+        status: u16,
+        username: &str,
+    ) -> Response {
         let secure = self.secure(req);
         let existing = self.presession(req, secure);
-        let presession = match existing.clone().map_or_else(cookie::csrf::new_presession, Ok) {
+        let presession = match existing
+            .clone()
+            .map_or_else(cookie::csrf::new_presession, Ok)
+        {
             Ok(p) => p,
             Err(_) => return respond::error_page(&self.cfg.title, &WebError::Internal),
         };
@@ -208,7 +253,15 @@ impl App {
             .flatten()
             .and_then(|n| redirect::safe_next(&n, &self.cfg.allowed_hosts))
             .unwrap_or_else(|| "/".to_owned());
-        self.render_login(&presession, existing.is_none(), secure, &next, error, status, username)
+        self.render_login(
+            &presession,
+            existing.is_none(),
+            secure,
+            &next,
+            error,
+            status,
+            username,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -248,14 +301,25 @@ impl App {
     fn login_post(&mut self, req: &Request<'_>) -> Result<Reply<LoginDone>, WebError> {
         self.refuse_cross_site(req)?;
         if !req.header_str("content-type").is_some_and(|c| {
-            c.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            c.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
         }) {
             return Err(WebError::UnsupportedMediaType);
         }
         let form = form::parse_form(req.body())?;
-        let username = form.get("username").ok_or(WebError::MissingField("username"))?.to_owned();
-        let password = form.get("password").ok_or(WebError::MissingField("password"))?.to_owned();
-        let remember = form.get("remember").is_some_and(|v| !v.is_empty() && v != "0");
+        let username = form
+            .get("username")
+            .ok_or(WebError::MissingField("username"))?
+            .to_owned();
+        let password = form
+            .get("password")
+            .ok_or(WebError::MissingField("password"))?
+            .to_owned();
+        let remember = form
+            .get("remember")
+            .is_some_and(|v| !v.is_empty() && v != "0");
         let next = form
             .get("next")
             .and_then(|n| redirect::safe_next(n, &self.cfg.allowed_hosts))
@@ -280,16 +344,30 @@ impl App {
     }
 
     fn auth_post(&mut self, req: &Request<'_>) -> Result<Reply<LoginDone>, WebError> {
-        if !req.header_str("content-type").is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("application/json")) {
+        if !req.header_str("content-type").is_some_and(|c| {
+            c.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        }) {
             return Err(WebError::Json("content type must be application/json"));
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(req.body()).map_err(|_| WebError::Json("body is not valid json"))?;
-        let obj = value.as_object().ok_or(WebError::Json("body must be a json object"))?;
+        let value: serde_json::Value = serde_json::from_slice(req.body())
+            .map_err(|_| WebError::Json("body is not valid json"))?;
+        let obj = value
+            .as_object()
+            .ok_or(WebError::Json("body must be a json object"))?;
         let field = |name: &'static str| match obj.get(name) {
             Some(serde_json::Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(WebError::Json(if name == "username" { "username must be a string" } else { "password must be a string" })),
-            None => Err(WebError::Json(if name == "username" { "missing username" } else { "missing password" })),
+            Some(_) => Err(WebError::Json(if name == "username" {
+                "username must be a string"
+            } else {
+                "password must be a string"
+            })),
+            None => Err(WebError::Json(if name == "username" {
+                "missing username"
+            } else {
+                "missing password"
+            })),
         };
         let username = field("username")?;
         let password = field("password")?;
@@ -307,7 +385,13 @@ impl App {
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
         let now_ms = now_millis();
         if let Err(denied) = self.limiter.check(ip, &username, now_ms) {
-            log::event(now_ms / 1000, Event::LoginThrottled, ip, Some(&username), None);
+            log::event(
+                now_ms / 1000,
+                Event::LoginThrottled,
+                ip,
+                Some(&username),
+                None,
+            );
             return Err(WebError::RateLimited(denied.retry_after_secs));
         }
         if let Err(denied) = self.limiter.take_hash_budget(now_ms) {
@@ -329,7 +413,14 @@ impl App {
                     (false, None)
                 }
             };
-            LoginDone { how, username, ip, checked_hash: stored, ok, rehash }
+            LoginDone {
+                how,
+                username,
+                ip,
+                checked_hash: stored,
+                ok,
+                rehash,
+            }
         })))
     }
 
@@ -337,13 +428,20 @@ impl App {
         let now = now_secs();
         // The password may have changed or the user been deleted while hashing.
         let current = self.users.get(&done.username);
-        let still_valid = done.ok && current.is_some_and(|u| Some(&u.hash) == done.checked_hash.as_ref());
+        let still_valid =
+            done.ok && current.is_some_and(|u| Some(&u.hash) == done.checked_hash.as_ref());
         if !still_valid {
-            self.limiter.record_failure(done.ip, &done.username, now * 1000);
+            self.limiter
+                .record_failure(done.ip, &done.username, now * 1000);
             log::event(now, Event::LoginFailed, done.ip, Some(&done.username), None);
             return match done.how {
                 LoginVia::Api => respond::jwt_error(401, "Bad Request", "Invalid credentials"),
-                LoginVia::Form { next, secure, presession, .. } => self.render_login(
+                LoginVia::Form {
+                    next,
+                    secure,
+                    presession,
+                    ..
+                } => self.render_login(
                     &presession,
                     true,
                     secure,
@@ -354,17 +452,28 @@ impl App {
                 ),
             };
         }
-        self.limiter.record_success(done.ip, &done.username, now * 1000);
+        self.limiter
+            .record_success(done.ip, &done.username, now * 1000);
         log::event(now, Event::LoginOk, done.ip, Some(&done.username), None);
         let epoch = current.map_or(0, |u| u.epoch);
         if let Some(hash) = done.rehash {
             self.upgrade_hash(&done.username, hash);
         }
         match done.how {
-            LoginVia::Api => self.issue_tokens(&done.username, epoch, now, true),
-            LoginVia::Form { next, remember, secure, .. } => {
-                let ttl = if remember { self.cfg.remember_ttl } else { self.cfg.session_ttl };
-                let Ok(session) = cookie::Session::new(&done.username, now, ttl, remember, epoch) else {
+            LoginVia::Api => self.issue_tokens(&done.username, now, true),
+            LoginVia::Form {
+                next,
+                remember,
+                secure,
+                ..
+            } => {
+                let ttl = if remember {
+                    self.cfg.remember_ttl
+                } else {
+                    self.cfg.session_ttl
+                };
+                let Ok(session) = cookie::Session::new(&done.username, now, ttl, remember, epoch)
+                else {
                     return respond::error_page(&self.cfg.title, &WebError::Internal);
                 };
                 let name = self.session_cookie_name(secure);
@@ -385,7 +494,9 @@ impl App {
     fn upgrade_hash(&mut self, user: &str, hash: String) {
         let path = self.cfg.data_dir.join(users::USERS_FILE);
         // Re-read so a change made by the CLI meanwhile is not overwritten.
-        let Ok(mut db) = UserDb::load(&path) else { return };
+        let Ok(mut db) = UserDb::load(&path) else {
+            return;
+        };
         if db.rehash(user, &hash).is_ok() && db.save(&path).is_ok() {
             self.users = db;
             self.users_stamp = FileStamp::of(&path);
@@ -393,16 +504,22 @@ impl App {
     }
 
     fn same_site(&self) -> SameSite {
-        if self.cfg.same_site_strict { SameSite::Strict } else { SameSite::Lax }
+        if self.cfg.same_site_strict {
+            SameSite::Strict
+        } else {
+            SameSite::Lax
+        }
     }
 
-    fn issue_tokens(&self, user: &str, epoch: u64, now: u64, with_refresh: bool) -> Response {
+    fn issue_tokens(&self, user: &str, now: u64, with_refresh: bool) -> Response {
         let key = self.keys.token.current();
         let access = auth::new_claims(user, now, self.cfg.token_ttl, TokenType::Access);
         let mut body = serde_json::Map::new();
         match access {
             Ok(c) => body.insert("access_token".into(), json!(jwt::sign(&c, key))),
-            Err(_) => return respond::jwt_error(500, "Internal Server Error", "randomness unavailable"),
+            Err(_) => {
+                return respond::jwt_error(500, "Internal Server Error", "randomness unavailable");
+            }
         };
         if let (true, Some(ttl)) = (with_refresh, self.cfg.refresh_ttl) {
             if let Ok(c) = auth::new_claims(user, now, ttl, TokenType::Refresh) {
@@ -432,22 +549,29 @@ impl App {
         };
         let now = now_secs();
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-        let claims = self.authenticator().token(token, TokenType::Refresh, now).inspect_err(|e| {
-            log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
-        })?;
+        let claims = self
+            .authenticator()
+            .token(token, TokenType::Refresh, now)
+            .inspect_err(|e| {
+                log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
+            })?;
         let user = claims.sub.as_deref().unwrap_or_default();
-        let epoch = self.users.get(user).map_or(0, |u| u.epoch);
-        Ok(self.issue_tokens(user, epoch, now, false))
+        Ok(self.issue_tokens(user, now, false))
     }
 
     /// Flask-JWT's `GET /protected`: bearer tokens only.
     fn protected(&self, req: &Request<'_>) -> Response {
         let now = now_secs();
         let Some(header) = req.header("authorization") else {
-            return respond::jwt_error(401, "Authorization Required", "Request does not contain an access token")
-                .header("WWW-Authenticate", "JWT realm=\"Login Required\"");
+            return respond::jwt_error(
+                401,
+                "Authorization Required",
+                "Request does not contain an access token",
+            )
+            .header("WWW-Authenticate", "JWT realm=\"Login Required\"");
         };
-        let result = auth::bearer_token(header).and_then(|t| self.authenticator().token(t, TokenType::Access, now));
+        let result = auth::bearer_token(header)
+            .and_then(|t| self.authenticator().token(t, TokenType::Access, now));
         match result {
             Ok(claims) => {
                 let user = claims.sub.unwrap_or_default();
@@ -456,7 +580,11 @@ impl App {
             Err(e) => {
                 let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
                 log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
-                let error = if matches!(e, AuthError::BadAuthorizationHeader) { "Invalid JWT header" } else { "Invalid token" };
+                let error = if matches!(e, AuthError::BadAuthorizationHeader) {
+                    "Invalid JWT header"
+                } else {
+                    "Invalid token"
+                };
                 respond::jwt_error(401, error, &e.to_string())
                     .header("WWW-Authenticate", "JWT realm=\"Login Required\"")
             }
@@ -467,8 +595,11 @@ impl App {
     fn protected_page(&self, req: &Request<'_>, route: &str) -> Response {
         let now = now_secs();
         let secure = self.secure(req);
-        match self.authenticator().request(req, &self.session_cookie_name(secure), now) {
-            Ok(identity) => self.serve_page(req, route, &identity, secure),
+        match self
+            .authenticator()
+            .request(req, &self.session_cookie_name(secure), now)
+        {
+            Ok(identity) => self.serve_page(route, &identity),
             Err(e) => {
                 if !matches!(e, AuthError::NoCredentials) {
                     let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
@@ -489,10 +620,14 @@ impl App {
     }
 
     fn login_url(&self, next: &str) -> String {
-        format!("{}?next={}", self.path("/login"), url::percent_encode_component(next))
+        format!(
+            "{}?next={}",
+            self.path("/login"),
+            url::percent_encode_component(next)
+        )
     }
 
-    fn serve_page(&self, req: &Request<'_>, route: &str, identity: &Identity, secure: bool) -> Response {
+    fn serve_page(&self, route: &str, identity: &Identity) -> Response {
         match &self.cfg.serve_dir {
             Some(dir) => static_files::serve(dir, route)
                 .unwrap_or_else(|e| respond::error_page(&self.cfg.title, &e)),
@@ -502,10 +637,14 @@ impl App {
                     Identity::Token(_) => String::new(),
                 };
                 let csrf = cookie::csrf::token(&sid_hex, &self.keys.csrf);
-                let _ = secure;
                 respond::html(
                     200,
-                    pages::welcome_page(&self.cfg.title, identity.user(), &self.path("/logout"), &csrf),
+                    pages::welcome_page(
+                        &self.cfg.title,
+                        identity.user(),
+                        &self.path("/logout"),
+                        &csrf,
+                    ),
                 )
             }
             None => respond::error_page(&self.cfg.title, &WebError::NotFound),
@@ -522,15 +661,24 @@ impl App {
             if req.method() == "POST" && Self::is_browser(req) {
                 let form = form::parse_form(req.body())?;
                 let token = form.get("csrf").ok_or(WebError::Csrf)?;
-                cookie::csrf::verify(token, &hex(&session.sid), &self.keys.csrf).map_err(|_| WebError::Csrf)?;
+                cookie::csrf::verify(token, &hex(&session.sid), &self.keys.csrf)
+                    .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-            if self.revoked.revoke_session(session.sid, session.expires_at, now).is_err() {
+            if self
+                .revoked
+                .revoke_session(session.sid, session.expires_at, now)
+                .is_err()
+            {
                 return Err(WebError::Internal);
             }
             log::event(now, Event::Logout, ip, Some(&session.user), None);
         }
-        let clear = SetCookie::new(SESSION_COOKIE, "").secure(secure).same_site(self.same_site()).removal().build();
+        let clear = SetCookie::new(SESSION_COOKIE, "")
+            .secure(secure)
+            .same_site(self.same_site())
+            .removal()
+            .build();
         let resp = respond::redirect(303, &self.path("/login"));
         Ok(match clear {
             Ok(line) => resp.header("Set-Cookie", &line),
@@ -544,9 +692,13 @@ impl App {
     fn verify(&self, req: &Request<'_>, browser_redirect: bool) -> Response {
         let now = now_secs();
         let secure = self.secure(req) || forwarded_https(req);
-        let mut result = self.authenticator().request(req, &self.session_cookie_name(secure), now);
+        let mut result = self
+            .authenticator()
+            .request(req, &self.session_cookie_name(secure), now);
         if result.is_err() && secure != self.secure(req) {
-            result = self.authenticator().request(req, &self.session_cookie_name(false), now);
+            result = self
+                .authenticator()
+                .request(req, &self.session_cookie_name(false), now);
         }
         match result {
             Ok(identity) => Response::new(200)
@@ -575,7 +727,8 @@ impl App {
 /// Whether the proxy says the original request was HTTPS (forward-auth requests come
 /// from the proxy itself, which is what sets these headers).
 fn forwarded_https(req: &Request<'_>) -> bool {
-    req.header_str("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    req.header_str("x-forwarded-proto")
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 /// The URL the proxy was asked for, from the headers nginx, Caddy and Traefik set.
@@ -587,7 +740,10 @@ fn original_url(req: &Request<'_>) -> Option<String> {
         return Some(u.to_owned());
     }
     let uri = req.header_str("x-forwarded-uri")?;
-    match (req.header_str("x-forwarded-proto"), req.header_str("x-forwarded-host")) {
+    match (
+        req.header_str("x-forwarded-proto"),
+        req.header_str("x-forwarded-host"),
+    ) {
         (Some(proto), Some(host)) => Some(format!("{proto}://{host}{uri}")),
         _ => Some(uri.to_owned()),
     }
@@ -595,13 +751,22 @@ fn original_url(req: &Request<'_>) -> Option<String> {
 
 /// Whether an `Origin` header names this site (`host`) or an allowed host.
 fn origin_matches(origin: &[u8], host: &str, allowed: &[String]) -> bool {
-    let Ok(origin) = std::str::from_utf8(origin) else { return false };
-    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
+    let Ok(origin) = std::str::from_utf8(origin) else {
+        return false;
+    };
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
         return false;
     };
     let rest = rest.to_ascii_lowercase();
     let host = host.to_ascii_lowercase();
-    let bare = |h: &str| h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h.to_owned(), |(h, _)| h.to_owned());
+    let bare = |h: &str| {
+        h.rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(h.to_owned(), |(h, _)| h.to_owned())
+    };
     rest == host || allowed.iter().any(|a| bare(&rest) == *a || rest == *a)
 }
 
@@ -617,8 +782,14 @@ impl Handler for App {
             Ok(reply) => reply,
             Err(e) => {
                 let api = Self::is_api_request(req)
-                    || self.route(req.path()).is_some_and(|r| r == "/auth" || r == "/auth/refresh");
-                Reply::Respond(if api { respond::error_json(&e) } else { respond::error_page(&self.cfg.title, &e) })
+                    || self
+                        .route(req.path())
+                        .is_some_and(|r| r == "/auth" || r == "/auth/refresh");
+                Reply::Respond(if api {
+                    respond::error_json(&e)
+                } else {
+                    respond::error_page(&self.cfg.title, &e)
+                })
             }
         }
     }
@@ -651,9 +822,4 @@ impl Handler for App {
             }
         }
     }
-}
-
-/// The data directory of a configuration (for the serve command's start-up).
-pub fn data_dir(cfg: &Config) -> PathBuf {
-    cfg.data_dir.clone()
 }

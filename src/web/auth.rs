@@ -69,7 +69,12 @@ pub struct Authenticator<'a> {
 }
 
 /// The claims of a new token for `user` with a random 128-bit `jti`.
-pub fn new_claims(user: &str, now: u64, ttl: u64, kind: TokenType) -> Result<Claims, crate::random::RandomError> {
+pub fn new_claims(
+    user: &str,
+    now: u64,
+    ttl: u64,
+    kind: TokenType,
+) -> Result<Claims, crate::random::RandomError> {
     use base64::Engine;
     let id: [u8; 16] = crate::random::array()?;
     let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
@@ -80,7 +85,9 @@ pub fn new_claims(user: &str, now: u64, ttl: u64, kind: TokenType) -> Result<Cla
 /// (scheme case-insensitive, as Flask-JWT), or why the header is unusable.
 pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
     let value = std::str::from_utf8(value).map_err(|_| AuthError::BadAuthorizationHeader)?;
-    let (scheme, token) = value.split_once(' ').ok_or(AuthError::BadAuthorizationHeader)?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or(AuthError::BadAuthorizationHeader)?;
     let scheme_ok = scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer");
     let token = token.trim_matches(' ');
     if !scheme_ok || token.is_empty() || token.contains(' ') {
@@ -91,16 +98,29 @@ pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
 
 impl Authenticator<'_> {
     /// Checks the session cookie `cookie_name` of `req`.
-    pub fn session(&self, req: &Request<'_>, cookie_name: &str, now: u64) -> Result<Session, AuthError> {
+    pub fn session(
+        &self,
+        req: &Request<'_>,
+        cookie_name: &str,
+        now: u64,
+    ) -> Result<Session, AuthError> {
         let value = cookie_value(req, cookie_name)
             .map_err(AuthError::Cookie)?
             .ok_or(AuthError::NoCredentials)?;
-        let session = cookie::open(value, cookie_name, &self.keys.session, now).map_err(AuthError::Cookie)?;
-        let user = self.users.get(&session.user).ok_or(AuthError::UnknownUser)?;
+        let session =
+            cookie::open(value, cookie_name, &self.keys.session, now).map_err(AuthError::Cookie)?;
+        let user = self
+            .users
+            .get(&session.user)
+            .ok_or(AuthError::UnknownUser)?;
         if user.epoch != session.epoch {
             return Err(AuthError::PasswordChanged);
         }
-        if self.revoked.is_session_revoked(&session.sid) || self.revoked.is_revoked_by_cutoff(&session.user, session.issued_at) {
+        if self.revoked.is_session_revoked(&session.sid)
+            || self
+                .revoked
+                .is_revoked_by_cutoff(&session.user, session.issued_at)
+        {
             return Err(AuthError::Revoked);
         }
         Ok(session)
@@ -108,14 +128,25 @@ impl Authenticator<'_> {
 
     /// Checks a bearer token of type `kind`.
     pub fn token(&self, token: &str, kind: TokenType, now: u64) -> Result<Claims, AuthError> {
-        let validation = Validation { token_type: Some(kind), ..Validation::default() };
-        let claims = jwt::verify(token, &self.keys.token, &validation, now).map_err(AuthError::Token)?;
+        let validation = Validation {
+            token_type: Some(kind),
+            ..Validation::default()
+        };
+        let claims =
+            jwt::verify(token, &self.keys.token, &validation, now).map_err(AuthError::Token)?;
         let name = claims.sub.as_deref().ok_or(AuthError::UnknownUser)?;
         if self.users.get(name).is_none() {
             return Err(AuthError::UnknownUser);
         }
-        let revoked_id = claims.jti.as_deref().is_some_and(|j| self.revoked.is_token_revoked(j));
-        if revoked_id || self.revoked.is_revoked_by_cutoff(name, claims.iat.unwrap_or(0)) {
+        let revoked_id = claims
+            .jti
+            .as_deref()
+            .is_some_and(|j| self.revoked.is_token_revoked(j));
+        if revoked_id
+            || self
+                .revoked
+                .is_revoked_by_cutoff(name, claims.iat.unwrap_or(0))
+        {
             return Err(AuthError::Revoked);
         }
         Ok(claims)
@@ -123,9 +154,16 @@ impl Authenticator<'_> {
 
     /// The identity of `req`: its bearer token when it has an `Authorization`
     /// header, else its session cookie.
-    pub fn request(&self, req: &Request<'_>, cookie_name: &str, now: u64) -> Result<Identity, AuthError> {
+    pub fn request(
+        &self,
+        req: &Request<'_>,
+        cookie_name: &str,
+        now: u64,
+    ) -> Result<Identity, AuthError> {
         match req.header("authorization") {
-            Some(h) => self.token(bearer_token(h)?, TokenType::Access, now).map(Identity::Token),
+            Some(h) => self
+                .token(bearer_token(h)?, TokenType::Access, now)
+                .map(Identity::Token),
             None => self.session(req, cookie_name, now).map(Identity::Session),
         }
     }
@@ -133,11 +171,21 @@ impl Authenticator<'_> {
 
 /// The value of cookie `name` across every `Cookie` header line of `req`; a name
 /// sent twice, or a header line that is not text, is an error, never a guess.
-pub fn cookie_value<'a>(req: &Request<'a>, name: &str) -> Result<Option<&'a str>, cookie::CookieError> {
-    if req.headers_all("cookie").any(|v| std::str::from_utf8(v).is_err()) {
+pub fn cookie_value<'a>(
+    req: &Request<'a>,
+    name: &str,
+) -> Result<Option<&'a str>, cookie::CookieError> {
+    if req
+        .headers_all("cookie")
+        .any(|v| std::str::from_utf8(v).is_err())
+    {
         return Err(cookie::CookieError::MalformedPair);
     }
-    cookie::get_unique_in(req.headers_all("cookie").map(|v| std::str::from_utf8(v).unwrap_or("")), name)
+    cookie::header::get_unique_in(
+        req.headers_all("cookie")
+            .map(|v| std::str::from_utf8(v).unwrap_or("")),
+        name,
+    )
 }
 
 /// The address a request is treated as coming from.

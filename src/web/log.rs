@@ -42,17 +42,30 @@ impl Event {
 /// let l = line(0, Event::LoginFailed, "10.0.0.9".parse().unwrap(), Some("ad\nmin"), None);
 /// assert_eq!(l, "1970-01-01T00:00:00Z latchkey: login failed ip=10.0.0.9 user=ad?min");
 /// ```
-pub fn line(now: u64, event: Event, ip: IpAddr, user: Option<&str>, reason: Option<&str>) -> String {
+pub fn line(
+    now: u64,
+    event: Event,
+    ip: IpAddr,
+    user: Option<&str>,
+    reason: Option<&str>,
+) -> String {
     let mut out = format!("{} latchkey: {} ip={ip}", rfc3339(now), event.words());
     if let Some(u) = user {
         out.push_str(" user=");
         out.extend(u.chars().take(64).map(|c| {
-            if c.is_ascii_alphanumeric() || "._@-".contains(c) { c } else { '?' }
+            if c.is_ascii_alphanumeric() || "._@-".contains(c) {
+                c
+            } else {
+                '?'
+            }
         }));
     }
     if let Some(r) = reason {
         out.push_str(" reason=\"");
-        out.extend(r.chars().map(|c| if c == '"' || c.is_control() { '?' } else { c }));
+        out.extend(
+            r.chars()
+                .map(|c| if c == '"' || c.is_control() { '?' } else { c }),
+        );
         out.push('"');
     }
     out
@@ -96,7 +109,16 @@ mod tests {
 
     #[test]
     fn reasons_cannot_break_the_line() {
-        let l = line(0, Event::TokenRejected, "::1".parse().unwrap(), None, Some("bad\" ip=1.2.3.4\n"));
-        assert_eq!(l, "1970-01-01T00:00:00Z latchkey: token rejected ip=::1 reason=\"bad? ip=1.2.3.4?\"");
+        let l = line(
+            0,
+            Event::TokenRejected,
+            "::1".parse().unwrap(),
+            None,
+            Some("bad\" ip=1.2.3.4\n"),
+        );
+        assert_eq!(
+            l,
+            "1970-01-01T00:00:00Z latchkey: token rejected ip=::1 reason=\"bad? ip=1.2.3.4?\""
+        );
     }
 }

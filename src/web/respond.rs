@@ -62,7 +62,11 @@ pub fn redirect(status: u16, location: &str) -> Response {
 /// The answer to a refused request, as a short HTML page for browsers.
 pub fn error_page(title: &str, err: &WebError) -> Response {
     let status = err.status();
-    let body = pages::message_page(title, &format!("{status} {}", reason_phrase(status)), &err.to_string());
+    let body = pages::message_page(
+        title,
+        &format!("{status} {}", reason_phrase(status)),
+        &err.to_string(),
+    );
     with_retry_after(html(status, body), err)
 }
 

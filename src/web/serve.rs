@@ -20,7 +20,10 @@ const FIRST_PASSWORD_LEN: usize = 24;
 pub fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     let parsed = args::parse(argv, OPTIONS, env_var)?;
     if parsed.help {
-        print!("Usage: latchkey serve [options]\n\n{}", options_help(OPTIONS));
+        print!(
+            "Usage: latchkey serve [options]\n\n{}",
+            options_help(OPTIONS)
+        );
         return Ok(ExitCode::SUCCESS);
     }
     parsed.expect_positionals(0, "no arguments")?;
@@ -28,8 +31,13 @@ pub fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     let app = prepare(&cfg)?;
     let server = crate::http::Server::bind(cfg.listen, cfg.limits.clone())
         .map_err(|e| CliError::Serve(format!("cannot listen on {}: {e}", cfg.listen)))?;
-    let addr = server.local_addr().map_err(|e| CliError::Serve(e.to_string()))?;
-    eprintln!("latchkey: listening on http://{addr}/ (data dir {})", cfg.data_dir.display());
+    let addr = server
+        .local_addr()
+        .map_err(|e| CliError::Serve(e.to_string()))?;
+    eprintln!(
+        "latchkey: listening on http://{addr}/ (data dir {})",
+        cfg.data_dir.display()
+    );
     server
         .handle_signals(true)
         .run(app)
@@ -54,8 +62,7 @@ pub fn prepare(cfg: &Config) -> Result<App, CliError> {
 
 fn first_user(path: &std::path::Path, policy: &password::Policy) -> Result<UserDb, CliError> {
     use base64::Engine;
-    let raw: [u8; 18] = crate::random::array()
-        .map_err(|e| CliError::Serve(e.to_string()))?;
+    let raw: [u8; 18] = crate::random::array().map_err(|e| CliError::Serve(e.to_string()))?;
     let pw = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
     debug_assert_eq!(pw.len(), FIRST_PASSWORD_LEN);
     crate::keys::ensure_data_dir(path.parent().unwrap_or(std::path::Path::new(".")))?;

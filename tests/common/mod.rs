@@ -64,7 +64,12 @@ pub fn cli(args: &[&str], stdin: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -75,7 +80,17 @@ pub fn cli(args: &[&str], stdin: &str) -> Run {
 
 /// Adds a user with `latchkey user add NAME --password-stdin`.
 pub fn add_user(data: &Path, name: &str, password: &str) {
-    let r = cli(&["user", "add", name, "--password-stdin", "--data-dir", data.to_str().unwrap()], &format!("{password}\n"));
+    let r = cli(
+        &[
+            "user",
+            "add",
+            name,
+            "--password-stdin",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &format!("{password}\n"),
+    );
     assert_eq!(r.code, 0, "user add failed: {}", r.stderr);
 }
 
@@ -92,7 +107,12 @@ impl Server {
     pub fn start(data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -113,8 +133,14 @@ impl Server {
                 log2.lock().unwrap().push(line);
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server did not start");
-        Server { child, addr: addr.parse().unwrap(), log }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not start");
+        Server {
+            child,
+            addr: addr.parse().unwrap(),
+            log,
+        }
     }
 
     pub fn log_lines(&self) -> Vec<String> {
@@ -128,7 +154,11 @@ impl Server {
             if let Some(l) = self.log_lines().into_iter().find(|l| l.contains(needle)) {
                 return l;
             }
-            assert!(Instant::now() < deadline, "no log line with {needle:?}: {:?}", self.log_lines());
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?}: {:?}",
+                self.log_lines()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -143,7 +173,9 @@ impl Server {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(mut self) -> i32 {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let status = self.child.wait().unwrap();
         std::mem::forget(self);
         status.code().unwrap_or(-1)
@@ -167,10 +199,17 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn headers_all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -181,17 +220,26 @@ impl Resp {
     /// `name=value` of the Set-Cookie named `name` (prefix-insensitive search by suffix).
     pub fn set_cookie(&self, name: &str) -> Option<&str> {
         self.headers_all("set-cookie").into_iter().find(|c| {
-            c.split('=').next().is_some_and(|n| n == name || n == format!("__Host-{name}"))
+            c.split('=')
+                .next()
+                .is_some_and(|n| n == name || n == format!("__Host-{name}"))
         })
     }
     /// The `name=value` pair of a Set-Cookie, ready for a Cookie header.
     pub fn cookie_pair(&self, name: &str) -> Option<String> {
-        self.set_cookie(name).map(|c| c.split(';').next().unwrap().to_owned())
+        self.set_cookie(name)
+            .map(|c| c.split(';').next().unwrap().to_owned())
     }
 }
 
 /// One request on a fresh connection (`Connection: close`).
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -217,7 +265,11 @@ pub fn read_response(s: &mut TcpStream, head: bool) -> Resp {
             break i + 4;
         }
         let n = s.read(&mut chunk).unwrap();
-        assert!(n > 0, "connection closed before a full response head: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "connection closed before a full response head: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..n]);
     };
     let head_text = String::from_utf8(buf[..head_end].to_vec()).unwrap();
@@ -243,19 +295,34 @@ pub fn read_response(s: &mut TcpStream, head: bool) -> Resp {
         body.extend_from_slice(&chunk[..n]);
     }
     body.truncate(len);
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Percent-encodes a form value.
 pub fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 /// Builds an urlencoded form body.
 pub fn form(fields: &[(&str, &str)]) -> Vec<u8> {
-    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&").into_bytes()
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
 }
 
 /// The value of the hidden input `name` in an HTML page.
@@ -266,22 +333,44 @@ pub fn hidden_input(html: &str, name: &str) -> Option<String> {
     let tag_end = at + html[at..].find('>')?;
     let tag = &html[tag_start..tag_end];
     let v = tag.split("value=\"").nth(1)?;
-    Some(v.split('"').next()?.replace("&amp;", "&").replace("&#x2F;", "/").replace("&#47;", "/"))
+    Some(
+        v.split('"')
+            .next()?
+            .replace("&amp;", "&")
+            .replace("&#x2F;", "/")
+            .replace("&#47;", "/"),
+    )
 }
 
 /// A browser-like login: GET the form (pre-session cookie + CSRF token), then POST it.
 /// Returns the POST's response.
-pub fn browser_login(srv: &Server, user: &str, pass: &str, remember: bool, next: Option<&str>) -> Resp {
-    let page = srv.get(&match next {
-        Some(n) => format!("/login?next={}", enc(n)),
-        None => "/login".to_owned(),
-    }, &[]);
+pub fn browser_login(
+    srv: &Server,
+    user: &str,
+    pass: &str,
+    remember: bool,
+    next: Option<&str>,
+) -> Resp {
+    let page = srv.get(
+        &match next {
+            Some(n) => format!("/login?next={}", enc(n)),
+            None => "/login".to_owned(),
+        },
+        &[],
+    );
     assert_eq!(page.status, 200);
-    let pre = page.cookie_pair("latchkey_pre").expect("pre-session cookie");
+    let pre = page
+        .cookie_pair("latchkey_pre")
+        .expect("pre-session cookie");
     let html = page.text();
     let csrf = hidden_input(&html, "csrf").expect("csrf field");
     let next_field = hidden_input(&html, "next").unwrap_or_else(|| "/".into());
-    let mut fields = vec![("username", user), ("password", pass), ("csrf", csrf.as_str()), ("next", next_field.as_str())];
+    let mut fields = vec![
+        ("username", user),
+        ("password", pass),
+        ("csrf", csrf.as_str()),
+        ("next", next_field.as_str()),
+    ];
     if remember {
         fields.push(("remember", "1"));
     }
