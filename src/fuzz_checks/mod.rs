@@ -2,14 +2,14 @@
 //! test (`tests/fuzz_seeds.rs`), so `cargo test` checks every committed seed and saved
 //! crash input exactly as the fuzzer would. Each `check` panics on a broken invariant.
 
-pub mod cookie_header;
-pub mod cookie_value;
-pub mod form_decode;
-pub mod http_head;
 pub mod jwt_verify;
+pub mod cookie_value;
+pub mod cookie_header;
 pub mod password_hash;
-pub mod redirect;
 pub mod users_file;
+pub mod http_head;
+pub mod form_decode;
+pub mod redirect;
 
 /// Every fuzz target by name, with its check; the seed replay test walks this table.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
