@@ -213,7 +213,7 @@ fn token_issue_verify_rotate() {
         ],
         "",
     );
-    assert_eq!((r.code, r.stderr.trim()), (1, "latchkey: expired"));
+    assert_eq!((r.code, r.stderr.trim()), (1, "latchkey: token expired"));
     let r = cli(&["token", "issue", "nobody", "--data-dir", dd(&data)], "");
     assert_eq!(r.code, 1);
 }
@@ -241,7 +241,7 @@ fn token_verify_with_a_shared_secret_file_and_the_rfc_vector() {
     assert_eq!(claims["iss"], "joe");
     assert_eq!(claims["http://example.com/is_root"], true);
     let r = cli(&["token", "verify", token, "--secret-file", key], "");
-    assert_eq!((r.code, r.stderr.trim()), (1, "latchkey: expired"));
+    assert_eq!((r.code, r.stderr.trim()), (1, "latchkey: token expired"));
     let none = vectors["unsecured"]["token"].as_str().unwrap();
     let r = cli(
         &[
@@ -292,13 +292,17 @@ fn bad_files_give_one_line_and_change_nothing() {
     );
     assert_eq!(r.code, 1);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains(":2"), "line number: {}", r.stderr);
+    assert!(
+        r.stderr.contains("users: line 2"),
+        "line number: {}",
+        r.stderr
+    );
     let r = cli(
         &["serve", "--data-dir", dd(&data), "--listen", "127.0.0.1:0"],
         "",
     );
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains(":2"), "{}", r.stderr);
+    assert!(r.stderr.contains("users: line 2"), "{}", r.stderr);
     std::fs::write(&users, &before).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(cli(&["key", "rotate", "--data-dir", dd(&data)], "").code, 0);

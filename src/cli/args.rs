@@ -215,17 +215,17 @@ pub fn parse(
         if parsed.has(opt.name) {
             continue;
         }
-        if let Some(var) = opt.env {
-            if let Some(v) = env(var).filter(|v| !v.is_empty()) {
-                if opt.takes_value && opt.repeatable {
-                    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                        parsed.values.push((opt.name, part.to_owned()));
-                    }
-                } else if opt.takes_value {
-                    parsed.values.push((opt.name, v));
-                } else if !matches!(v.as_str(), "0" | "false" | "no") {
-                    parsed.values.push((opt.name, String::new()));
+        if let Some(var) = opt.env
+            && let Some(v) = env(var).filter(|v| !v.is_empty())
+        {
+            if opt.takes_value && opt.repeatable {
+                for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    parsed.values.push((opt.name, part.to_owned()));
                 }
+            } else if opt.takes_value {
+                parsed.values.push((opt.name, v));
+            } else if !matches!(v.as_str(), "0" | "false" | "no") {
+                parsed.values.push((opt.name, String::new()));
             }
         }
     }

@@ -24,6 +24,9 @@ const PASSWORD_STDIN: Opt = Opt::flag(
     "read the password as one line of stdin instead of asking",
 );
 
+/// Options of the group commands that take a separate value.
+const VALUE_OPTIONS: &[&str] = &["--data-dir", "--ttl", "--at", "--secret-file"];
+
 /// Longest lifetime of anything revocable, used to forget a revocation whose
 /// expiry is not known (a bare token id).
 const FORGET_UNKNOWN_AFTER: u64 = 31 * 86_400;
@@ -91,7 +94,21 @@ pub(super) fn dispatch(argv: &[String]) -> Result<ExitCode, CliError> {
 }
 
 fn group(group: &str, argv: &[String]) -> Result<ExitCode, CliError> {
-    let sub = argv.iter().position(|a| !a.starts_with('-'));
+    // The subcommand is the first word that is neither an option nor an option's value.
+    let mut sub = None;
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        if VALUE_OPTIONS.contains(&a.as_str()) {
+            i += 2;
+            continue;
+        }
+        if !a.starts_with('-') {
+            sub = Some(i);
+            break;
+        }
+        i += 1;
+    }
     let Some(i) = sub else {
         if argv.iter().any(|a| a == "--help" || a == "-h") {
             print!("{TOP_HELP}");
@@ -136,9 +153,9 @@ fn users_path(dir: &Path) -> std::path::PathBuf {
 }
 
 fn load_users(dir: &Path) -> Result<UserDb, CliError> {
-    match UserDb::load(&users_path(dir)) {
-        Err(users::UsersError::Missing(_)) => Ok(UserDb::default()),
-        other => Ok(other?),
+    match super::load_users_file(&users_path(dir)) {
+        Err(CliError::Users(users::UsersError::Missing(_))) => Ok(UserDb::new()),
+        other => other,
     }
 }
 
@@ -226,7 +243,7 @@ fn user_passwd(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(1, "NAME")?;
     let name = &p.positionals[0];
     let dir = data_dir(&p);
-    let mut db = UserDb::load(&users_path(&dir))?;
+    let mut db = super::load_users_file(&users_path(&dir))?;
     if db.get(name).is_none() {
         return Err(users::UsersError::NotFound(name.clone()).into());
     }
@@ -248,7 +265,7 @@ fn user_del(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(1, "NAME")?;
     let name = &p.positionals[0];
     let dir = data_dir(&p);
-    let mut db = UserDb::load(&users_path(&dir))?;
+    let mut db = super::load_users_file(&users_path(&dir))?;
     db.remove(name)?;
     // A user re-created under the same name must not inherit live sessions.
     revoke_all_of(&dir, name)?;
@@ -359,7 +376,7 @@ fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
             })?,
     };
     let dir = data_dir(&p);
-    let db = UserDb::load(&users_path(&dir))?;
+    let db = super::load_users_file(&users_path(&dir))?;
     let Some(record) = db.get(user) else {
         return Err(users::UsersError::NotFound(user.clone()).into());
     };

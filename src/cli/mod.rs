@@ -27,6 +27,8 @@ pub enum CliError {
     Keys(crate::keys::KeyError),
     /// The users file could not be read, changed or written.
     Users(crate::users::UsersError),
+    /// The users file has a bad line.
+    UsersFile(PathBuf, crate::users::UsersError),
     /// A password could not be hashed or a stored hash is unusable.
     Password(crate::password::PasswordError),
     /// A token did not verify.
@@ -51,6 +53,7 @@ impl fmt::Display for CliError {
             CliError::Usage(e) => e.fmt(f),
             CliError::Keys(e) => e.fmt(f),
             CliError::Users(e) => e.fmt(f),
+            CliError::UsersFile(p, e) => write!(f, "{}: {e}", p.display()),
             CliError::Password(e) => e.fmt(f),
             CliError::Token(e) => e.fmt(f),
             CliError::Revocation(e) => e.fmt(f),
@@ -77,6 +80,17 @@ impl From<crate::keys::KeyError> for CliError {
         CliError::Keys(e)
     }
 }
+/// Loads the users file at `path`, naming the file in a complaint about its contents.
+pub(crate) fn load_users_file(path: &std::path::Path) -> Result<crate::users::UserDb, CliError> {
+    use crate::users::UsersError;
+    crate::users::UserDb::load(path).map_err(|e| match e {
+        e @ (UsersError::Malformed { .. } | UsersError::Duplicate { .. }) => {
+            CliError::UsersFile(path.to_path_buf(), e)
+        }
+        e => CliError::Users(e),
+    })
+}
+
 impl From<crate::users::UsersError> for CliError {
     fn from(e: crate::users::UsersError) -> Self {
         CliError::Users(e)

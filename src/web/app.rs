@@ -398,7 +398,7 @@ impl App {
             return Err(WebError::Busy(denied.retry_after_secs));
         }
         let stored = self.users.get(&username).map(|u| u.hash.clone());
-        let policy = self.policy.clone();
+        let policy = self.policy;
         Ok(Reply::Offload(Box::new(move || {
             let (ok, rehash) = match &stored {
                 Some(hash) => {
@@ -521,10 +521,10 @@ impl App {
                 return respond::jwt_error(500, "Internal Server Error", "randomness unavailable");
             }
         };
-        if let (true, Some(ttl)) = (with_refresh, self.cfg.refresh_ttl) {
-            if let Ok(c) = auth::new_claims(user, now, ttl, TokenType::Refresh) {
-                body.insert("refresh_token".into(), json!(jwt::sign(&c, key)));
-            }
+        if let (true, Some(ttl)) = (with_refresh, self.cfg.refresh_ttl)
+            && let Ok(c) = auth::new_claims(user, now, ttl, TokenType::Refresh)
+        {
+            body.insert("refresh_token".into(), json!(jwt::sign(&c, key)));
         }
         respond::json(200, &serde_json::Value::Object(body))
     }
@@ -632,11 +632,11 @@ impl App {
             Some(dir) => static_files::serve(dir, route)
                 .unwrap_or_else(|e| respond::error_page(&self.cfg.title, &e)),
             None if route == "/" => {
-                let sid_hex = match identity {
-                    Identity::Session(s) => hex(&s.sid),
+                let binding = match identity {
+                    Identity::Session(s) => logout_binding(&s.sid),
                     Identity::Token(_) => String::new(),
                 };
-                let csrf = cookie::csrf::token(&sid_hex, &self.keys.csrf);
+                let csrf = cookie::csrf::token(&binding, &self.keys.csrf);
                 respond::html(
                     200,
                     pages::welcome_page(
@@ -661,7 +661,7 @@ impl App {
             if req.method() == "POST" && Self::is_browser(req) {
                 let form = form::parse_form(req.body())?;
                 let token = form.get("csrf").ok_or(WebError::Csrf)?;
-                cookie::csrf::verify(token, &hex(&session.sid), &self.keys.csrf)
+                cookie::csrf::verify(token, &logout_binding(&session.sid), &self.keys.csrf)
                     .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
@@ -770,8 +770,11 @@ fn origin_matches(origin: &[u8], host: &str, allowed: &[String]) -> bool {
     rest == host || allowed.iter().any(|a| bare(&rest) == *a || rest == *a)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The value the logout form's CSRF token binds to: the session id, in the shape of
+/// a pre-session value, so a token lifted from one session cannot end another.
+fn logout_binding(sid: &[u8; 16]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid)
 }
 
 impl Handler for App {

@@ -52,8 +52,8 @@ pub fn prepare(cfg: &Config) -> Result<App, CliError> {
     let (ring, _) = Keyring::load_or_create(&cfg.data_dir)?;
     let policy = crate::cli::cost_policy(&cfg.data_dir)?;
     let users_path = cfg.data_dir.join(users::USERS_FILE);
-    let db = match UserDb::load(&users_path) {
-        Err(users::UsersError::Missing(_)) => first_user(&users_path, &policy)?,
+    let db = match crate::cli::load_users_file(&users_path) {
+        Err(CliError::Users(users::UsersError::Missing(_))) => first_user(&users_path, &policy)?,
         other => other?,
     };
     let revoked = RevocationStore::load(&cfg.data_dir)?;
