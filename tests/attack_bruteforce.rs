@@ -120,3 +120,39 @@ fn untrusted_peer_cannot_choose_its_address() {
     assert_eq!(form_login(&srv, "10.0.0.99", "zed", "bad").status, 429);
     srv.wait_log("login throttled ip=127.0.0.1 user=zed");
 }
+
+#[test]
+fn a_distributed_flood_meets_the_global_hash_budget() {
+    let tmp = TempDir::new("brute-budget");
+    let data = tmp.data_dir();
+    add_user(&data, "root2", "pw-root2-1");
+    let srv = Server::start(
+        &data,
+        &[
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--max-logins-per-second",
+            "1",
+        ],
+    );
+    // Eight addresses, one guess each: no per-address lock applies, but the device
+    // checks at most one password a second (burst 2), so most are turned away
+    // with 503 and Retry-After before any hashing.
+    let answers: Vec<Resp> = (0..8)
+        .map(|i| form_login(&srv, &format!("198.18.0.{i}"), "root2", "guess"))
+        .collect();
+    let busy: Vec<&Resp> = answers.iter().filter(|r| r.status == 503).collect();
+    assert!(
+        busy.len() >= 4,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(answers.iter().all(|r| r.status == 503 || r.status == 401));
+    assert!(busy.iter().all(|r| r.header("retry-after") == Some("1")));
+    // The budget refills: a second later the real user gets in.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(
+        api_login(&srv, "192.0.2.50", "root2", "pw-root2-1").status,
+        200
+    );
+}

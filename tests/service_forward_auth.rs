@@ -43,16 +43,7 @@ fn nginx_and_caddy_conventions() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("remote-user"), Some("admin2"));
     // With a bearer token.
-    let token = srv
-        .post(
-            "/auth",
-            &[("Content-Type", "application/json")],
-            br#"{"username":"admin2","password":"pw-admin-2"}"#,
-        )
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = api_token(&srv, "admin2", "pw-admin-2");
     let r = srv.get("/verify", &[("Authorization", &format!("Bearer {token}"))]);
     assert_eq!((r.status, r.header("remote-user")), (200, Some("admin2")));
 

@@ -25,16 +25,7 @@ fn authenticated_get_is_served_while_a_slow_hash_runs() {
     )
     .unwrap();
     let srv = Server::start(&data, &[]);
-    let token = srv
-        .post(
-            "/auth",
-            &[("Content-Type", "application/json")],
-            br#"{"username":"fast","password":"pw-fast-12"}"#,
-        )
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = api_token(&srv, "fast", "pw-fast-12");
 
     let body = br#"{"username":"slow","password":"pw-slow-12"}"#;
     let mut login = TcpStream::connect(srv.addr).unwrap();

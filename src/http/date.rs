@@ -18,16 +18,8 @@ pub fn imf_fixdate(unix_secs: u64) -> [u8; IMF_FIXDATE_LEN] {
     let days = unix_secs / 86_400;
     let secs_of_day = unix_secs % 86_400;
     let weekday = DAYS[(days % 7) as usize];
-    // Civil-from-days (H. Hinnant), valid for every u64 day count we can meet here.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month_index = if mp < 10 { mp + 2 } else { mp - 10 };
-    let year = yoe + era * 400 + u64::from(month_index <= 1);
+    let (year, month_number, day) = civil_from_days(days);
+    let month_index = month_number - 1;
     // Years past 9999 cannot be written in four digits; clamp rather than misformat.
     let year = year.min(9999);
     let month = MONTHS[month_index as usize];
@@ -49,6 +41,24 @@ pub fn imf_fixdate(unix_secs: u64) -> [u8; IMF_FIXDATE_LEN] {
     out[23] = digit(second / 10);
     out[24] = digit(second);
     out
+}
+
+/// The proleptic Gregorian `(year, month 1-12, day 1-31)` of a count of days since
+/// 1970-01-01 (H. Hinnant's civil-from-days, valid for every u64 day count we meet).
+///
+/// ```
+/// assert_eq!(latchkey::http::date::civil_from_days(11_016), (2000, 2, 29));
+/// ```
+pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + u64::from(month <= 2), month, day)
 }
 
 /// The formatted date of the current second, recomputed only when the second changes.

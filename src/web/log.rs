@@ -76,19 +76,10 @@ pub fn event(now: u64, event: Event, ip: IpAddr, user: Option<&str>, reason: Opt
     eprintln!("{}", line(now, event, ip, user, reason));
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds `t` (civil-from-days, Howard Hinnant).
+/// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds `t`.
 pub fn rfc3339(t: u64) -> String {
-    let days = (t / 86_400) as i64;
+    let (y, m, d) = crate::http::date::civil_from_days(t / 86_400);
     let secs = t % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         secs / 3600,

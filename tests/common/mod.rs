@@ -382,3 +382,15 @@ pub fn browser_login(
         &form(&fields),
     )
 }
+
+/// An access token from `POST /auth`.
+pub fn api_token(srv: &Server, user: &str, pass: &str) -> String {
+    let body = serde_json::json!({ "username": user, "password": pass }).to_string();
+    let r = srv.post(
+        "/auth",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["access_token"].as_str().unwrap().to_owned()
+}
