@@ -41,7 +41,21 @@ fn cross_site_and_csrf_are_refused() {
         &body(&csrf),
     );
     assert_eq!(r.status, 403);
+    // `Origin: null` (what a no-referrer page's own form sends) decides nothing by
+    // itself: without the pre-session cookie the token is refused, with it the
+    // login goes through (checked below with a real Origin).
     let r = srv.post("/login", &[ct, ("Origin", "null")], &body(&csrf));
+    assert_eq!(r.status, 403);
+    let r = srv.post(
+        "/login",
+        &[
+            ct,
+            ("Origin", "null"),
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Cookie", &pre),
+        ],
+        &body(&csrf),
+    );
     assert_eq!(r.status, 403);
     // A browser POST without the token, with a wrong one, or one of another pre-session.
     let same = [ct, ("Cookie", pre.as_str()), ("Origin", origin.as_str())];

@@ -201,7 +201,11 @@ impl App {
         {
             return Err(WebError::CrossSite);
         }
-        if let Some(origin) = req.header("origin") {
+        // `Origin: null` carries no information: browsers send it for same-origin
+        // POSTs from pages with `Referrer-Policy: no-referrer` (ours), and a sandboxed
+        // cross-site frame's request is caught by Sec-Fetch-Site above or, in browsers
+        // without it, by the CSRF token every browser request still needs.
+        if let Some(origin) = req.header("origin").filter(|o| *o != b"null") {
             let host = req
                 .header_str("x-forwarded-host")
                 .filter(|_| self.peer_trusted(req));
@@ -387,13 +391,7 @@ impl App {
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
         let now_ms = monotonic_millis();
         if let Err(denied) = self.limiter.check(ip, &username, now_ms) {
-            log::event(
-                now_secs(),
-                Event::LoginThrottled,
-                ip,
-                Some(&username),
-                None,
-            );
+            log::event(now_secs(), Event::LoginThrottled, ip, Some(&username), None);
             return Err(WebError::RateLimited(denied.retry_after_secs));
         }
         if let Err(denied) = self.limiter.take_hash_budget(now_ms) {

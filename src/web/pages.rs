@@ -66,7 +66,8 @@ fn open_page(out: &mut String, title: &str) {
     out.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n<title>",
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n<title>",
     );
     escape_into(out, title);
     out.push_str("</title>\n<style>");
@@ -144,14 +145,27 @@ pub fn login_page(page: &LoginPage<'_>) -> String {
     out.push_str(
         "<label for=\"username\">Username</label>\n\
          <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" \
-         autocapitalize=\"none\" spellcheck=\"false\" required autofocus value=\"",
+         autocapitalize=\"none\" spellcheck=\"false\" required",
     );
+    // After a failed attempt the name is filled in again: the cursor goes to the
+    // password, which is what needs retyping.
+    let refill = !page.username.is_empty();
+    out.push_str(if refill {
+        " value=\""
+    } else {
+        " autofocus value=\""
+    });
     escape_into(&mut out, page.username);
+    out.push_str("\">\n<label for=\"password\">Password</label>\n");
+    out.push_str(if refill {
+        "<input type=\"password\" id=\"password\" name=\"password\" \
+         autocomplete=\"current-password\" required autofocus>\n"
+    } else {
+        "<input type=\"password\" id=\"password\" name=\"password\" \
+         autocomplete=\"current-password\" required>\n"
+    });
     out.push_str(
-        "\">\n<label for=\"password\">Password</label>\n\
-         <input type=\"password\" id=\"password\" name=\"password\" \
-         autocomplete=\"current-password\" required>\n\
-         <label class=\"check\" for=\"remember\"><input type=\"checkbox\" id=\"remember\" \
+        "<label class=\"check\" for=\"remember\"><input type=\"checkbox\" id=\"remember\" \
          name=\"remember\" value=\"1\"> Keep me signed in</label>\n\
          <button type=\"submit\">Sign in</button>\n</form>\n",
     );
@@ -237,7 +251,8 @@ mod tests {
         assert!(page.contains(&format!("role=\"alert\">{EVIL_ESCAPED}</div>")));
         assert!(page.contains(&format!("name=\"next\" value=\"{EVIL_ESCAPED}\"")));
         assert!(page.contains(&format!("name=\"csrf\" value=\"{EVIL_ESCAPED}\"")));
-        assert!(page.contains(&format!("autofocus value=\"{EVIL_ESCAPED}\"")));
+        assert!(page.contains(&format!("required value=\"{EVIL_ESCAPED}\"")));
+        assert!(page.contains("current-password\" required autofocus>"));
         assert!(page.contains(&format!("action=\"{EVIL_ESCAPED}\"")));
     }
 
