@@ -6,10 +6,10 @@
 //! [`jwt`], [`cookie`], [`password`], [`keys`], [`users`], and the [`cli`] over them.
 #![forbid(unsafe_code)]
 
-#[doc(hidden)]
-pub mod fuzz_checks;
 pub mod atomic_file;
 pub mod cookie;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod http;
 pub mod jwt;
 pub mod keys;

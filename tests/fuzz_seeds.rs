@@ -12,15 +12,24 @@ fn every_seed_and_regression_passes_its_target_check() {
     for (target, check) in latchkey::fuzz_checks::TARGETS {
         for kind in ["seeds", "regressions"] {
             let dir = root.join(kind).join(target);
-            let Ok(entries) = fs::read_dir(&dir) else { continue };
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in entries {
                 let path = entry.unwrap().path();
-                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                if path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
                     continue;
                 }
                 let data = fs::read(&path).unwrap();
                 let outcome = std::panic::catch_unwind(|| check(&data));
-                assert!(outcome.is_ok(), "{target}: {} broke an invariant", path.display());
+                assert!(
+                    outcome.is_ok(),
+                    "{target}: {} broke an invariant",
+                    path.display()
+                );
                 replayed += 1;
             }
         }

@@ -2,17 +2,20 @@
 //! test (`tests/fuzz_seeds.rs`), so `cargo test` checks every committed seed and saved
 //! crash input exactly as the fuzzer would. Each `check` panics on a broken invariant.
 
-pub mod jwt_verify;
-pub mod cookie_value;
 pub mod cookie_header;
-pub mod password_hash;
-pub mod users_file;
-pub mod http_head;
+pub mod cookie_value;
 pub mod form_decode;
+pub mod http_head;
+pub mod jwt_verify;
+pub mod password_hash;
 pub mod redirect;
+pub mod users_file;
+
+/// One fuzz target's invariant check.
+pub type Check = fn(&[u8]);
 
 /// Every fuzz target by name, with its check; the seed replay test walks this table.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("jwt_verify", jwt_verify::check),
     ("cookie_value", cookie_value::check),
     ("cookie_header", cookie_header::check),

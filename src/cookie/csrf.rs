@@ -1,0 +1,195 @@
+//! Login-CSRF-proof double-submit tokens.
+//!
+//! Before anyone logs in, the login page sets a pre-session cookie holding 128 random
+//! bits ([`new_presession`]) and embeds in its form the token
+//! `base64url(HMAC(csrf key, "csrf" || pre-session value))` ([`token`]). A POST is
+//! accepted only if the form's token matches the cookie it arrived with ([`verify`]).
+//! Another site can make the browser send the cookie but cannot read it, nor compute a
+//! token without the [`Csrf`](crate::keys::Purpose::Csrf) key, so it cannot log the
+//! victim into the attacker's account (login CSRF) or post anything else.
+//!
+//! ```
+//! use latchkey::cookie::csrf;
+//! use latchkey::keys::{Keyring, Purpose};
+//! let keys = Keyring::from_master("k1", &[3u8; 32]).unwrap().key_set(Purpose::Csrf);
+//! let pre = csrf::new_presession().unwrap();
+//! let form_token = csrf::token(&pre, &keys);
+//! assert!(csrf::verify(&form_token, &pre, &keys).is_ok());
+//! let other = csrf::new_presession().unwrap();
+//! assert!(csrf::verify(&form_token, &other, &keys).is_err());
+//! ```
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac;
+use subtle::{Choice, ConstantTimeEq};
+
+use super::CookieError;
+use crate::keys::{Key, KeySet};
+
+/// Random bytes in a pre-session value.
+const PRESESSION_BYTES: usize = 16;
+/// Length of a pre-session value on the wire (unpadded base64url of 16 bytes).
+pub const PRESESSION_LEN: usize = (PRESESSION_BYTES * 4).div_ceil(3);
+/// Length of a CSRF token on the wire (unpadded base64url of an HMAC-SHA256).
+pub const TOKEN_LEN: usize = (32usize * 4).div_ceil(3);
+
+/// A fresh pre-session cookie value: 128 random bits, unpadded base64url.
+///
+/// ```
+/// let pre = latchkey::cookie::csrf::new_presession().unwrap();
+/// assert_eq!(pre.len(), latchkey::cookie::csrf::PRESESSION_LEN);
+/// ```
+pub fn new_presession() -> Result<String, CookieError> {
+    let bytes: [u8; PRESESSION_BYTES] = crate::random::array().map_err(|_| CookieError::Random)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The CSRF token for `presession`, signed with the current key of `keys` (the
+/// [`Csrf`](crate::keys::Purpose::Csrf) key set).
+///
+/// ```
+/// use latchkey::keys::{Keyring, Purpose};
+/// let keys = Keyring::from_master("k1", &[3u8; 32]).unwrap().key_set(Purpose::Csrf);
+/// let t = latchkey::cookie::csrf::token("AAAAAAAAAAAAAAAAAAAAAA", &keys);
+/// assert_eq!(t.len(), latchkey::cookie::csrf::TOKEN_LEN);
+/// ```
+pub fn token(presession: &str, keys: &KeySet) -> String {
+    URL_SAFE_NO_PAD.encode(tag(keys.current(), presession))
+}
+
+/// Checks that `token` is the CSRF token of `presession` under any key of `keys`, so
+/// forms opened before a key rotation still post. Every key is tried and compared in
+/// constant time; a malformed pre-session value or token fails with
+/// [`CookieError::BadCsrfToken`] like a wrong one.
+///
+/// ```
+/// use latchkey::cookie::{CookieError, csrf};
+/// use latchkey::keys::{Keyring, Purpose};
+/// let keys = Keyring::from_master("k1", &[3u8; 32]).unwrap().key_set(Purpose::Csrf);
+/// assert_eq!(csrf::verify("", "", &keys), Err(CookieError::BadCsrfToken));
+/// ```
+pub fn verify(token: &str, presession: &str, keys: &KeySet) -> Result<(), CookieError> {
+    if !is_presession(presession) || token.len() != TOKEN_LEN {
+        return Err(CookieError::BadCsrfToken);
+    }
+    let mut given = [0u8; TOKEN_LEN];
+    let given_len = URL_SAFE_NO_PAD
+        .decode_slice(token, &mut given)
+        .map_err(|_| CookieError::BadCsrfToken)?;
+    let given = given.get(..given_len).unwrap_or_default();
+    let mut matched = Choice::from(0);
+    for key in keys.iter() {
+        matched |= tag(key, presession).as_slice().ct_eq(given);
+    }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(CookieError::BadCsrfToken)
+    }
+}
+
+fn tag(key: &Key, presession: &str) -> [u8; 32] {
+    let mut mac = key.mac();
+    mac.update(b"csrf");
+    mac.update(presession.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// Whether `value` has the shape [`new_presession`] produces: only values we could
+/// have issued are worth a MAC computation.
+fn is_presession(value: &str) -> bool {
+    let mut buf = [0u8; PRESESSION_LEN];
+    value.len() == PRESESSION_LEN
+        && URL_SAFE_NO_PAD
+            .decode_slice(value, &mut buf)
+            .is_ok_and(|n| n == PRESESSION_BYTES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Keyring, Purpose};
+
+    fn ring() -> Keyring {
+        Keyring::from_master("k1", &[3u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn token_is_bound_to_its_presession() {
+        let keys = ring().key_set(Purpose::Csrf);
+        let pre = new_presession().unwrap();
+        let other = new_presession().unwrap();
+        assert_ne!(pre, other);
+        assert_eq!(verify(&token(&pre, &keys), &pre, &keys), Ok(()));
+        assert_eq!(
+            verify(&token(&pre, &keys), &other, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+        assert_eq!(verify(&pre, &pre, &keys), Err(CookieError::BadCsrfToken));
+    }
+
+    #[test]
+    fn token_is_bound_to_the_csrf_key_purpose() {
+        let ring = ring();
+        let csrf = ring.key_set(Purpose::Csrf);
+        let pre = new_presession().unwrap();
+        for purpose in [Purpose::SessionCookie, Purpose::ApiToken] {
+            let wrong = ring.key_set(purpose);
+            assert_eq!(
+                verify(&token(&pre, &wrong), &pre, &csrf),
+                Err(CookieError::BadCsrfToken)
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_from_before_a_rotation_still_verify() {
+        let dir = std::env::temp_dir().join(format!(
+            "latchkey-csrf-rotate-{}",
+            URL_SAFE_NO_PAD.encode(crate::random::array::<6>().unwrap())
+        ));
+        let (old, _) = Keyring::load_or_create(&dir).unwrap();
+        let pre = new_presession().unwrap();
+        let old_token = token(&pre, &old.key_set(Purpose::Csrf));
+        Keyring::rotate(&dir).unwrap();
+        let rotated = Keyring::load(&dir).unwrap().key_set(Purpose::Csrf);
+        assert_ne!(token(&pre, &rotated), old_token);
+        assert_eq!(verify(&old_token, &pre, &rotated), Ok(()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn malformed_inputs_and_any_changed_char_fail() {
+        let keys = ring().key_set(Purpose::Csrf);
+        let pre = new_presession().unwrap();
+        let good = token(&pre, &keys);
+        for i in 0..good.len() {
+            let mut t = good.clone().into_bytes();
+            t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+            let t = String::from_utf8(t).unwrap();
+            assert_eq!(verify(&t, &pre, &keys), Err(CookieError::BadCsrfToken));
+        }
+        assert_eq!(
+            verify(&good[1..], &pre, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+        assert_eq!(
+            verify(&format!("{good}="), &pre, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+        // Tokens for values we never issue are refused even when correctly signed.
+        for bad_pre in [
+            "",
+            "short",
+            &"A".repeat(PRESESSION_LEN + 1),
+            &"*".repeat(PRESESSION_LEN),
+        ] {
+            assert_eq!(
+                verify(&token(bad_pre, &keys), bad_pre, &keys),
+                Err(CookieError::BadCsrfToken),
+                "{bad_pre:?}"
+            );
+        }
+    }
+}
