@@ -620,10 +620,10 @@ pub fn forms(html: &str) -> Vec<Form> {
                 .find('>')
                 .map_or(body.len(), |i| i + input);
             let input_tag = &body[input..close];
-            if attr(input_tag, "type").is_some_and(|t| t.eq_ignore_ascii_case("hidden")) {
-                if let Some(name) = attr(input_tag, "name") {
-                    hidden.push((name, attr(input_tag, "value").unwrap_or_default()));
-                }
+            if attr(input_tag, "type").is_some_and(|t| t.eq_ignore_ascii_case("hidden"))
+                && let Some(name) = attr(input_tag, "name")
+            {
+                hidden.push((name, attr(input_tag, "value").unwrap_or_default()));
             }
             at = close;
         }
