@@ -913,7 +913,7 @@ pub fn proxy_walk(front: u16, prefix: &str, latchkey: &Latchkey, api_denial: Api
         ("next", &form_next),
         ("username", user),
         ("password", password),
-        ("remember", "on"),
+        ("remember", "1"),
     ]);
     let ok = browse(front, &mut jar, "POST", &action, &headers, good.as_bytes());
     assert_eq!(
