@@ -8,3 +8,12 @@ pub mod html;
 pub mod pages;
 pub mod redirect;
 pub mod url;
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod errors;
+pub mod log;
+pub mod respond;
+pub mod serve;
+pub mod static_files;

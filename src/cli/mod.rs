@@ -1,0 +1,150 @@
+//! The `latchkey` command line: `serve`, and the administration commands over the
+//! kernel (`user`, `hash`, `token`, `session`, `key`, `calibrate`).
+//!
+//! Every failure is one line on stderr: usage mistakes exit 2, everything else 1.
+
+pub mod args;
+mod commands;
+mod password_input;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use args::UsageError;
+
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "latchkey-data";
+
+/// Why a command failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The command line is wrong; exit status 2.
+    Usage(UsageError),
+    /// Keys could not be loaded or written.
+    Keys(crate::keys::KeyError),
+    /// The users file could not be read, changed or written.
+    Users(crate::users::UsersError),
+    /// The users file has a bad line.
+    UsersFile(PathBuf, crate::users::UsersError),
+    /// A password could not be hashed or a stored hash is unusable.
+    Password(crate::password::PasswordError),
+    /// A token did not verify.
+    Token(crate::jwt::TokenError),
+    /// The revocation list could not be read or written.
+    Revocation(crate::revocation::RevocationError),
+    /// Reading a password or a file failed.
+    Io(String, io::Error),
+    /// The server could not start or failed.
+    Serve(String),
+    /// The two passwords typed differ.
+    PasswordMismatch,
+    /// An empty password was given.
+    EmptyPassword,
+    /// No terminal to ask for a password, and `--password-stdin` not given.
+    NoTerminal,
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(e) => e.fmt(f),
+            CliError::Keys(e) => e.fmt(f),
+            CliError::Users(e) => e.fmt(f),
+            CliError::UsersFile(p, e) => write!(f, "{}: {e}", p.display()),
+            CliError::Password(e) => e.fmt(f),
+            CliError::Token(e) => e.fmt(f),
+            CliError::Revocation(e) => e.fmt(f),
+            CliError::Io(what, e) => write!(f, "{what}: {e}"),
+            CliError::Serve(e) => f.write_str(e),
+            CliError::PasswordMismatch => f.write_str("passwords do not match"),
+            CliError::EmptyPassword => f.write_str("empty password"),
+            CliError::NoTerminal => {
+                f.write_str("no terminal to ask for the password; use --password-stdin")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<UsageError> for CliError {
+    fn from(e: UsageError) -> Self {
+        CliError::Usage(e)
+    }
+}
+impl From<crate::keys::KeyError> for CliError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        CliError::Keys(e)
+    }
+}
+/// Loads the users file at `path`, naming the file in a complaint about its contents.
+pub(crate) fn load_users_file(path: &std::path::Path) -> Result<crate::users::UserDb, CliError> {
+    use crate::users::UsersError;
+    crate::users::UserDb::load(path).map_err(|e| match e {
+        e @ (UsersError::Malformed { .. } | UsersError::Duplicate { .. }) => {
+            CliError::UsersFile(path.to_path_buf(), e)
+        }
+        e => CliError::Users(e),
+    })
+}
+
+impl From<crate::users::UsersError> for CliError {
+    fn from(e: crate::users::UsersError) -> Self {
+        CliError::Users(e)
+    }
+}
+impl From<crate::password::PasswordError> for CliError {
+    fn from(e: crate::password::PasswordError) -> Self {
+        CliError::Password(e)
+    }
+}
+impl From<crate::jwt::TokenError> for CliError {
+    fn from(e: crate::jwt::TokenError) -> Self {
+        CliError::Token(e)
+    }
+}
+impl From<crate::revocation::RevocationError> for CliError {
+    fn from(e: crate::revocation::RevocationError) -> Self {
+        CliError::Revocation(e)
+    }
+}
+
+/// Runs the command line `args` (without the program name) and returns the exit code.
+pub fn main_with_args(args: Vec<String>) -> ExitCode {
+    match commands::dispatch(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            let hint = match &e {
+                CliError::Usage(_) => " (see latchkey --help)",
+                _ => "",
+            };
+            eprintln!("latchkey: {e}{hint}");
+            ExitCode::from(if matches!(e, CliError::Usage(_)) {
+                2
+            } else {
+                1
+            })
+        }
+    }
+}
+
+/// Runs the process's command line.
+pub fn main() -> ExitCode {
+    main_with_args(std::env::args().skip(1).collect())
+}
+
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn data_dir(parsed: &args::Parsed) -> PathBuf {
+    PathBuf::from(parsed.get("data-dir").unwrap_or(DEFAULT_DATA_DIR))
+}
+
+/// The data dir's password hash cost, calibrated (and announced) on first use.
+pub(crate) fn cost_policy(dir: &std::path::Path) -> Result<crate::password::Policy, CliError> {
+    commands::cost::policy(dir, true)
+}

@@ -1,0 +1,160 @@
+//! One client connection: its socket, buffers, where it is in the request cycle, and
+//! which deadline applies.
+
+use std::io::{self, ErrorKind, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use super::limits::Limits;
+use super::request::RequestFacts;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Reading requests and answering them.
+    Open,
+    /// A request's job is on the worker; nothing else is parsed until it returns.
+    Offloaded(RequestFacts),
+    /// The final response is written and the write side shut; unread input is drained
+    /// until `until` so the client sees the response rather than a reset.
+    Lingering { until: Instant },
+}
+
+pub(crate) struct Conn {
+    pub sock: TcpStream,
+    pub peer: SocketAddr,
+    pub generation: u64,
+    /// Input bytes; `input[..filled]` holds data, the rest is room to read into.
+    pub input: Vec<u8>,
+    pub filled: usize,
+    /// Bytes of `input` already searched for the end of the head.
+    pub scanned: usize,
+    /// Head parsed; the request occupies this many bytes once the body is in.
+    pub need_total: Option<usize>,
+    pub output: Vec<u8>,
+    pub written: usize,
+    /// Close once `output` is written (error, `Connection: close`, HTTP/1.0, shutdown).
+    pub close_after_write: bool,
+    pub phase: Phase,
+    /// When the current, incomplete request's first byte arrived (or the accept).
+    pub request_started: Option<Instant>,
+    /// When the connection last became idle between requests.
+    pub idle_since: Instant,
+    /// When a write first could not complete.
+    pub write_waiting_since: Option<Instant>,
+    /// The current deadline (see `refresh_deadline`); `None` while offloaded.
+    pub deadline: Option<Instant>,
+    /// Earliest entry this connection has in the timer heap.
+    pub timer_at: Option<Instant>,
+}
+
+impl Conn {
+    pub fn new(
+        sock: TcpStream,
+        peer: SocketAddr,
+        generation: u64,
+        limits: &Limits,
+        now: Instant,
+    ) -> Self {
+        let mut conn = Conn {
+            sock,
+            peer,
+            generation,
+            input: vec![0; limits.initial_buffer_bytes.max(64)],
+            filled: 0,
+            scanned: 0,
+            need_total: None,
+            output: Vec::new(),
+            written: 0,
+            close_after_write: false,
+            phase: Phase::Open,
+            request_started: Some(now),
+            idle_since: now,
+            write_waiting_since: None,
+            deadline: None,
+            timer_at: None,
+        };
+        conn.refresh_deadline(limits);
+        conn
+    }
+
+    /// Whether it sits between requests with nothing buffered (safe to close at will).
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Open
+            && self.request_started.is_none()
+            && self.filled == 0
+            && self.output.is_empty()
+    }
+
+    /// Bytes queued but not yet written.
+    pub fn pending_output(&self) -> usize {
+        self.output.len().saturating_sub(self.written)
+    }
+
+    /// Recomputes `deadline` from the state: lingering, offloaded (none), a stalled
+    /// write, a request in progress, or idle keep-alive.
+    pub fn refresh_deadline(&mut self, limits: &Limits) {
+        self.deadline = match self.phase {
+            Phase::Lingering { until } => Some(until),
+            Phase::Offloaded(_) => None,
+            Phase::Open => Some(if let Some(since) = self.write_waiting_since {
+                since + limits.request_deadline
+            } else if let Some(started) = self.request_started {
+                started + limits.request_deadline
+            } else {
+                self.idle_since + limits.idle_timeout
+            }),
+        };
+    }
+
+    /// Drops `consumed` bytes of input (one request), keeping what follows (pipelining).
+    pub fn consume(&mut self, consumed: usize, limits: &Limits, now: Instant) {
+        let consumed = consumed.min(self.filled);
+        self.input.copy_within(consumed..self.filled, 0);
+        self.filled -= consumed;
+        self.scanned = 0;
+        self.need_total = None;
+        if self.filled == 0 {
+            self.request_started = None;
+            self.idle_since = now;
+            // Give back what a large request made the buffer grow to.
+            if self.input.len() > limits.initial_buffer_bytes {
+                self.input.truncate(limits.initial_buffer_bytes.max(64));
+                self.input.shrink_to_fit();
+            }
+        } else {
+            self.request_started = Some(now);
+        }
+    }
+
+    /// Writes as much queued output as the socket takes. `Err` means the connection is
+    /// broken.
+    pub fn flush(&mut self, now: Instant) -> io::Result<()> {
+        while let Some(rest) = self
+            .output
+            .get(self.written..)
+            .filter(|rest| !rest.is_empty())
+        {
+            match self.sock.write(rest) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.write_waiting_since.get_or_insert(now);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.written = 0;
+        self.write_waiting_since = None;
+        if self.output.capacity() > 16 * 1024 {
+            self.output = Vec::new();
+        } else {
+            self.output.clear();
+        }
+        Ok(())
+    }
+}

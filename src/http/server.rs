@@ -1,0 +1,682 @@
+//! The event loop: one thread, one `mio::Poll`, non-blocking sockets.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, ErrorKind, Read};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::conn::{Conn, Phase};
+use super::date::DateCache;
+use super::error::HttpError;
+use super::limits::Limits;
+use super::request::{Parsed, RequestFacts, Version, parse_request};
+use super::response::Response;
+use super::worker::{JobId, Worker};
+use super::{Handler, Reply};
+
+const LISTENER: Token = Token(usize::MAX);
+const WAKER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+const TICK: Duration = Duration::from_secs(1);
+
+/// A bound, not yet running HTTP server.
+///
+/// ```no_run
+/// use latchkey::http::{Handler, Limits, Reply, Request, Response, Server};
+/// struct Hello;
+/// impl Handler for Hello {
+///     type Done = ();
+///     fn handle(&mut self, _req: &Request<'_>) -> Reply<()> {
+///         Reply::Respond(Response::text(200, "Hello, world!"))
+///     }
+///     fn complete(&mut self, _done: ()) -> Response {
+///         Response::new(500)
+///     }
+/// }
+/// let server = Server::bind("127.0.0.1:8080".parse().unwrap(), Limits::default())?
+///     .handle_signals(true);
+/// server.run(Hello)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    poll: Poll,
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+    limits: Limits,
+    signals: bool,
+}
+
+/// Asks a running [`Server`] to shut down gracefully, from any thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting, lets in-flight requests finish (bounded by
+    /// `Limits::shutdown_grace`), then makes [`Server::run`] return `Ok`.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // If the loop is already gone there is nobody left to wake.
+        let _ = self.waker.wake();
+    }
+}
+
+impl std::fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownHandle").finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port) and prepares the loop.
+    pub fn bind(addr: SocketAddr, limits: Limits) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(addr)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Server {
+            listener,
+            poll,
+            waker,
+            stop: Arc::new(AtomicBool::new(false)),
+            limits,
+            signals: false,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that shuts the running server down.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            stop: Arc::clone(&self.stop),
+            waker: Arc::clone(&self.waker),
+        }
+    }
+
+    /// Whether SIGTERM and SIGINT start a graceful shutdown (as
+    /// [`ShutdownHandle::shutdown`] does) once [`Server::run`] is called.
+    pub fn handle_signals(mut self, enabled: bool) -> Self {
+        self.signals = enabled;
+        self
+    }
+
+    /// Runs the loop until shutdown, answering requests with `handler`.
+    pub fn run<H: Handler>(self, handler: H) -> io::Result<()> {
+        let Server {
+            listener,
+            mut poll,
+            waker,
+            stop,
+            limits,
+            signals,
+        } = self;
+        let mut signal_source = if signals {
+            let mut source = signal_hook_mio::v1_0::Signals::new([
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGINT,
+            ])?;
+            poll.registry()
+                .register(&mut source, SIGNALS, Interest::READABLE)?;
+            Some(source)
+        } else {
+            None
+        };
+        let worker = Worker::spawn(limits.offload_queue, Arc::clone(&waker))?;
+        let now = Instant::now();
+        let mut state = Loop {
+            listener: Some(listener),
+            conns: Vec::new(),
+            free_slots: Vec::new(),
+            open: 0,
+            per_ip: HashMap::new(),
+            timers: BinaryHeap::new(),
+            next_generation: 0,
+            accept_pending: false,
+            ctx: Ctx {
+                handler,
+                worker,
+                date: DateCache::new(unix_secs(SystemTime::now())),
+                now,
+                scratch: vec![0; 4096],
+                draining: false,
+                limits,
+            },
+        };
+        let mut events = Events::with_capacity(1024);
+        let mut next_tick = now + TICK;
+        let mut drain_until: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            let mut wake_at = next_tick;
+            if let Some(Reverse((at, _, _))) = state.timers.peek() {
+                wake_at = wake_at.min(*at);
+            }
+            if let Some(until) = drain_until {
+                wake_at = wake_at.min(until);
+            }
+            let timeout = wake_at.saturating_duration_since(now);
+            if let Err(e) = poll.poll(&mut events, Some(timeout))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                return Err(e);
+            }
+            let wall = SystemTime::now();
+            state.ctx.now = Instant::now();
+            state.ctx.date.update(unix_secs(wall));
+            let mut begin_shutdown = false;
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => state.accept_all(poll.registry()),
+                    WAKER => {
+                        if stop.load(Ordering::SeqCst) {
+                            // Before collecting results, so that a response finished
+                            // together with the shutdown request already says close.
+                            begin_shutdown = true;
+                            state.ctx.draining = true;
+                        }
+                        state.collect_results();
+                    }
+                    SIGNALS => {
+                        // Drain every pending signal: the poll is edge-triggered.
+                        let received = signal_source.as_mut().map_or(0, |s| s.pending().count());
+                        if received > 0 && drain_until.is_some() {
+                            // A second SIGTERM/SIGINT while draining: the operator insists.
+                            return Ok(());
+                        }
+                        begin_shutdown |= received > 0;
+                    }
+                    Token(slot) => state.drive(slot),
+                }
+            }
+            let now = state.ctx.now;
+            if begin_shutdown && drain_until.is_none() {
+                drain_until = Some(now + state.ctx.limits.shutdown_grace);
+                state.begin_drain(poll.registry());
+            }
+            state.expire_timers();
+            if now >= next_tick {
+                next_tick = now + TICK;
+                state.ctx.handler.tick(wall);
+                if state.accept_pending {
+                    state.accept_all(poll.registry());
+                }
+            }
+            if let Some(until) = drain_until {
+                state.close_idle();
+                if state.open == 0 || now >= until {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// What the per-connection code needs besides the connection itself.
+struct Ctx<H: Handler> {
+    handler: H,
+    worker: Worker<H::Done>,
+    date: DateCache,
+    now: Instant,
+    /// Where lingering input is read to be thrown away.
+    scratch: Vec<u8>,
+    /// Shutting down: every response closes its connection.
+    draining: bool,
+    limits: Limits,
+}
+
+struct Loop<H: Handler> {
+    listener: Option<TcpListener>,
+    conns: Vec<Option<Conn>>,
+    free_slots: Vec<usize>,
+    open: usize,
+    per_ip: HashMap<IpAddr, usize>,
+    /// Min-heap of (deadline, slot, generation); stale entries are skipped when popped.
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    next_generation: u64,
+    /// Connections may be waiting in the backlog (accept failed, e.g. out of fds).
+    accept_pending: bool,
+    ctx: Ctx<H>,
+}
+
+/// What one step of request processing did.
+enum Step {
+    /// A request was answered (or failed); try the next one.
+    Handled,
+    /// More input is needed.
+    NeedInput,
+    /// Stop processing: a job is on the worker.
+    Paused,
+}
+
+impl<H: Handler> Loop<H> {
+    fn accept_all(&mut self, registry: &mio::Registry) {
+        self.accept_pending = false;
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            let (mut sock, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::ConnectionAborted => continue,
+                Err(_) => {
+                    // Out of file descriptors or similar: retry on the next tick.
+                    self.accept_pending = true;
+                    return;
+                }
+            };
+            let limits = &self.ctx.limits;
+            let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+            if from_ip >= limits.max_connections_per_ip {
+                continue; // dropping the socket refuses it
+            }
+            if self.open >= limits.max_connections && !self.evict_oldest_idle() {
+                continue;
+            }
+            let _ = sock.set_nodelay(true);
+            let slot = match self.free_slots.pop() {
+                Some(slot) => slot,
+                None => {
+                    self.conns.push(None);
+                    self.conns.len() - 1
+                }
+            };
+            if registry
+                .register(
+                    &mut sock,
+                    Token(slot),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
+                self.free_slots.push(slot);
+                continue;
+            }
+            self.next_generation += 1;
+            let conn = Conn::new(
+                sock,
+                peer,
+                self.next_generation,
+                &self.ctx.limits,
+                self.ctx.now,
+            );
+            if let Some(entry) = self.conns.get_mut(slot) {
+                *entry = Some(conn);
+            }
+            self.open += 1;
+            *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
+            self.schedule(slot);
+        }
+    }
+
+    /// Closes the idle keep-alive (or lingering) connection that has waited longest.
+    fn evict_oldest_idle(&mut self) -> bool {
+        let oldest = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, conn)| conn.as_ref().map(|conn| (slot, conn)))
+            .filter(|(_, conn)| conn.is_idle() || matches!(conn.phase, Phase::Lingering { .. }))
+            .min_by_key(|(_, conn)| conn.idle_since)
+            .map(|(slot, _)| slot);
+        match oldest {
+            Some(slot) => {
+                self.close(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn close(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        self.open -= 1;
+        self.free_slots.push(slot);
+        let ip = conn.peer.ip();
+        if let Some(count) = self.per_ip.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
+        // Dropping the socket closes it and removes it from the poll.
+        drop(conn);
+    }
+
+    /// Puts the connection's deadline in the timer heap unless an earlier entry for it
+    /// is already there (that entry re-checks and re-arms when it fires).
+    fn schedule(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(deadline) = conn.deadline
+            && conn.timer_at.is_none_or(|at| deadline < at)
+        {
+            conn.timer_at = Some(deadline);
+            self.timers.push(Reverse((deadline, slot, conn.generation)));
+        }
+    }
+
+    fn expire_timers(&mut self) {
+        let now = self.ctx.now;
+        while let Some(Reverse((at, slot, generation))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            if conn.generation != generation {
+                continue;
+            }
+            if conn.timer_at == Some(at) {
+                conn.timer_at = None;
+            }
+            match conn.deadline {
+                Some(deadline) if deadline <= now => {}
+                _ => {
+                    self.schedule(slot);
+                    continue;
+                }
+            }
+            // Expired: a request in progress gets a 408; anything else just closes.
+            let answer_timeout = conn.phase == Phase::Open
+                && conn.write_waiting_since.is_none()
+                && conn.request_started.is_some()
+                && conn.filled > 0;
+            if answer_timeout {
+                conn.request_started = None;
+                queue_error(conn, &HttpError::Timeout, &self.ctx.date);
+                self.drive(slot);
+            } else {
+                self.close(slot);
+            }
+        }
+    }
+
+    fn collect_results(&mut self) {
+        while let Some((JobId { slot, generation }, outcome)) = self.ctx.worker.try_result() {
+            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            let Phase::Offloaded(facts) = conn.phase else {
+                continue;
+            };
+            if conn.generation != generation {
+                continue;
+            }
+            let response = match outcome {
+                Some(done) => self.ctx.handler.complete(done),
+                None => Response::text(500, "500 Internal Server Error\n\njob failed\n"),
+            };
+            conn.phase = Phase::Open;
+            queue_response(conn, &response, facts, &self.ctx);
+            self.drive(slot);
+        }
+    }
+
+    /// Starts a graceful shutdown: stop accepting; idle connections close now, the rest
+    /// after their current response.
+    fn begin_drain(&mut self, registry: &mio::Registry) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = registry.deregister(&mut listener);
+        }
+        self.ctx.draining = true;
+    }
+
+    fn close_idle(&mut self) {
+        for slot in 0..self.conns.len() {
+            let idle = self
+                .conns
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|conn| {
+                    conn.is_idle()
+                        || matches!(conn.phase, Phase::Lingering { .. })
+                        || (conn.phase == Phase::Open && conn.filled == 0 && conn.output.is_empty())
+                });
+            if idle {
+                self.close(slot);
+            }
+        }
+    }
+
+    /// Moves a connection as far as it goes: answer buffered requests, write, read.
+    fn drive(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let keep = drive(conn, slot, &mut self.ctx);
+        if keep {
+            conn.refresh_deadline(&self.ctx.limits);
+            self.schedule(slot);
+        } else {
+            self.close(slot);
+        }
+    }
+}
+
+/// Drives one connection; `false` means close it.
+fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
+    // A short read means the socket was drained: edge-triggered polling reports any
+    // later data, so the extra read that would return WouldBlock is skipped.
+    let mut drained = false;
+    loop {
+        if let Phase::Lingering { .. } = conn.phase {
+            return linger(conn, &mut ctx.scratch);
+        }
+        // Stopped answering because too much output is queued (pipelining client
+        // that does not read): answer the rest once it has drained.
+        let mut held_by_output = false;
+        while conn.phase == Phase::Open && !conn.close_after_write {
+            if conn.pending_output() >= ctx.limits.max_output_bytes {
+                held_by_output = true;
+                break;
+            }
+            match process_one(conn, slot, ctx) {
+                Step::Handled => {}
+                Step::NeedInput | Step::Paused => break,
+            }
+        }
+        if conn.flush(ctx.now).is_err() {
+            return false;
+        }
+        if conn.pending_output() > 0 {
+            return true; // wait for WRITABLE
+        }
+        if conn.close_after_write {
+            let _ = conn.sock.shutdown(Shutdown::Write);
+            conn.phase = Phase::Lingering {
+                until: ctx.now + ctx.limits.linger,
+            };
+            continue;
+        }
+        if held_by_output {
+            continue;
+        }
+        if conn.phase != Phase::Open || drained {
+            return true;
+        }
+        if conn.filled == conn.input.len() {
+            // The buffer holds at most one partial request (complete ones are answered
+            // before reading), so it never needs more than that request's head limit or,
+            // once the head is parsed, its head plus declared body.
+            let cap = conn
+                .need_total
+                .unwrap_or(ctx.limits.max_head_bytes)
+                .min(limits_total(&ctx.limits));
+            let grown = conn.input.len().saturating_mul(2).min(cap);
+            if grown <= conn.input.len() {
+                // Cannot happen within the limits (a full buffer always parses to an
+                // answer); refuse rather than spin.
+                queue_error(conn, &HttpError::HeadTooLarge, &ctx.date);
+                continue;
+            }
+            conn.input.resize(grown, 0);
+        }
+        let room = conn.input.len() - conn.filled;
+        let Some(space) = conn.input.get_mut(conn.filled..) else {
+            return false;
+        };
+        match conn.sock.read(space) {
+            Ok(0) => {
+                // The peer will send no more; answer nothing further.
+                return false;
+            }
+            Ok(n) => {
+                if conn.filled == 0 && conn.request_started.is_none() {
+                    conn.request_started = Some(ctx.now);
+                }
+                conn.filled += n;
+                drained = n < room;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+fn limits_total(limits: &Limits) -> usize {
+    limits.max_head_bytes.saturating_add(limits.max_body_bytes)
+}
+
+/// Reads and discards input until EOF, an error, or WouldBlock.
+fn linger(conn: &mut Conn, scratch: &mut [u8]) -> bool {
+    loop {
+        match conn.sock.read(scratch) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Whether bytes `from..filled` may hold the blank line ending a head.
+fn may_hold_head_end(input: &[u8], from: usize) -> bool {
+    let window = input.get(from.saturating_sub(3)..).unwrap_or_default();
+    window.windows(2).any(|pair| pair == b"\n\n") || window.windows(3).any(|w| w == b"\n\r\n")
+}
+
+fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> Step {
+    if conn.filled == 0 {
+        return Step::NeedInput;
+    }
+    let limits = &ctx.limits;
+    let buffered = conn.input.get(..conn.filled).unwrap_or_default();
+    match conn.need_total {
+        Some(total) if conn.filled < total => return Step::NeedInput,
+        Some(_) => {}
+        None => {
+            // Re-parse only when a head end may have arrived, so a head trickling in
+            // byte by byte costs linear, not quadratic, work.
+            if conn.filled < limits.max_head_bytes && !may_hold_head_end(buffered, conn.scanned) {
+                conn.scanned = conn.filled;
+                return Step::NeedInput;
+            }
+        }
+    }
+    let handler = &mut ctx.handler;
+    let parsed = parse_request(buffered, conn.peer, limits, |request| {
+        handler.handle(request)
+    });
+    match parsed {
+        Err(error) => {
+            queue_error(conn, &error, &ctx.date);
+            Step::Handled
+        }
+        Ok(Parsed::NeedMore) => {
+            conn.scanned = conn.filled;
+            Step::NeedInput
+        }
+        Ok(Parsed::NeedBody {
+            total_len,
+            expect_continue,
+        }) => {
+            if conn.need_total.is_none() && expect_continue {
+                conn.output
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            conn.need_total = Some(total_len);
+            Step::NeedInput
+        }
+        Ok(Parsed::Done {
+            consumed,
+            facts,
+            value,
+        }) => {
+            conn.consume(consumed, limits, ctx.now);
+            match value {
+                Reply::Respond(response) => {
+                    queue_response(conn, &response, facts, ctx);
+                    Step::Handled
+                }
+                Reply::Offload(job) => {
+                    let id = JobId {
+                        slot,
+                        generation: conn.generation,
+                    };
+                    match ctx.worker.submit(id, job) {
+                        Ok(()) => {
+                            conn.phase = Phase::Offloaded(facts);
+                            Step::Paused
+                        }
+                        Err(_job) => {
+                            let busy = Response::from_error(&HttpError::Overloaded);
+                            queue_response(conn, &busy, facts, ctx);
+                            Step::Handled
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn queue_response<H: Handler>(
+    conn: &mut Conn,
+    response: &Response,
+    facts: RequestFacts,
+    ctx: &Ctx<H>,
+) {
+    let close = !facts.keep_alive || ctx.draining;
+    let http10_keep_alive = !close && facts.version == Version::Http10;
+    response.write_to(
+        &mut conn.output,
+        facts.head_only,
+        close,
+        http10_keep_alive,
+        ctx.date.get(),
+    );
+    conn.close_after_write |= close;
+}
+
+fn queue_error(conn: &mut Conn, error: &HttpError, date: &DateCache) {
+    Response::from_error(error).write_to(&mut conn.output, false, true, false, date.get());
+    conn.close_after_write = true;
+}

@@ -1,1 +1,0 @@
-//! TODO: jwt (being built).

@@ -1,0 +1,214 @@
+//! Authentication: who a request speaks for, from its session cookie or its bearer
+//! token, after every check the kernel cannot do alone (the user still exists, the
+//! password did not change, nothing was revoked).
+
+use std::net::IpAddr;
+
+use crate::cookie::{self, Session};
+use crate::http::Request;
+use crate::jwt::{self, Claims, TokenType, Validation};
+use crate::keys::{KeySet, Keyring, Purpose};
+use crate::revocation::RevocationStore;
+use crate::users::UserDb;
+use crate::web::errors::AuthError;
+
+/// Base name of the session cookie; `__Host-` is prefixed when it is Secure.
+pub const SESSION_COOKIE: &str = "latchkey_session";
+/// Base name of the pre-session cookie that CSRF tokens of the login form bind to.
+pub const PRESESSION_COOKIE: &str = "latchkey_pre";
+
+/// The key sets of every purpose, derived once at start-up.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Session cookies.
+    pub session: KeySet,
+    /// Access and refresh tokens.
+    pub token: KeySet,
+    /// CSRF tokens.
+    pub csrf: KeySet,
+}
+
+impl Keys {
+    /// Derives every purpose's keys from the keyring.
+    pub fn new(ring: &Keyring) -> Keys {
+        Keys {
+            session: ring.key_set(Purpose::SessionCookie),
+            token: ring.key_set(Purpose::ApiToken),
+            csrf: ring.key_set(Purpose::Csrf),
+        }
+    }
+}
+
+/// Who a request speaks for, and how it proved it.
+#[derive(Debug)]
+pub enum Identity {
+    /// A valid session cookie.
+    Session(Session),
+    /// A valid access token.
+    Token(Claims),
+}
+
+impl Identity {
+    /// The user name.
+    pub fn user(&self) -> &str {
+        match self {
+            Identity::Session(s) => &s.user,
+            Identity::Token(c) => c.sub.as_deref().unwrap_or(""),
+        }
+    }
+}
+
+/// What authentication needs to look at.
+pub struct Authenticator<'a> {
+    /// Key sets.
+    pub keys: &'a Keys,
+    /// The users, for existence and password epochs.
+    pub users: &'a UserDb,
+    /// Revoked sessions, tokens and per-user cutoffs.
+    pub revoked: &'a RevocationStore,
+}
+
+/// The claims of a new token for `user` with a random 128-bit `jti`.
+pub fn new_claims(
+    user: &str,
+    now: u64,
+    ttl: u64,
+    kind: TokenType,
+) -> Result<Claims, crate::random::RandomError> {
+    use base64::Engine;
+    let id: [u8; 16] = crate::random::array()?;
+    let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
+    Ok(Claims::new_token(user, now, ttl, &jti, kind))
+}
+
+/// The token of an `Authorization: JWT <token>` or `Bearer <token>` header
+/// (scheme case-insensitive, as Flask-JWT), or why the header is unusable.
+pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
+    let value = std::str::from_utf8(value).map_err(|_| AuthError::BadAuthorizationHeader)?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or(AuthError::BadAuthorizationHeader)?;
+    let scheme_ok = scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer");
+    let token = token.trim_matches(' ');
+    if !scheme_ok || token.is_empty() || token.contains(' ') {
+        return Err(AuthError::BadAuthorizationHeader);
+    }
+    Ok(token)
+}
+
+impl Authenticator<'_> {
+    /// Checks the session cookie `cookie_name` of `req`.
+    pub fn session(
+        &self,
+        req: &Request<'_>,
+        cookie_name: &str,
+        now: u64,
+    ) -> Result<Session, AuthError> {
+        let value = cookie_value(req, cookie_name)
+            .map_err(AuthError::Cookie)?
+            .ok_or(AuthError::NoCredentials)?;
+        let session =
+            cookie::open(value, cookie_name, &self.keys.session, now).map_err(AuthError::Cookie)?;
+        let user = self
+            .users
+            .get(&session.user)
+            .ok_or(AuthError::UnknownUser)?;
+        if user.epoch != session.epoch {
+            return Err(AuthError::PasswordChanged);
+        }
+        if self.revoked.is_session_revoked(&session.sid)
+            || self
+                .revoked
+                .is_revoked_by_cutoff(&session.user, session.issued_at)
+        {
+            return Err(AuthError::Revoked);
+        }
+        Ok(session)
+    }
+
+    /// Checks a bearer token of type `kind`.
+    pub fn token(&self, token: &str, kind: TokenType, now: u64) -> Result<Claims, AuthError> {
+        let validation = Validation {
+            token_type: Some(kind),
+            ..Validation::default()
+        };
+        let claims =
+            jwt::verify(token, &self.keys.token, &validation, now).map_err(AuthError::Token)?;
+        let name = claims.sub.as_deref().ok_or(AuthError::UnknownUser)?;
+        if self.users.get(name).is_none() {
+            return Err(AuthError::UnknownUser);
+        }
+        let revoked_id = claims
+            .jti
+            .as_deref()
+            .is_some_and(|j| self.revoked.is_token_revoked(j));
+        if revoked_id
+            || self
+                .revoked
+                .is_revoked_by_cutoff(name, claims.iat.unwrap_or(0))
+        {
+            return Err(AuthError::Revoked);
+        }
+        Ok(claims)
+    }
+
+    /// The identity of `req`: its bearer token when it has an `Authorization`
+    /// header, else its session cookie.
+    pub fn request(
+        &self,
+        req: &Request<'_>,
+        cookie_name: &str,
+        now: u64,
+    ) -> Result<Identity, AuthError> {
+        match req.header("authorization") {
+            Some(h) => self
+                .token(bearer_token(h)?, TokenType::Access, now)
+                .map(Identity::Token),
+            None => self.session(req, cookie_name, now).map(Identity::Session),
+        }
+    }
+}
+
+/// The value of cookie `name` across every `Cookie` header line of `req`; a name
+/// sent twice, or a header line that is not text, is an error, never a guess.
+pub fn cookie_value<'a>(
+    req: &Request<'a>,
+    name: &str,
+) -> Result<Option<&'a str>, cookie::CookieError> {
+    if req
+        .headers_all("cookie")
+        .any(|v| std::str::from_utf8(v).is_err())
+    {
+        return Err(cookie::CookieError::MalformedPair);
+    }
+    cookie::header::get_unique_in(
+        req.headers_all("cookie")
+            .map(|v| std::str::from_utf8(v).unwrap_or("")),
+        name,
+    )
+}
+
+/// The address a request is treated as coming from.
+pub fn client_ip(req: &Request<'_>, trusted: &crate::web::client_ip::TrustedProxies) -> IpAddr {
+    let xff: Vec<&str> = req
+        .headers_all("x-forwarded-for")
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .collect();
+    crate::web::client_ip::client_ip(req.peer().ip(), &xff, trusted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_schemes() {
+        assert_eq!(bearer_token(b"JWT abc").unwrap(), "abc");
+        assert_eq!(bearer_token(b"jwt abc").unwrap(), "abc");
+        assert_eq!(bearer_token(b"Bearer abc").unwrap(), "abc");
+        assert!(bearer_token(b"Basic abc").is_err());
+        assert!(bearer_token(b"JWT").is_err());
+        assert!(bearer_token(b"JWT a b").is_err());
+        assert!(bearer_token(b"JWT \xff").is_err());
+    }
+}

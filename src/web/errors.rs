@@ -1,0 +1,132 @@
+//! Every way a request to latchkey can fail, and the one place they map to HTTP
+//! statuses (as rustls maps its errors to TLS alerts).
+
+use std::fmt;
+
+use crate::cookie::CookieError;
+use crate::jwt::TokenError;
+use crate::web::form::FormError;
+
+/// Why a request was not authenticated.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No session cookie and no `Authorization` header.
+    NoCredentials,
+    /// The `Authorization` header is not `JWT <token>` or `Bearer <token>`.
+    BadAuthorizationHeader,
+    /// The session cookie did not verify.
+    Cookie(CookieError),
+    /// The token did not verify.
+    Token(TokenError),
+    /// The session or token was revoked (logout, `token revoke`, `session revoke-all`).
+    Revoked,
+    /// The user no longer exists.
+    UnknownUser,
+    /// The user's password changed after the session was made.
+    PasswordChanged,
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::NoCredentials => f.write_str("no credentials"),
+            AuthError::BadAuthorizationHeader => f.write_str("bad authorization header"),
+            AuthError::Cookie(e) => write!(f, "session cookie: {e}"),
+            AuthError::Token(e) => e.fmt(f),
+            AuthError::Revoked => f.write_str("revoked"),
+            AuthError::UnknownUser => f.write_str("unknown user"),
+            AuthError::PasswordChanged => f.write_str("password changed since login"),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Why a request was refused before or instead of its handler's normal answer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WebError {
+    /// Not authenticated.
+    Auth(AuthError),
+    /// The form body is malformed.
+    Form(FormError),
+    /// The JSON body is malformed or of the wrong shape; says how.
+    Json(&'static str),
+    /// A required form field is missing.
+    MissingField(&'static str),
+    /// The body is not of the content type the route takes.
+    UnsupportedMediaType,
+    /// `Origin` or `Sec-Fetch-Site` says the request came from another site.
+    CrossSite,
+    /// The CSRF token is missing or does not match the pre-session cookie.
+    Csrf,
+    /// Too many failed logins; retry after this many seconds.
+    RateLimited(u64),
+    /// The password hashing budget is spent; retry after this many seconds.
+    Busy(u64),
+    /// No such route.
+    NotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed(&'static str),
+    /// Reading a file to serve failed.
+    Internal,
+}
+
+impl fmt::Display for WebError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebError::Auth(e) => e.fmt(f),
+            WebError::Form(e) => write!(f, "bad form: {e}"),
+            WebError::Json(why) => f.write_str(why),
+            WebError::MissingField(name) => write!(f, "missing field {name}"),
+            WebError::UnsupportedMediaType => f.write_str("unsupported content type"),
+            WebError::CrossSite => f.write_str("cross-site request refused"),
+            WebError::Csrf => f.write_str("missing or invalid csrf token"),
+            WebError::RateLimited(_) => f.write_str("too many failed logins"),
+            WebError::Busy(_) => f.write_str("busy, retry shortly"),
+            WebError::NotFound => f.write_str("not found"),
+            WebError::MethodNotAllowed(_) => f.write_str("method not allowed"),
+            WebError::Internal => f.write_str("internal error"),
+        }
+    }
+}
+
+impl std::error::Error for WebError {}
+
+impl From<AuthError> for WebError {
+    fn from(e: AuthError) -> Self {
+        WebError::Auth(e)
+    }
+}
+
+impl From<FormError> for WebError {
+    fn from(e: FormError) -> Self {
+        WebError::Form(e)
+    }
+}
+
+impl WebError {
+    /// The HTTP status this failure is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            WebError::Auth(_) => 401,
+            WebError::Form(_) | WebError::Json(_) | WebError::MissingField(_) => 400,
+            WebError::UnsupportedMediaType => 415,
+            WebError::CrossSite | WebError::Csrf => 403,
+            WebError::RateLimited(_) => 429,
+            WebError::Busy(_) => 503,
+            WebError::NotFound => 404,
+            WebError::MethodNotAllowed(_) => 405,
+            WebError::Internal => 500,
+        }
+    }
+
+    /// Seconds for a `Retry-After` header, where the failure has one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            WebError::RateLimited(s) | WebError::Busy(s) => Some((*s).max(1)),
+            _ => None,
+        }
+    }
+}
