@@ -1,5 +1,5 @@
 //! `contrib/fail2ban/filter.d/latchkey.conf` against log lines latchkey really printed:
-//! failed logins (through a trusted proxy, so the address is the client's from
+//! failed and throttled logins (through a trusted proxy, so the address is the client's from
 //! X-Forwarded-For, IPv4 and IPv6, and one with a user name that tries to smuggle in
 //! another address) must each match with the client's address; a good login must not.
 //! Checked with fail2ban's own `fail2ban-regex` where installed, and with Python's `re`
@@ -48,10 +48,13 @@ fn filter_matches_every_failed_login_with_the_clients_address() {
     // The addresses fail2ban must report, in order: one per failed attempt.
     let mut expected = Vec::new();
     for _ in 0..3 {
-        assert_ne!(login(port, "192.0.2.44", "alice", "wrong"), 303);
+        assert_eq!(login(port, "192.0.2.44", "alice", "wrong"), 401);
         expected.push("192.0.2.44");
     }
-    assert_ne!(login(port, "2001:db8::44", "alice", "wrong"), 303);
+    // The fourth try runs into latchkey's own lockout: a `login throttled` line.
+    assert_eq!(login(port, "192.0.2.44", "alice", "wrong"), 429);
+    expected.push("192.0.2.44");
+    assert_eq!(login(port, "2001:db8::44", "alice", "wrong"), 401);
     expected.push("2001:db8::44");
     assert_ne!(
         login(
@@ -86,6 +89,10 @@ fn filter_matches_every_failed_login_with_the_clients_address() {
         auth_failure_lines(&log_text),
         expected.len(),
         "one line per failed attempt:\n{log_text}"
+    );
+    assert!(
+        log_text.contains("latchkey: login throttled ip=192.0.2.44 "),
+        "{log_text}"
     );
     let log_path = tmp.path().join("latchkey.log");
     std::fs::write(&log_path, &log_text).unwrap();

@@ -46,6 +46,14 @@ async function submit(page, field) {
   await form.locator('button[type=submit], input[type=submit], button:not([type])').first().click();
   const response = await posted;
   await page.waitForLoadState('load');
+  if (response.status() >= 400 && response.status() !== 401) {
+    // Say what the browser sent and what latchkey answered, for the bug report.
+    const sent = await response.request().allHeaders();
+    const said = (await page.textContent('main').catch(() => '')) ?? '';
+    console.log(`POST ${response.url()} answered ${response.status()}: ${said.replace(/\s+/g, ' ').trim()}`);
+    console.log(`  the browser sent Origin: ${sent.origin}, Sec-Fetch-Site: ${sent['sec-fetch-site']}, ` +
+      `Referrer-Policy of the form page: ${await page.evaluate(() => document.querySelector('meta[name=referrer]')?.content)}`);
+  }
   return response;
 }
 
