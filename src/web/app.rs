@@ -82,10 +82,12 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// Milliseconds on a monotonic clock: lockout windows must not move when the wall
+/// clock is stepped (NTP on a router that booted in 1970).
+fn monotonic_millis() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl App {
@@ -383,10 +385,10 @@ impl App {
         password: String,
     ) -> Result<Reply<LoginDone>, WebError> {
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-        let now_ms = now_millis();
+        let now_ms = monotonic_millis();
         if let Err(denied) = self.limiter.check(ip, &username, now_ms) {
             log::event(
-                now_ms / 1000,
+                now_secs(),
                 Event::LoginThrottled,
                 ip,
                 Some(&username),
@@ -432,7 +434,7 @@ impl App {
             done.ok && current.is_some_and(|u| Some(&u.hash) == done.checked_hash.as_ref());
         if !still_valid {
             self.limiter
-                .record_failure(done.ip, &done.username, now * 1000);
+                .record_failure(done.ip, &done.username, monotonic_millis());
             log::event(now, Event::LoginFailed, done.ip, Some(&done.username), None);
             return match done.how {
                 LoginVia::Api => respond::jwt_error(401, "Bad Request", "Invalid credentials"),
@@ -453,7 +455,7 @@ impl App {
             };
         }
         self.limiter
-            .record_success(done.ip, &done.username, now * 1000);
+            .record_success(done.ip, &done.username, monotonic_millis());
         log::event(now, Event::LoginOk, done.ip, Some(&done.username), None);
         let epoch = current.map_or(0, |u| u.epoch);
         if let Some(hash) = done.rehash {
