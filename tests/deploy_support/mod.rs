@@ -23,10 +23,11 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Prints the skip reason in the one format CI logs are grepped for.
+/// Prints the skip reason in the one format CI logs are grepped for. Written to the
+/// stderr handle directly, not with `eprintln!`, so the test harness does not swallow it
+/// for a passing test.
 pub fn skip(why: &str) {
-    println!("SKIP: {why}");
-    eprintln!("SKIP: {why}");
+    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
 }
 
 /// Finds an executable on `PATH` (or an absolute path that exists).
