@@ -767,11 +767,13 @@ fn echo_one(mut stream: TcpStream) {
     let _ = stream.write_all(response.as_bytes());
 }
 
-/// The values of header `name` in the request head the echo upstream reported.
+/// The values of header `name` in the request head the echo upstream reported, with
+/// `_` and `-` in names counted as the same, as CGI-style apps (WSGI, PHP) read them.
 pub fn echoed_header(body: &str, name: &str) -> Vec<String> {
+    let wanted = name.replace('_', "-");
     body.lines()
         .filter_map(|line| line.split_once(':'))
-        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .filter(|(k, _)| k.trim().replace('_', "-").eq_ignore_ascii_case(&wanted))
         .map(|(_, v)| v.trim().to_owned())
         .collect()
 }
@@ -959,7 +961,8 @@ pub fn proxy_walk(front: u16, prefix: &str, latchkey: &Latchkey, api_denial: Api
         &mut jar,
         "GET",
         first_url,
-        &[("Remote-User", "root")],
+        // CGI, WSGI and PHP read `Remote_User` as the same variable as `Remote-User`.
+        &[("Remote-User", "root"), ("Remote_User", "root")],
         b"",
     );
     assert_eq!(
