@@ -1,6 +1,7 @@
 //! The shipped `contrib/caddy/Caddyfile`, run by a real Caddy on loopback in front of a
 //! real latchkey and an upstream that echoes what it receives: the same login walk as
 //! the nginx test, through `forward_auth` to latchkey's `/latchkey/forward-auth`.
+//! A second test drives Chromium through the same Caddy (tests/browser/proxy.mjs).
 //! Skips (with a `SKIP:` line) where caddy is not installed; CI installs Debian's.
 
 mod deploy_support;
@@ -123,4 +124,24 @@ fn start_caddy_on(
     let log = LineLog::follow(guard.child_mut().stderr.take().unwrap(), None);
     wait_for_port(front, &mut guard, &|| log.text());
     (guard, front, log)
+}
+
+#[test]
+fn chromium_through_caddy() {
+    let Some(caddy) = find_program("caddy") else {
+        skip("caddy is not installed (contrib/ci/install-deploy-deps.sh installs Debian's caddy)");
+        return;
+    };
+    if let Some(why) = browser_missing() {
+        skip(&why);
+        return;
+    }
+    let tmp = TempDir::new("caddy-browser");
+    let data = data_dir_with_users(&tmp, &[("alice", "correct horse battery staple")]);
+    let upstream = start_echo_upstream();
+    let front = free_port();
+    let latchkey = start_latchkey_for(&data, &format!("127.0.0.1:{front}"));
+    let (_caddy_guard, front, _log) =
+        start_caddy_on(&caddy, &tmp, front, latchkey.port(), upstream);
+    browser_proxy_walk(front, "/latchkey", &latchkey, &tmp);
 }

@@ -1,7 +1,8 @@
 //! The shipped `contrib/nginx/latchkey.conf`, run by a real nginx on loopback in front of
 //! a real latchkey and an upstream that echoes what it receives: the login walk a
 //! browser does, `Remote-User` at the upstream, a bearer token on the API location,
-//! logout. Skips (with a `SKIP:` line) where nginx is not installed; CI installs it.
+//! logout. A second test drives Chromium through the same nginx (tests/browser/proxy.mjs).
+//! Skips (with a `SKIP:` line) where nginx is not installed; CI installs it.
 
 mod deploy_support;
 
@@ -191,4 +192,25 @@ fn nginx_hides_the_verify_endpoint_and_forwards_only_its_own_remote_user() {
         (200, "ok"),
         "{health:?}"
     );
+}
+
+#[test]
+fn chromium_through_nginx() {
+    let Some(nginx) = find_program("nginx") else {
+        skip("nginx is not installed (contrib/ci/install-deploy-deps.sh installs it)");
+        return;
+    };
+    if let Some(why) = browser_missing() {
+        skip(&why);
+        return;
+    }
+    let tmp = TempDir::new("nginx-browser");
+    let data = data_dir_with_users(&tmp, &[("alice", "correct horse battery staple")]);
+    let latchkey = start_latchkey(
+        &data,
+        &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
+    );
+    let upstream = start_echo_upstream();
+    let (_nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream);
+    browser_proxy_walk(front, "/latchkey", &latchkey, &tmp);
 }
