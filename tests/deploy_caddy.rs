@@ -143,5 +143,10 @@ fn chromium_through_caddy() {
     let latchkey = start_latchkey_for(&data, &format!("127.0.0.1:{front}"));
     let (_caddy_guard, front, _log) =
         start_caddy_on(&caddy, &tmp, front, latchkey.port(), upstream);
-    browser_proxy_walk(front, "/latchkey", &latchkey, &tmp);
+    browser_proxy_walk(
+        &format!("http://127.0.0.1:{front}"),
+        "/latchkey",
+        &latchkey,
+        &tmp,
+    );
 }

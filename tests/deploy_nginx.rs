@@ -7,8 +7,53 @@
 mod deploy_support;
 
 use deploy_support::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// A self-signed certificate for 127.0.0.1 and its key.
+struct Tls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// Makes a throwaway certificate with openssl(1); `None` where openssl is missing.
+fn self_signed(tmp: &TempDir) -> Option<Tls> {
+    let openssl = find_program("openssl")?;
+    let tls = Tls {
+        cert: tmp.path().join("cert.pem"),
+        key: tmp.path().join("key.pem"),
+    };
+    let output = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&tls.key)
+        .arg("-out")
+        .arg(&tls.cert)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(tls)
+}
 
 /// Swaps one line of the shipped config, failing loudly when the shipped file no longer
 /// has it, so the test cannot silently drift from what users copy.
@@ -23,7 +68,13 @@ fn replace_once(config: &str, from: &str, to: &str) -> String {
 
 /// The shipped server block with loopback ports, wrapped in a main config that keeps
 /// every file nginx writes inside `tmp`.
-fn nginx_config(tmp: &TempDir, front: u16, latchkey: u16, upstream: u16) -> String {
+fn nginx_config(
+    tmp: &TempDir,
+    front: u16,
+    latchkey: u16,
+    upstream: u16,
+    tls: Option<&Tls>,
+) -> String {
     let shipped = std::fs::read_to_string(repo_root().join("contrib/nginx/latchkey.conf")).unwrap();
     let site = replace_once(
         &shipped,
@@ -35,7 +86,16 @@ fn nginx_config(tmp: &TempDir, front: u16, latchkey: u16, upstream: u16) -> Stri
         "server 127.0.0.1:8081;",
         &format!("server 127.0.0.1:{upstream};"),
     );
-    let site = replace_once(&site, "listen 80;", &format!("listen 127.0.0.1:{front};"));
+    let listen = match tls {
+        None => format!("listen 127.0.0.1:{front};"),
+        // What a deployment adds for HTTPS, in place of `listen 80;`.
+        Some(tls) => format!(
+            "listen 127.0.0.1:{front} ssl;\n    ssl_certificate {};\n    ssl_certificate_key {};",
+            tls.cert.display(),
+            tls.key.display()
+        ),
+    };
+    let site = replace_once(&site, "listen 80;", &listen);
     let dir = tmp.path().display();
     // One process, no workers: SIGKILL from the guard then stops all of nginx, and as
     // root no worker drops to `nobody` (who could not enter the 0700 temp dir).
@@ -64,12 +124,13 @@ fn start_nginx(
     tmp: &TempDir,
     latchkey_port: u16,
     upstream: u16,
+    tls: Option<&Tls>,
 ) -> (ChildGuard, u16) {
     let front = free_port();
     let config_path = tmp.path().join("nginx.conf");
     std::fs::write(
         &config_path,
-        nginx_config(tmp, front, latchkey_port, upstream),
+        nginx_config(tmp, front, latchkey_port, upstream, tls),
     )
     .unwrap();
     let prefix_dir = tmp.subdir("prefix");
@@ -121,7 +182,7 @@ fn login_walk_through_nginx_auth_request() {
         &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
     );
     let upstream = start_echo_upstream();
-    let (mut nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream);
+    let (mut nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream, None);
 
     let walk =
         std::panic::catch_unwind(|| proxy_walk(front, "/latchkey", &latchkey, ApiDenial::Plain401));
@@ -148,7 +209,7 @@ fn nginx_hides_the_verify_endpoint_and_forwards_only_its_own_remote_user() {
         &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
     );
     let upstream = start_echo_upstream();
-    let (_nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream);
+    let (_nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream, None);
 
     // The internal subrequest location is not reachable from outside.
     let internal = http(front, "GET", "/_latchkey_verify", &[], b"");
@@ -211,6 +272,43 @@ fn chromium_through_nginx() {
         &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
     );
     let upstream = start_echo_upstream();
-    let (_nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream);
-    browser_proxy_walk(front, "/latchkey", &latchkey, &tmp);
+    let (_nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream, None);
+    browser_proxy_walk(
+        &format!("http://127.0.0.1:{front}"),
+        "/latchkey",
+        &latchkey,
+        &tmp,
+    );
+}
+
+#[test]
+fn chromium_through_nginx_over_https() {
+    let Some(nginx) = find_program("nginx") else {
+        skip("nginx is not installed (contrib/ci/install-deploy-deps.sh installs it)");
+        return;
+    };
+    if let Some(why) = browser_missing() {
+        skip(&why);
+        return;
+    }
+    let tmp = TempDir::new("nginx-https");
+    let Some(tls) = self_signed(&tmp) else {
+        skip("openssl is not installed to make a test certificate");
+        return;
+    };
+    let data = data_dir_with_users(&tmp, &[("alice", "correct horse battery staple")]);
+    // The shipped recipe, unchanged: `--cookie-secure auto` follows nginx's X-Forwarded-Proto.
+    let latchkey = start_latchkey(
+        &data,
+        &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
+    );
+    let upstream = start_echo_upstream();
+    let (_nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream, Some(&tls));
+    // proxy.mjs checks that over HTTPS the session cookie is `__Host-` and Secure.
+    browser_proxy_walk(
+        &format!("https://127.0.0.1:{front}"),
+        "/latchkey",
+        &latchkey,
+        &tmp,
+    );
 }

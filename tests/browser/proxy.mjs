@@ -25,6 +25,8 @@ function check(condition, message) {
 }
 
 const context = await chromium.launchPersistentContext(env('BROWSER_TEST_PROFILE'), {
+  // An https:// base is nginx with a throwaway self-signed certificate.
+  ignoreHTTPSErrors: true,
   executablePath: env('BROWSER_TEST_CHROMIUM', '/usr/bin/chromium'),
   headless: true,
   args: [
@@ -64,6 +66,14 @@ try {
   const echoed = await page.textContent('body');
   check(echoed.startsWith('ECHO UPSTREAM'), 'the upstream answered');
   check(/^remote-user: (.*)$/im.exec(echoed)?.[1]?.trim() === user, `the upstream got Remote-User: ${user}`);
+
+  // Over HTTPS the session cookie is Secure and host-bound; over plain HTTP it cannot be.
+  const https = base.startsWith('https:');
+  const name = https ? '__Host-latchkey_session' : 'latchkey_session';
+  const session = (await context.cookies()).find((c) => c.name === name);
+  check(session !== undefined, `the browser holds ${name}`);
+  check(session.httpOnly && session.path === '/' && session.secure === https,
+    `${name} is HttpOnly, Path=/, ${https ? 'Secure' : 'not Secure'}`);
 
   // Signing out on latchkey's page locks the admin page again.
   await page.goto(`${base}${prefix}/`);

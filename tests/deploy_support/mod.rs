@@ -1242,10 +1242,11 @@ pub fn run_browser_script(script: &str, env: &[(&str, String)], tmp: &TempDir) -
     }
 }
 
-/// Chromium walks the proxy on `front`: the protected page sends it to the login form,
-/// the typed credentials bring it back with `Remote-User` at the upstream, signing out
-/// locks the page again (tests/browser/proxy.mjs). Skips where no browser is installed.
-pub fn browser_proxy_walk(front: u16, prefix: &str, latchkey: &Latchkey, tmp: &TempDir) {
+/// Chromium walks the proxy at `base` (`http://127.0.0.1:PORT` or `https://…`): the
+/// protected page sends it to the login form, the typed credentials bring it back with
+/// `Remote-User` at the upstream, signing out locks the page again
+/// (tests/browser/proxy.mjs). Skips where no browser is installed.
+pub fn browser_proxy_walk(base: &str, prefix: &str, latchkey: &Latchkey, tmp: &TempDir) {
     if let Some(why) = browser_missing() {
         skip(&why);
         return;
@@ -1253,7 +1254,7 @@ pub fn browser_proxy_walk(front: u16, prefix: &str, latchkey: &Latchkey, tmp: &T
     let run = run_browser_script(
         "proxy.mjs",
         &[
-            ("BROWSER_TEST_URL", format!("http://127.0.0.1:{front}")),
+            ("BROWSER_TEST_URL", base.to_owned()),
             ("BROWSER_TEST_START", "/admin/settings?tab=wifi".to_owned()),
             ("BROWSER_TEST_PREFIX", prefix.to_owned()),
             ("BROWSER_TEST_USER", "alice".to_owned()),
