@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the deployment tests use (tests/deploy_nginx.rs, deploy_caddy.rs,
+# browser.rs, fail2ban_filter.rs): Debian's nginx, caddy, chromium (+ fonts for legible
+# screenshots), fail2ban, Node.js with npm, and playwright-core from the committed
+# tests/browser/package-lock.json. Idempotent; run as root (CI is). Without these the
+# tests print `SKIP: …` and pass, so this script is what makes them real.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+
+packages=(nginx caddy chromium fonts-liberation fonts-dejavu-core fail2ban)
+# Node.js may already be there from another source whose nodejs bundles npm; Debian's
+# npm package would conflict with it, so only ask for what is missing.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+# --no-install-recommends: chromium and fail2ban recommend a desktop's worth of packages.
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+
+# Debian starts services on install where it can; the tests run their own, on free ports.
+for service in nginx caddy fail2ban; do
+    if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+        systemctl stop "$service" || true
+    fi
+done
+
+# playwright-core drives the system chromium; it downloads no browser of its own.
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "deploy test dependencies: $(nginx -v 2>&1 | cut -d' ' -f3), caddy $(caddy version | cut -d' ' -f1)," \
+     "$(chromium --version 2>/dev/null | cut -d' ' -f1-2), fail2ban $(fail2ban-client --version | grep -o '[0-9.]*$')," \
+     "node $(node --version), playwright-core $(node -p "require('./tests/browser/node_modules/playwright-core/package.json').version")"
