@@ -29,7 +29,7 @@ const VALUE_OPTIONS: &[&str] = &["--data-dir", "--ttl", "--at", "--secret-file"]
 
 /// Longest lifetime of anything revocable, used to forget a revocation whose
 /// expiry is not known (a bare token id).
-const FORGET_UNKNOWN_AFTER: u64 = 31 * 86_400;
+const FORGET_UNKNOWN_AFTER: u64 = crate::web::config::MAX_CREDENTIAL_TTL;
 
 const TOP_HELP: &str = "\
 latchkey: a tiny login and token service that guards a device's admin page
@@ -368,11 +368,12 @@ fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
     let user = &p.positionals[0];
     let ttl = match p.get("ttl") {
         None => 900,
+        // Revocations are forgotten after MAX_CREDENTIAL_TTL: no token may outlive them.
         Some(t) => args::parse_duration(t)
-            .filter(|&s| s > 0)
+            .filter(|&s| s > 0 && s <= crate::web::config::MAX_CREDENTIAL_TTL)
             .ok_or(UsageError::BadValue {
                 option: "--ttl".into(),
-                expected: "a duration such as 15m",
+                expected: "a duration from 1s to 31d, such as 15m",
             })?,
     };
     let dir = data_dir(&p);

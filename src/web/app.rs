@@ -387,13 +387,7 @@ impl App {
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
         let now_ms = monotonic_millis();
         if let Err(denied) = self.limiter.check(ip, &username, now_ms) {
-            log::event(
-                now_secs(),
-                Event::LoginThrottled,
-                ip,
-                Some(&username),
-                None,
-            );
+            log::event(now_secs(), Event::LoginThrottled, ip, Some(&username), None);
             return Err(WebError::RateLimited(denied.retry_after_secs));
         }
         if let Err(denied) = self.limiter.take_hash_budget(now_ms) {
