@@ -204,11 +204,16 @@ impl Config {
             .unwrap_or("")
             .trim_end_matches('/')
             .to_owned();
+        // Every Location latchkey sends starts with the prefix: `//evil.example` would
+        // make them all point at another site, and `.`/`..` segments somewhere else.
         if !prefix.is_empty()
             && (!prefix.starts_with('/')
                 || !prefix[1..]
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)))
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+                || prefix[1..]
+                    .split('/')
+                    .any(|seg| seg.is_empty() || seg == "." || seg == ".."))
         {
             return Err(bad("prefix", "a path such as /latchkey"));
         }
