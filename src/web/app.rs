@@ -649,6 +649,15 @@ impl App {
 
     fn logout(&mut self, req: &Request<'_>) -> Result<Response, WebError> {
         self.refuse_cross_site(req)?;
+        // A GET carries neither a token nor an Origin; a sibling subdomain's link
+        // (same-site, so the Lax cookie goes along) must not end the session either.
+        if req.method() != "POST"
+            && req.header_str("sec-fetch-site").is_some_and(|s| {
+                !(s.eq_ignore_ascii_case("same-origin") || s.eq_ignore_ascii_case("none"))
+            })
+        {
+            return Err(WebError::CrossSite);
+        }
         let now = now_secs();
         let secure = self.secure(req);
         let name = self.session_cookie_name(secure);
