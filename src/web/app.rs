@@ -346,6 +346,7 @@ impl App {
     }
 
     fn auth_post(&mut self, req: &Request<'_>) -> Result<Reply<LoginDone>, WebError> {
+        self.refuse_cross_site(req)?;
         if !req.header_str("content-type").is_some_and(|c| {
             c.trim_start()
                 .to_ascii_lowercase()
@@ -529,6 +530,9 @@ impl App {
         if self.cfg.refresh_ttl.is_none() {
             return Err(WebError::NotFound);
         }
+        // The body is read whatever its content type, so a cross-site text/plain
+        // form could post here; nothing it gets back is readable, but refuse it.
+        self.refuse_cross_site(req)?;
         let from_body;
         let token = match req.header("authorization") {
             Some(h) => auth::bearer_token(h)?,
