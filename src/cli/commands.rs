@@ -472,7 +472,11 @@ fn key_rotate(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(0, "no arguments")?;
-    let kid = Keyring::rotate(&data_dir(&p))?;
+    let dir = data_dir(&p);
+    // A mistyped --data-dir must not quietly get a keyring of its own while the
+    // real one goes on signing with the key the admin meant to retire.
+    std::fs::metadata(&dir).map_err(|e| CliError::Io(dir.display().to_string(), e))?;
+    let kid = Keyring::rotate(&dir)?;
     eprintln!(
         "latchkey: new signing key {kid}; keep the older ones until their sessions have expired"
     );
