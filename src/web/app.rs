@@ -5,6 +5,7 @@
 //! ([`Reply::Offload`]) after the brute-force regulation has had its say, and come back
 //! to [`App::complete`] on the loop thread.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -71,6 +72,27 @@ pub struct App {
     limiter: RateLimiter,
     policy: Policy,
     next_prune: u64,
+    /// Client addresses (by [`address_key`]) with a password check in flight, and
+    /// when it was queued (monotonic millis). The limiter counts a failure only when
+    /// the check comes back, so without this one address could queue a burst of
+    /// guesses at once, all passing the limiter before the first failure is counted.
+    in_flight: HashMap<IpAddr, u64>,
+}
+
+/// After this long an in-flight entry is forgotten: its answer was dropped (client
+/// gone, queue full) and will never reach `finish_login`. Above the 10 s request
+/// deadline, so a live check is never overtaken.
+const IN_FLIGHT_STALE_MS: u64 = 15_000;
+
+/// Entries kept before stale ones are swept.
+const IN_FLIGHT_SWEEP_AT: usize = 1024;
+
+/// The address as the limiter counts it: IPv4 as is, IPv6 by its /64.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
+        v4 => v4,
+    }
 }
 
 /// Seconds between two prunings of expired revocations.
@@ -114,6 +136,7 @@ impl App {
             limiter: RateLimiter::new(rate),
             policy,
             next_prune: 0,
+            in_flight: HashMap::new(),
         }
     }
 
@@ -391,9 +414,22 @@ impl App {
             log::event(now_secs(), Event::LoginThrottled, ip, Some(&username), None);
             return Err(WebError::RateLimited(denied.retry_after_secs));
         }
+        let address = address_key(ip);
+        if self
+            .in_flight
+            .get(&address)
+            .is_some_and(|&queued| now_ms.saturating_sub(queued) < IN_FLIGHT_STALE_MS)
+        {
+            return Err(WebError::Busy(1));
+        }
         if let Err(denied) = self.limiter.take_hash_budget(now_ms) {
             return Err(WebError::Busy(denied.retry_after_secs));
         }
+        if self.in_flight.len() >= IN_FLIGHT_SWEEP_AT {
+            self.in_flight
+                .retain(|_, queued| now_ms.saturating_sub(*queued) < IN_FLIGHT_STALE_MS);
+        }
+        self.in_flight.insert(address, now_ms);
         let stored = self.users.get(&username).map(|u| u.hash.clone());
         let policy = self.policy;
         Ok(Reply::Offload(Box::new(move || {
@@ -423,6 +459,7 @@ impl App {
 
     fn finish_login(&mut self, done: LoginDone) -> Response {
         let now = now_secs();
+        self.in_flight.remove(&address_key(done.ip));
         // The password may have changed or the user been deleted while hashing.
         let current = self.users.get(&done.username);
         let still_valid =
