@@ -135,6 +135,15 @@ impl Authenticator<'_> {
         let claims =
             jwt::verify(token, &self.keys.token, &validation, now).map_err(AuthError::Token)?;
         let name = claims.sub.as_deref().ok_or(AuthError::UnknownUser)?;
+        // The app behind the proxy may read Flask-JWT's `identity` instead of `sub`
+        // (Remote-User): a token naming two users must not be read two ways.
+        if claims
+            .extra
+            .get("identity")
+            .is_some_and(|identity| identity.as_str() != Some(name))
+        {
+            return Err(AuthError::ConflictingSubject);
+        }
         if self.users.get(name).is_none() {
             return Err(AuthError::UnknownUser);
         }
