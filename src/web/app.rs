@@ -430,6 +430,7 @@ impl App {
                 .retain(|_, queued| now_ms.saturating_sub(*queued) < IN_FLIGHT_STALE_MS);
         }
         self.in_flight.insert(address, now_ms);
+        self.reload_users_if_changed();
         let stored = self.users.get(&username).map(|u| u.hash.clone());
         let policy = self.policy;
         Ok(Reply::Offload(Box::new(move || {
@@ -460,7 +461,11 @@ impl App {
     fn finish_login(&mut self, done: LoginDone) -> Response {
         let now = now_secs();
         self.in_flight.remove(&address_key(done.ip));
-        // The password may have changed or the user been deleted while hashing.
+        // The password may have changed or the user been deleted while hashing, or
+        // since the last tick: `user passwd` writes its revocation cutoff right after
+        // the new hash, and a token minted from the old one a second later, before
+        // the tick notices, would outlive the cutoff (tokens carry no epoch).
+        self.reload_users_if_changed();
         let current = self.users.get(&done.username);
         let still_valid =
             done.ok && current.is_some_and(|u| Some(&u.hash) == done.checked_hash.as_ref());
@@ -521,6 +526,20 @@ impl App {
                     Ok(line) => resp.header("Set-Cookie", &line),
                     Err(_) => respond::error_page(&self.cfg.title, &WebError::Internal),
                 }
+            }
+        }
+    }
+
+    fn reload_users_if_changed(&mut self) {
+        let path = self.cfg.data_dir.join(users::USERS_FILE);
+        let stamp = FileStamp::of(&path);
+        if stamp != self.users_stamp {
+            match UserDb::load(&path) {
+                Ok(db) => {
+                    self.users = db;
+                    self.users_stamp = stamp;
+                }
+                Err(e) => eprintln!("latchkey: keeping the users loaded before: {e}"),
             }
         }
     }
@@ -848,17 +867,7 @@ impl Handler for App {
     }
 
     fn tick(&mut self, _now: SystemTime) {
-        let path = self.cfg.data_dir.join(users::USERS_FILE);
-        let stamp = FileStamp::of(&path);
-        if stamp != self.users_stamp {
-            match UserDb::load(&path) {
-                Ok(db) => {
-                    self.users = db;
-                    self.users_stamp = stamp;
-                }
-                Err(e) => eprintln!("latchkey: keeping the users loaded before: {e}"),
-            }
-        }
+        self.reload_users_if_changed();
         if let Err(e) = self.revoked.reload_if_changed() {
             eprintln!("latchkey: keeping the revocations loaded before: {e}");
         }
