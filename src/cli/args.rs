@@ -82,6 +82,8 @@ pub enum UsageError {
     UnknownCommand(String),
     /// No subcommand given where one is needed.
     MissingCommand,
+    /// An argument or a `LATCHKEY_*` variable's value is not UTF-8 (holds which).
+    NotUtf8(String),
 }
 
 impl fmt::Display for UsageError {
@@ -99,6 +101,7 @@ impl fmt::Display for UsageError {
             }
             UsageError::UnknownCommand(c) => write!(f, "unknown command '{c}'"),
             UsageError::MissingCommand => f.write_str("missing command"),
+            UsageError::NotUtf8(what) => write!(f, "{what} is not valid UTF-8"),
         }
     }
 }

@@ -29,7 +29,7 @@ const VALUE_OPTIONS: &[&str] = &["--data-dir", "--ttl", "--at", "--secret-file"]
 
 /// Longest lifetime of anything revocable, used to forget a revocation whose
 /// expiry is not known (a bare token id).
-const FORGET_UNKNOWN_AFTER: u64 = 31 * 86_400;
+const FORGET_UNKNOWN_AFTER: u64 = crate::web::config::MAX_CREDENTIAL_TTL;
 
 const TOP_HELP: &str = "\
 latchkey: a tiny login and token service that guards a device's admin page
@@ -368,11 +368,12 @@ fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
     let user = &p.positionals[0];
     let ttl = match p.get("ttl") {
         None => 900,
+        // Revocations are forgotten after MAX_CREDENTIAL_TTL: no token may outlive them.
         Some(t) => args::parse_duration(t)
-            .filter(|&s| s > 0)
+            .filter(|&s| s > 0 && s <= crate::web::config::MAX_CREDENTIAL_TTL)
             .ok_or(UsageError::BadValue {
                 option: "--ttl".into(),
-                expected: "a duration such as 15m",
+                expected: "a duration from 1s to 31d, such as 15m",
             })?,
     };
     let dir = data_dir(&p);
@@ -471,7 +472,11 @@ fn key_rotate(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(0, "no arguments")?;
-    let kid = Keyring::rotate(&data_dir(&p))?;
+    let dir = data_dir(&p);
+    // A mistyped --data-dir must not quietly get a keyring of its own while the
+    // real one goes on signing with the key the admin meant to retire.
+    std::fs::metadata(&dir).map_err(|e| CliError::Io(dir.display().to_string(), e))?;
+    let kid = Keyring::rotate(&dir)?;
     eprintln!(
         "latchkey: new signing key {kid}; keep the older ones until their sessions have expired"
     );

@@ -116,24 +116,42 @@ impl From<crate::revocation::RevocationError> for CliError {
 pub fn main_with_args(args: Vec<String>) -> ExitCode {
     match commands::dispatch(&args) {
         Ok(code) => code,
-        Err(e) => {
-            let hint = match &e {
-                CliError::Usage(_) => " (see latchkey --help)",
-                _ => "",
-            };
-            eprintln!("latchkey: {e}{hint}");
-            ExitCode::from(if matches!(e, CliError::Usage(_)) {
-                2
-            } else {
-                1
-            })
-        }
+        Err(e) => report(&e),
     }
+}
+
+/// Prints `e` as one line on stderr and gives its exit code.
+fn report(e: &CliError) -> ExitCode {
+    let hint = match e {
+        CliError::Usage(_) => " (see latchkey --help)",
+        _ => "",
+    };
+    eprintln!("latchkey: {e}{hint}");
+    ExitCode::from(if matches!(e, CliError::Usage(_)) {
+        2
+    } else {
+        1
+    })
 }
 
 /// Runs the process's command line.
 pub fn main() -> ExitCode {
-    main_with_args(std::env::args().skip(1).collect())
+    // std::env::args() panics on a non-UTF-8 argument; a variable that is not UTF-8
+    // would read as unset and quietly fall back to a default (another data dir).
+    let not_utf8 = |what: String| report(&CliError::Usage(UsageError::NotUtf8(what)));
+    for (name, value) in std::env::vars_os() {
+        if name.as_encoded_bytes().starts_with(b"LATCHKEY_") && value.to_str().is_none() {
+            return not_utf8(format!("the value of {}", name.to_string_lossy()));
+        }
+    }
+    let mut args = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        match arg.into_string() {
+            Ok(arg) => args.push(arg),
+            Err(raw) => return not_utf8(format!("argument {:?}", raw.to_string_lossy())),
+        }
+    }
+    main_with_args(args)
 }
 
 pub(crate) fn env_var(name: &str) -> Option<String> {

@@ -5,6 +5,7 @@
 //! ([`Reply::Offload`]) after the brute-force regulation has had its say, and come back
 //! to [`App::complete`] on the loop thread.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -71,6 +72,27 @@ pub struct App {
     limiter: RateLimiter,
     policy: Policy,
     next_prune: u64,
+    /// Client addresses (by [`address_key`]) with a password check in flight, and
+    /// when it was queued (monotonic millis). The limiter counts a failure only when
+    /// the check comes back, so without this one address could queue a burst of
+    /// guesses at once, all passing the limiter before the first failure is counted.
+    in_flight: HashMap<IpAddr, u64>,
+}
+
+/// After this long an in-flight entry is forgotten: its answer was dropped (client
+/// gone, queue full) and will never reach `finish_login`. Above the 10 s request
+/// deadline, so a live check is never overtaken.
+const IN_FLIGHT_STALE_MS: u64 = 15_000;
+
+/// Entries kept before stale ones are swept.
+const IN_FLIGHT_SWEEP_AT: usize = 1024;
+
+/// The address as the limiter counts it: IPv4 as is, IPv6 by its /64.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
+        v4 => v4,
+    }
 }
 
 /// Seconds between two prunings of expired revocations.
@@ -114,6 +136,7 @@ impl App {
             limiter: RateLimiter::new(rate),
             policy,
             next_prune: 0,
+            in_flight: HashMap::new(),
         }
     }
 
@@ -350,6 +373,7 @@ impl App {
     }
 
     fn auth_post(&mut self, req: &Request<'_>) -> Result<Reply<LoginDone>, WebError> {
+        self.refuse_cross_site(req)?;
         if !req.header_str("content-type").is_some_and(|c| {
             c.trim_start()
                 .to_ascii_lowercase()
@@ -394,9 +418,23 @@ impl App {
             log::event(now_secs(), Event::LoginThrottled, ip, Some(&username), None);
             return Err(WebError::RateLimited(denied.retry_after_secs));
         }
+        let address = address_key(ip);
+        if self
+            .in_flight
+            .get(&address)
+            .is_some_and(|&queued| now_ms.saturating_sub(queued) < IN_FLIGHT_STALE_MS)
+        {
+            return Err(WebError::Busy(1));
+        }
         if let Err(denied) = self.limiter.take_hash_budget(now_ms) {
             return Err(WebError::Busy(denied.retry_after_secs));
         }
+        if self.in_flight.len() >= IN_FLIGHT_SWEEP_AT {
+            self.in_flight
+                .retain(|_, queued| now_ms.saturating_sub(*queued) < IN_FLIGHT_STALE_MS);
+        }
+        self.in_flight.insert(address, now_ms);
+        self.reload_users_if_changed();
         let stored = self.users.get(&username).map(|u| u.hash.clone());
         let policy = self.policy;
         Ok(Reply::Offload(Box::new(move || {
@@ -426,7 +464,12 @@ impl App {
 
     fn finish_login(&mut self, done: LoginDone) -> Response {
         let now = now_secs();
-        // The password may have changed or the user been deleted while hashing.
+        self.in_flight.remove(&address_key(done.ip));
+        // The password may have changed or the user been deleted while hashing, or
+        // since the last tick: `user passwd` writes its revocation cutoff right after
+        // the new hash, and a token minted from the old one a second later, before
+        // the tick notices, would outlive the cutoff (tokens carry no epoch).
+        self.reload_users_if_changed();
         let current = self.users.get(&done.username);
         let still_valid =
             done.ok && current.is_some_and(|u| Some(&u.hash) == done.checked_hash.as_ref());
@@ -491,6 +534,20 @@ impl App {
         }
     }
 
+    fn reload_users_if_changed(&mut self) {
+        let path = self.cfg.data_dir.join(users::USERS_FILE);
+        let stamp = FileStamp::of(&path);
+        if stamp != self.users_stamp {
+            match UserDb::load(&path) {
+                Ok(db) => {
+                    self.users = db;
+                    self.users_stamp = stamp;
+                }
+                Err(e) => eprintln!("latchkey: keeping the users loaded before: {e}"),
+            }
+        }
+    }
+
     fn upgrade_hash(&mut self, user: &str, hash: String) {
         let path = self.cfg.data_dir.join(users::USERS_FILE);
         // Re-read so a change made by the CLI meanwhile is not overwritten.
@@ -533,6 +590,9 @@ impl App {
         if self.cfg.refresh_ttl.is_none() {
             return Err(WebError::NotFound);
         }
+        // The body is read whatever its content type, so a cross-site text/plain
+        // form could post here; nothing it gets back is readable, but refuse it.
+        self.refuse_cross_site(req)?;
         let from_body;
         let token = match req.header("authorization") {
             Some(h) => auth::bearer_token(h)?,
@@ -653,6 +713,15 @@ impl App {
 
     fn logout(&mut self, req: &Request<'_>) -> Result<Response, WebError> {
         self.refuse_cross_site(req)?;
+        // A GET carries neither a token nor an Origin; a sibling subdomain's link
+        // (same-site, so the Lax cookie goes along) must not end the session either.
+        if req.method() != "POST"
+            && req.header_str("sec-fetch-site").is_some_and(|s| {
+                !(s.eq_ignore_ascii_case("same-origin") || s.eq_ignore_ascii_case("none"))
+            })
+        {
+            return Err(WebError::CrossSite);
+        }
         let now = now_secs();
         let secure = self.secure(req);
         let name = self.session_cookie_name(secure);
@@ -802,17 +871,7 @@ impl Handler for App {
     }
 
     fn tick(&mut self, _now: SystemTime) {
-        let path = self.cfg.data_dir.join(users::USERS_FILE);
-        let stamp = FileStamp::of(&path);
-        if stamp != self.users_stamp {
-            match UserDb::load(&path) {
-                Ok(db) => {
-                    self.users = db;
-                    self.users_stamp = stamp;
-                }
-                Err(e) => eprintln!("latchkey: keeping the users loaded before: {e}"),
-            }
-        }
+        self.reload_users_if_changed();
         if let Err(e) = self.revoked.reload_if_changed() {
             eprintln!("latchkey: keeping the revocations loaded before: {e}");
         }

@@ -68,16 +68,30 @@ pub struct Authenticator<'a> {
     pub revoked: &'a RevocationStore,
 }
 
-/// The claims of a new token for `user` with a random 128-bit `jti`.
+/// The claims of a new token for `user` with a random 128-bit `jti`, in lowercase
+/// hex: base64url ids began with `-` one time in 64, and `latchkey token revoke
+/// <jti>` then read the id as an option and could not revoke that token.
+///
+/// ```
+/// use latchkey::jwt::TokenType;
+/// let c = latchkey::web::auth::new_claims("ann", 1000, 60, TokenType::Access).unwrap();
+/// let jti = c.jti.unwrap();
+/// assert_eq!(jti.len(), 32);
+/// assert!(jti.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+/// ```
 pub fn new_claims(
     user: &str,
     now: u64,
     ttl: u64,
     kind: TokenType,
 ) -> Result<Claims, crate::random::RandomError> {
-    use base64::Engine;
+    use std::fmt::Write;
     let id: [u8; 16] = crate::random::array()?;
-    let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
+    let mut jti = String::with_capacity(32);
+    for byte in id {
+        // Writing to a String cannot fail.
+        let _ = write!(jti, "{byte:02x}");
+    }
     Ok(Claims::new_token(user, now, ttl, &jti, kind))
 }
 
@@ -135,6 +149,15 @@ impl Authenticator<'_> {
         let claims =
             jwt::verify(token, &self.keys.token, &validation, now).map_err(AuthError::Token)?;
         let name = claims.sub.as_deref().ok_or(AuthError::UnknownUser)?;
+        // The app behind the proxy may read Flask-JWT's `identity` instead of `sub`
+        // (Remote-User): a token naming two users must not be read two ways.
+        if claims
+            .extra
+            .get("identity")
+            .is_some_and(|identity| identity.as_str() != Some(name))
+        {
+            return Err(AuthError::ConflictingSubject);
+        }
         if self.users.get(name).is_none() {
             return Err(AuthError::UnknownUser);
         }

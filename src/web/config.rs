@@ -153,6 +153,12 @@ pub const OPTIONS: &[Opt] = &[
     .env("LATCHKEY_MAX_CONNECTIONS_PER_IP"),
 ];
 
+/// Longest lifetime of any session or token, seconds (31 days). Revocations
+/// (`token revoke`, `session revoke-all`, `user passwd`, `user del`) are forgotten
+/// this long after they are made, so a credential that could outlive them would come
+/// back to life.
+pub const MAX_CREDENTIAL_TTL: u64 = 31 * 86_400;
+
 fn bad(option: &str, expected: &'static str) -> UsageError {
     UsageError::BadValue {
         option: format!("--{option}"),
@@ -164,7 +170,13 @@ fn duration(p: &Parsed, name: &str, default: u64) -> Result<u64, UsageError> {
     match p.get(name) {
         None => Ok(default),
         Some(v) => args::parse_duration(v)
-            .ok_or_else(|| bad(name, "a duration such as 300s, 15m, 12h or 30d")),
+            .filter(|&secs| secs <= MAX_CREDENTIAL_TTL)
+            .ok_or_else(|| {
+                bad(
+                    name,
+                    "a duration of at most 31d, such as 300s, 15m, 12h or 30d",
+                )
+            }),
     }
 }
 
@@ -192,11 +204,16 @@ impl Config {
             .unwrap_or("")
             .trim_end_matches('/')
             .to_owned();
+        // Every Location latchkey sends starts with the prefix: `//evil.example` would
+        // make them all point at another site, and `.`/`..` segments somewhere else.
         if !prefix.is_empty()
             && (!prefix.starts_with('/')
                 || !prefix[1..]
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)))
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+                || prefix[1..]
+                    .split('/')
+                    .any(|seg| seg.is_empty() || seg == "." || seg == ".."))
         {
             return Err(bad("prefix", "a path such as /latchkey"));
         }

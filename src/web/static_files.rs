@@ -37,6 +37,14 @@ pub fn serve(dir: &Path, route: &str) -> Result<Response, WebError> {
             return Err(WebError::NotFound);
         }
     }
+    // A symlink (`g -> .git`) must not reach a dot file the request could not name.
+    let hidden = real.strip_prefix(&root).map_or(true, |rel| {
+        rel.components()
+            .any(|c| c.as_os_str().as_encoded_bytes().starts_with(b"."))
+    });
+    if hidden {
+        return Err(WebError::NotFound);
+    }
     let meta = fs::metadata(&real).map_err(|_| WebError::NotFound)?;
     if !meta.is_file() || meta.len() > MAX_FILE_SIZE {
         return Err(WebError::NotFound);
