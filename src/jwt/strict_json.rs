@@ -55,6 +55,9 @@ impl<'a> Raw<'a> {
 /// The callback receiving each top-level member: its decoded name and raw value.
 pub(crate) type OnMember<'f, 'a> = dyn FnMut(&str, Raw<'a>) + 'f;
 
+/// The callback receiving each item of a top-level array.
+pub(crate) type OnItem<'f, 'a> = dyn FnMut(Raw<'a>) + 'f;
+
 /// Validates `bytes` as one JSON object with unique keys at every depth and at most
 /// `max_depth` nested objects/arrays (the top-level object counts as 1), calling
 /// `on_member(name, value)` for each top-level member in order.
@@ -95,9 +98,38 @@ pub(crate) fn parse_object<'a>(
     }
 }
 
+/// Validates `bytes` as one JSON array (same rules as [`parse_object`]), calling
+/// `on_item(value)` for each of its items in order.
+pub(crate) fn parse_array<'a>(
+    bytes: &'a [u8],
+    max_depth: usize,
+    on_item: &mut OnItem<'_, 'a>,
+) -> Result<(), JsonError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
+    let mut p = Parser {
+        text,
+        bytes,
+        pos: 0,
+        keys: KeyStack::new(),
+        max_depth,
+    };
+    p.ws();
+    if p.peek() != Some(b'[') {
+        return Err(JsonError::Syntax);
+    }
+    p.array(1, Some(on_item))?;
+    p.ws();
+    if p.pos == bytes.len() {
+        Ok(())
+    } else {
+        Err(JsonError::Syntax)
+    }
+}
+
 /// The decoded text of a string's raw contents (as found between its quotes).
 pub(crate) fn unescape(raw: &str) -> Result<Cow<'_, str>, JsonError> {
-    if !raw.contains('\\') {
+    // A byte loop: claim strings are short, and memchr's setup costs more here.
+    if !raw.bytes().any(|b| b == b'\\') {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
@@ -239,7 +271,7 @@ impl<'a> Parser<'a> {
     fn value(&mut self, depth: usize) -> Result<Raw<'a>, JsonError> {
         match self.peek() {
             Some(b'{') => self.object(depth + 1, None).map(Raw::Obj),
-            Some(b'[') => self.array(depth + 1).map(Raw::Arr),
+            Some(b'[') => self.array(depth + 1, None).map(Raw::Arr),
             Some(b'"') => self.string().map(Raw::Str),
             Some(b't') => self.literal(b"true").map(|()| Raw::Bool(true)),
             Some(b'f') => self.literal(b"false").map(|()| Raw::Bool(false)),
@@ -320,6 +352,12 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
+            // Skip the plain run in one tight loop; the match below sees only its end.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
             match self.peek() {
                 None | Some(0x00..=0x1f) => return Err(JsonError::Syntax),
                 Some(b'"') => {
@@ -363,7 +401,11 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn array(&mut self, depth: usize) -> Result<&'a str, JsonError> {
+    fn array(
+        &mut self,
+        depth: usize,
+        mut on_item: Option<&mut OnItem<'_, 'a>>,
+    ) -> Result<&'a str, JsonError> {
         if depth > self.max_depth {
             return Err(JsonError::TooDeep);
         }
@@ -376,7 +418,10 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.ws();
-            self.value(depth)?;
+            let item = self.value(depth)?;
+            if let Some(f) = on_item.as_mut() {
+                f(item);
+            }
             self.ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
