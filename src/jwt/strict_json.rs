@@ -191,20 +191,32 @@ fn hex4(digits: Option<&[u8]>) -> Result<u32, JsonError> {
 /// payloads never spill, so duplicate detection allocates nothing for them.
 const INLINE_KEYS: usize = 16;
 
+/// A key of an open object: borrowed from the document, or (when it was written with
+/// escapes) an index into [`KeyStack::decoded`]. `Copy`, so the inline stack needs no
+/// drop glue and costs next to nothing to set up for each document.
+#[derive(Clone, Copy)]
+enum KeyRef<'a> {
+    Raw(&'a str),
+    Decoded(usize),
+}
+
 /// The keys of every object currently open, innermost last; an object owns the
 /// entries from where it started.
 struct KeyStack<'a> {
-    inline: [Cow<'a, str>; INLINE_KEYS],
+    inline: [KeyRef<'a>; INLINE_KEYS],
     len: usize,
-    spill: Vec<Cow<'a, str>>,
+    spill: Vec<KeyRef<'a>>,
+    /// Unescaped keys, kept until the document is done (bounded by its size).
+    decoded: Vec<String>,
 }
 
 impl<'a> KeyStack<'a> {
     fn new() -> Self {
         KeyStack {
-            inline: Default::default(),
+            inline: [KeyRef::Raw(""); INLINE_KEYS],
             len: 0,
             spill: Vec::new(),
+            decoded: Vec::new(),
         }
     }
 
@@ -213,10 +225,14 @@ impl<'a> KeyStack<'a> {
     }
 
     fn get(&self, i: usize) -> Option<&str> {
-        if i < INLINE_KEYS {
-            self.inline.get(i).map(|k| k.as_ref())
+        let key = if i < INLINE_KEYS {
+            self.inline.get(i)
         } else {
-            self.spill.get(i - INLINE_KEYS).map(|k| k.as_ref())
+            self.spill.get(i - INLINE_KEYS)
+        };
+        match *key? {
+            KeyRef::Raw(text) => Some(text),
+            KeyRef::Decoded(j) => self.decoded.get(j).map(String::as_str),
         }
     }
 
@@ -225,6 +241,13 @@ impl<'a> KeyStack<'a> {
     }
 
     fn push(&mut self, key: Cow<'a, str>) {
+        let key = match key {
+            Cow::Borrowed(text) => KeyRef::Raw(text),
+            Cow::Owned(text) => {
+                self.decoded.push(text);
+                KeyRef::Decoded(self.decoded.len() - 1)
+            }
+        };
         if let Some(slot) = self.inline.get_mut(self.len) {
             *slot = key;
             self.len += 1;
