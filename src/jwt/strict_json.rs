@@ -224,6 +224,7 @@ impl<'a> KeyStack<'a> {
         self.len + self.spill.len()
     }
 
+    #[inline]
     fn get(&self, i: usize) -> Option<&str> {
         let key = if i < INLINE_KEYS {
             self.inline.get(i)
@@ -275,16 +276,19 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline]
     fn slice(&self, start: usize) -> Result<&'a str, JsonError> {
         self.text.get(start..self.pos).ok_or(JsonError::Syntax)
     }
@@ -314,6 +318,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn digits(&mut self) -> usize {
         let start = self.pos;
         while let Some(b'0'..=b'9') = self.peek() {
