@@ -5,6 +5,8 @@
 //! a careful reader could interpret two ways: non-canonical base64, duplicate JSON keys
 //! at any depth, `crit`, any `alg` but `HS256`, unknown key ids. The MAC is checked in
 //! constant time over the token's exact bytes before any claim is looked at.
+//! [`verify`] returns owned [`Claims`] with every claim; [`verify_view`], the request
+//! hot path, runs the very same checks and borrows the claims a request needs.
 //!
 //! ```
 //! use latchkey::jwt::{self, Claims, TokenError, TokenType, Validation};
