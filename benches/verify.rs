@@ -3,6 +3,11 @@
 //! Run with `cargo bench --bench verify`. No criterion: a plain timing loop keeps the
 //! dev-dependency tree small. Rows for cookie and password verification are to be
 //! added to `rows()` by their owners.
+//!
+//! The machine this runs on is shared, so rounds are interleaved: each round times
+//! every row once, back to back, and the ratio rows are medians of per-round ratios,
+//! which a load change between rows cannot skew much. `BENCH_ONLY=<substring>` keeps
+//! matching rows; `BENCH_ROUNDS` / `BENCH_ITERS` shrink the run (e.g. under callgrind).
 
 use std::hint::black_box;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -11,8 +16,8 @@ use hmac::Mac;
 use latchkey::jwt::{self, Claims, TokenType, Validation};
 use latchkey::keys::KeySet;
 
-const ROUNDS: usize = 15;
-const ITERS_PER_ROUND: usize = 20_000;
+const ROUNDS: usize = 31;
+const ITERS_PER_ROUND: usize = 10_000;
 
 /// One benchmark row: name, what it includes, and the operation (returns something
 /// to keep the optimiser honest).
@@ -65,9 +70,22 @@ fn rows(f: &Fixture) -> Vec<Row> {
 
     let (token, keys, now) = (f.token.clone(), f.keys.clone(), f.now);
     let validation = Validation::default();
+    let mut scratch = Vec::new();
     rows.push(Row {
-        name: "latchkey jwt::verify",
-        includes: "split, base64, strict JSON, header+claims, pre-keyed HMAC, validation",
+        name: VIEW,
+        includes: "the service's path: all of verify's checks, claims borrowed from a reused buffer",
+        op: Box::new(move || {
+            let c = jwt::verify_view(black_box(&token), black_box(&keys), &validation, now, &mut scratch);
+            c.map(|c| c.jti.map_or(0, |j| j.len()) + c.sub.map_or(0, |s| s.len()))
+                .unwrap_or(usize::MAX)
+        }),
+    });
+
+    let (token, keys) = (f.token.clone(), f.keys.clone());
+    let validation = Validation::default();
+    rows.push(Row {
+        name: OWNED,
+        includes: "same checks, owned Claims with every claim (the CLI's path)",
         op: Box::new(move || {
             let c = jwt::verify(black_box(&token), black_box(&keys), &validation, now);
             c.map(|c| c.extra.len()).unwrap_or(usize::MAX)
@@ -95,7 +113,7 @@ fn rows(f: &Fixture) -> Vec<Row> {
     let signing_input = f.token.rsplit_once('.').map(|(i, _)| i.to_owned()).unwrap();
     let key = f.keys.current().clone();
     rows.push(Row {
-        name: "bare HMAC-SHA256",
+        name: HMAC,
         includes: "HMAC of the signing input with a pre-keyed MAC (no key schedule), no parsing",
         op: Box::new(move || {
             let mut mac = key.mac();
@@ -109,7 +127,7 @@ fn rows(f: &Fixture) -> Vec<Row> {
     let mut jv = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     jv.leeway = 10;
     rows.push(Row {
-        name: "jsonwebtoken decode",
+        name: JSONWEBTOKEN,
         includes: "jsonwebtoken 11 decode+validate into a serde struct (HMAC key schedule each call)",
         op: Box::new(move || {
             let d = jsonwebtoken::decode::<JwtClaims>(black_box(&token), &decoding_key, &jv);
@@ -123,21 +141,30 @@ fn rows(f: &Fixture) -> Vec<Row> {
     rows
 }
 
-fn median_ns(op: &mut dyn FnMut() -> usize) -> f64 {
-    for _ in 0..ITERS_PER_ROUND / 10 {
+const VIEW: &str = "jwt::verify_view";
+const OWNED: &str = "jwt::verify (owned)";
+const HMAC: &str = "bare HMAC-SHA256";
+const JSONWEBTOKEN: &str = "jsonwebtoken decode";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Nanoseconds per call of `iters` calls.
+fn time_ns(op: &mut dyn FnMut() -> usize, iters: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
         black_box(op());
     }
-    let mut samples: Vec<f64> = (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..ITERS_PER_ROUND {
-                black_box(op());
-            }
-            start.elapsed().as_nanos() as f64 / ITERS_PER_ROUND as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    start.elapsed().as_nanos() as f64 / iters as f64
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn main() {
@@ -155,31 +182,63 @@ fn main() {
         jwt_ok.err()
     );
 
+    let rounds = env_usize("BENCH_ROUNDS", ROUNDS).max(1);
+    let iters = env_usize("BENCH_ITERS", ITERS_PER_ROUND).max(1);
     println!(
-        "token: {} bytes ({} rounds x {} iterations, median)",
+        "token: {} bytes ({rounds} interleaved rounds x {iters} iterations; median, min)",
         f.token.len(),
-        ROUNDS,
-        ITERS_PER_ROUND
     );
-    println!("{:<24} {:>10}  includes", "row", "ns/op");
-    let mut results = Vec::new();
-    // BENCH_ONLY=<substring> runs only matching rows (handy under a profiler).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-    for mut row in rows(&f)
+    let mut rows: Vec<Row> = rows(&f)
         .into_iter()
         .filter(|r| r.name.contains(only.as_str()))
-    {
-        let ns = median_ns(&mut row.op);
-        println!("{:<24} {:>10.1}  {}", row.name, ns, row.includes);
-        results.push((row.name, ns));
+        .collect();
+    for row in &mut rows {
+        time_ns(&mut row.op, iters / 10 + 1);
     }
-    let get = |name: &str| results.iter().find(|(n, _)| *n == name).map(|(_, ns)| *ns);
-    if let (Some(v), Some(h), Some(j)) = (
-        get("latchkey jwt::verify"),
-        get("bare HMAC-SHA256"),
-        get("jsonwebtoken decode"),
-    ) {
-        println!("ratio verify/hmac        {:>10.2}  (target <= 1.5)", v / h);
-        println!("ratio jsonwebtoken/verify{:>10.2}  (target >= 4)", j / v);
+    // samples[row][round]
+    let mut samples = vec![Vec::with_capacity(rounds); rows.len()];
+    for round in 0..rounds {
+        // Rotate the order so no row always runs right after another.
+        for k in 0..rows.len() {
+            let i = (round + k) % rows.len();
+            if let (Some(row), Some(out)) = (rows.get_mut(i), samples.get_mut(i)) {
+                out.push(time_ns(&mut row.op, iters));
+            }
+        }
     }
+    println!("{:<26} {:>9} {:>9}  includes", "row", "ns/op", "min");
+    for (row, s) in rows.iter().zip(&samples) {
+        let min = s.iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "{:<26} {:>9.1} {:>9.1}  {}",
+            row.name,
+            median(s.clone()),
+            min,
+            row.includes
+        );
+    }
+    let series = |name: &str| {
+        rows.iter()
+            .position(|r| r.name == name)
+            .and_then(|i| samples.get(i))
+    };
+    let ratio = |label: &str, num: &str, den: &str, target: &str| {
+        if let (Some(n), Some(d)) = (series(num), series(den)) {
+            let per_round = n.iter().zip(d).map(|(n, d)| n / d).collect();
+            println!(
+                "{label:<26} {:>9.2}  (median of per-round ratios; {target})",
+                median(per_round)
+            );
+        }
+    };
+    ratio("ratio view/hmac", VIEW, HMAC, "target <= 1.5");
+    ratio("ratio jsonwebtoken/view", JSONWEBTOKEN, VIEW, "target >= 4");
+    ratio("ratio owned/hmac", OWNED, HMAC, "for reference");
+    ratio(
+        "ratio jsonwebtoken/owned",
+        JSONWEBTOKEN,
+        OWNED,
+        "for reference",
+    );
 }

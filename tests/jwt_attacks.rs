@@ -33,8 +33,22 @@ fn forge(header: &str, payload: &str, key: Option<&Key>) -> String {
     format!("{input}.{tag}")
 }
 
+/// Verifies on both paths; every attack must get the same answer from the request
+/// hot path (`verify_view`) as from `verify`.
 fn check(token: &str) -> Result<Claims, TokenError> {
-    jwt::verify(token, &keys(), &Validation::default(), NOW)
+    check_with(token, &Validation::default())
+}
+
+fn check_with(token: &str, validation: &Validation) -> Result<Claims, TokenError> {
+    let owned = jwt::verify(token, &keys(), validation, NOW);
+    let mut scratch = Vec::new();
+    let view = jwt::verify_view(token, &keys(), validation, NOW, &mut scratch);
+    match (&owned, view) {
+        (Ok(c), Ok(v)) => assert_eq!(c.view(), v, "verify_view claims differ"),
+        (Err(a), Err(b)) => assert_eq!(*a, b, "verify_view error differs"),
+        (a, b) => panic!("verify and verify_view disagree: {a:?} vs {b:?}"),
+    }
+    owned
 }
 
 fn valid() -> String {
@@ -395,7 +409,7 @@ fn time_issuer_audience_and_type_are_enforced() {
             ..Validation::default()
         };
         f(&mut v);
-        jwt::verify(&aud, &k, &v, NOW)
+        check_with(&aud, &v)
     };
     assert!(v(|_| {}).is_ok());
     assert_eq!(
@@ -418,7 +432,7 @@ fn time_issuer_audience_and_type_are_enforced() {
         ..Validation::default()
     };
     assert_eq!(
-        jwt::verify(&bare, &k, &want_iss, NOW),
+        check_with(&bare, &want_iss),
         Err(TokenError::MissingClaim("iss"))
     );
 }

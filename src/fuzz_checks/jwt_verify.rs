@@ -1,7 +1,7 @@
 //! Fuzz invariants for `jwt::verify` and the strict JSON scanner under it.
 
 use crate::jwt::strict_json::{self, JsonError};
-use crate::jwt::{self, Claims, TokenError, Validation};
+use crate::jwt::{self, Claims, TokenError, TokenType, Validation};
 use crate::keys::{KeySet, Keyring, Purpose};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -67,6 +67,7 @@ fn base64_matches_crate(data: &[u8]) {
 /// Arbitrary text as a token: no panic; an authentic token is canonical and its
 /// first two segments are exactly what the tag covers.
 fn as_token(token: &str, keys: &KeySet) {
+    view_agrees(token, keys);
     let verified = jwt::verify(token, keys, &Validation::default(), NOW);
     let Ok(claims) = jwt::authenticate(token, keys) else {
         assert!(verified.is_err());
@@ -94,6 +95,7 @@ fn as_token(token: &str, keys: &KeySet) {
 /// and claim rules run past the MAC.
 fn as_payload(payload: &[u8], keys: &KeySet) {
     let token = jwt::sign_parts(HEADER, payload, keys.current());
+    view_agrees(&token, keys);
     match jwt::authenticate(&token, keys) {
         Ok(claims) => {
             let _ = Validation::default().validate(&claims, NOW);
@@ -109,6 +111,44 @@ fn as_payload(payload: &[u8], keys: &KeySet) {
             | TokenError::WrongType(_),
         ) => {}
         Err(other) => panic!("signed payload refused for a non-payload reason: {other:?}"),
+    }
+}
+
+/// The validations both paths are compared under: the default one, and one that
+/// checks issuer, audience and type and does not require `exp`.
+fn validations() -> [Validation; 2] {
+    [
+        Validation::default(),
+        Validation {
+            require_exp: false,
+            issuer: Some("fz-iss".to_owned()),
+            audience: Some("fz-aud".to_owned()),
+            token_type: Some(TokenType::Access),
+            ..Validation::default()
+        },
+    ]
+}
+
+/// `verify_view` (the request hot path) and `verify` agree on every token: the same
+/// claims when both accept, the same error otherwise. A reused scratch buffer must
+/// not leak one call's payload into the next.
+fn view_agrees(token: &str, keys: &KeySet) {
+    let mut scratch = b"{\"sub\":\"stale\"}".to_vec();
+    for validation in validations() {
+        let owned = jwt::verify(token, keys, &validation, NOW);
+        let view = jwt::verify_view(token, keys, &validation, NOW, &mut scratch);
+        match (owned, view) {
+            (Ok(c), Ok(v)) => {
+                assert_eq!(c.view(), v, "verify_view claims differ from verify");
+                assert_eq!(c.sub.as_deref(), v.sub.as_deref());
+                assert_eq!(c.jti.as_deref(), v.jti.as_deref());
+                assert_eq!((c.iat, c.nbf, c.exp), (v.iat, v.nbf, v.exp));
+                assert_eq!(c.token_type, v.token_type);
+                assert_eq!(c.aud, v.aud.to_vec());
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "verify_view error differs from verify"),
+            (a, b) => panic!("verify and verify_view disagree: {a:?} vs {b:?}"),
+        }
     }
 }
 

@@ -5,6 +5,8 @@
 //! a careful reader could interpret two ways: non-canonical base64, duplicate JSON keys
 //! at any depth, `crit`, any `alg` but `HS256`, unknown key ids. The MAC is checked in
 //! constant time over the token's exact bytes before any claim is looked at.
+//! [`verify`] returns owned [`Claims`] with every claim; [`verify_view`], the request
+//! hot path, runs the very same checks and borrows the claims a request needs.
 //!
 //! ```
 //! use latchkey::jwt::{self, Claims, TokenError, TokenType, Validation};
@@ -32,7 +34,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::Mac;
 
 use crate::keys::{Key, KeySet, MAX_KID_LEN};
-pub use claims::{Claims, MAX_NUMERIC_DATE, TokenType};
+pub use claims::{Audiences, Claims, ClaimsView, MAX_NUMERIC_DATE, TokenType};
 use strict_json::{JsonError, Raw};
 
 /// Longest token accepted, in bytes.
@@ -193,6 +195,18 @@ impl Validation {
     /// assert_eq!(want_access.validate(&c, 120), Err(TokenError::WrongTokenType));
     /// ```
     pub fn validate(&self, claims: &Claims, now: u64) -> Result<(), TokenError> {
+        self.validate_view(&claims.view(), now)
+    }
+
+    /// [`Validation::validate`] for borrowed claims: the one implementation of the
+    /// claim checks, shared by [`verify`] and [`verify_view`].
+    ///
+    /// ```
+    /// use latchkey::jwt::{Claims, TokenError, TokenType, Validation};
+    /// let c = Claims::new_token("a", 100, 60, "j", TokenType::Access);
+    /// assert_eq!(Validation::default().validate_view(&c.view(), 170), Err(TokenError::Expired));
+    /// ```
+    pub fn validate_view(&self, claims: &ClaimsView<'_>, now: u64) -> Result<(), TokenError> {
         match claims.exp {
             Some(exp) if now >= exp.saturating_add(self.leeway) => {
                 return Err(TokenError::Expired);
@@ -216,7 +230,7 @@ impl Validation {
         }
         match &self.audience {
             Some(_) if claims.aud.is_empty() => return Err(TokenError::MissingClaim("aud")),
-            Some(want) if !claims.aud.iter().any(|a| a == want) => {
+            Some(want) if !claims.aud.contains(want) => {
                 return Err(TokenError::WrongAudience);
             }
             None if !claims.aud.is_empty() => return Err(TokenError::WrongAudience),
@@ -293,19 +307,59 @@ pub fn verify(
     Ok(claims)
 }
 
+/// [`verify`] without building owned claims: the same checks in the same order with
+/// the same errors, but the claims come back borrowed from `scratch`, which holds the
+/// decoded payload. Reuse one `scratch` across calls and verification allocates
+/// nothing (a string claim written with JSON escapes is the one exception).
+///
+/// This is the request hot path; [`verify`] is for when every claim is wanted
+/// (e.g. printing them with [`Claims::to_json`]).
+///
+/// ```
+/// use latchkey::jwt::{self, Claims, TokenType, Validation};
+/// use latchkey::keys::KeySet;
+/// let keys = KeySet::shared_secret(b"secret").unwrap();
+/// let token = jwt::sign(&Claims::new_token("admin", 100, 900, "j1", TokenType::Access), keys.current());
+/// let mut scratch = Vec::new();
+/// let view = jwt::verify_view(&token, &keys, &Validation::default(), 160, &mut scratch).unwrap();
+/// assert_eq!(view.sub.as_deref(), Some("admin"));
+/// assert_eq!((view.jti.as_deref(), view.iat, view.token_type), (Some("j1"), Some(100), Some(TokenType::Access)));
+/// ```
+pub fn verify_view<'s>(
+    token: &str,
+    keys: &KeySet,
+    validation: &Validation,
+    now: u64,
+    scratch: &'s mut Vec<u8>,
+) -> Result<ClaimsView<'s>, TokenError> {
+    let payload_b64 = authenticate_signature(token, keys)?;
+    let payload = decode_to_vec(payload_b64, scratch)?;
+    let claims = claims::scan(payload, None)?;
+    validation.validate_view(&claims, now)?;
+    Ok(claims)
+}
+
 /// Everything [`verify`] does but the claim validation: the token is authentic and
 /// well-formed, and these are its claims.
 pub(crate) fn authenticate(token: &str, keys: &KeySet) -> Result<Claims, TokenError> {
+    let payload_b64 = authenticate_signature(token, keys)?;
+    let mut inline = [0u8; INLINE_SEGMENT];
+    let mut heap = Vec::new();
+    let payload = decode_segment(payload_b64, &mut inline, &mut heap)?;
+    claims::scan_owned(payload)
+}
+
+/// Shape and length, header (alg, crit, typ, kid → key), then the MAC in constant
+/// time over the exact signing input. Returns the payload segment, now authentic.
+fn authenticate_signature<'t>(token: &'t str, keys: &KeySet) -> Result<&'t str, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLong);
     }
     let (signing_input, header_b64, payload_b64, tag_b64) = split(token)?;
 
-    let mut inline = [0u8; INLINE_SEGMENT];
-    let mut heap = Vec::new();
     let key = match header_key_fast(header_b64, keys) {
         Some(found) => found?,
-        None => header_key(decode_segment(header_b64, &mut inline, &mut heap)?, keys)?,
+        None => header_key_slow(header_b64, keys)?,
     };
 
     if tag_b64.is_empty() {
@@ -316,21 +370,25 @@ pub(crate) fn authenticate(token: &str, keys: &KeySet) -> Result<Claims, TokenEr
     mac.update(signing_input.as_bytes());
     mac.verify_slice(&tag)
         .map_err(|_| TokenError::BadSignature)?;
+    Ok(payload_b64)
+}
 
-    let payload = decode_segment(payload_b64, &mut inline, &mut heap)?;
-    let mut builder = claims::ClaimsBuilder::default();
-    strict_json::parse_object(payload, MAX_JSON_DEPTH, &mut |name, value| {
-        builder.member(name, value)
-    })?;
-    builder.finish()
+/// Decodes a header the fast path does not know and checks it.
+fn header_key_slow<'k>(header_b64: &str, keys: &'k KeySet) -> Result<&'k Key, TokenError> {
+    let mut inline = [0u8; INLINE_SEGMENT];
+    let mut heap = Vec::new();
+    header_key(decode_segment(header_b64, &mut inline, &mut heap)?, keys)
 }
 
 /// Splits into (signing input, header, payload, signature); header and payload must
 /// be non-empty, the signature is checked after the header so that `alg: none`
 /// tokens are reported as such.
 fn split(token: &str) -> Result<(&str, &str, &str, &str), TokenError> {
-    let mut dots = token.match_indices('.').map(|(i, _)| i);
-    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+    let bytes = token.as_bytes();
+    let first = find_dot(bytes, 0);
+    let second = first.and_then(|i| find_dot(bytes, i + 1));
+    let third = second.and_then(|i| find_dot(bytes, i + 1));
+    let (Some(first), Some(second), None) = (first, second, third) else {
         return Err(TokenError::SegmentCount);
     };
     let seg = |a: usize, b: usize| token.get(a..b).ok_or(TokenError::SegmentCount);
@@ -344,6 +402,31 @@ fn split(token: &str) -> Result<(&str, &str, &str, &str), TokenError> {
     Ok((signing_input, header, payload, tag))
 }
 
+/// Index of the first `.` at or after `from`. Reads eight bytes at a time: on the
+/// hot path the whole token is scanned, and `str::match_indices` costs about four
+/// times as much for a token this short.
+fn find_dot(bytes: &[u8], from: usize) -> Option<usize> {
+    const DOTS: u64 = u64::from_ne_bytes([b'.'; 8]);
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let haystack = bytes.get(from..)?;
+    let mut words = haystack.chunks_exact(8);
+    let mut offset = from;
+    for word in words.by_ref() {
+        let word: [u8; 8] = word.try_into().ok()?;
+        // A zero byte of `x` is a dot; the lowest flagged byte is always a true
+        // one (borrows only flag bytes above a zero byte).
+        let x = u64::from_le_bytes(word) ^ DOTS;
+        let zeros = x.wrapping_sub(LOW) & !x & HIGH;
+        if zeros != 0 {
+            return Some(offset + (zeros.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    let tail = words.remainder();
+    tail.iter().position(|&b| b == b'.').map(|i| offset + i)
+}
+
 /// Decodes one segment into `inline` when it fits, else into `heap`.
 fn decode_segment<'b>(
     b64: &str,
@@ -351,12 +434,23 @@ fn decode_segment<'b>(
     heap: &'b mut Vec<u8>,
 ) -> Result<&'b [u8], TokenError> {
     let len = b64::decoded_len(b64.len()).ok_or(TokenError::BadBase64)?;
-    let buf: &'b mut [u8] = if len <= INLINE_SEGMENT {
-        inline
+    if len <= INLINE_SEGMENT {
+        decode_into(b64, inline)
     } else {
-        heap.resize(len, 0);
-        heap
-    };
+        decode_to_vec(b64, heap)
+    }
+}
+
+/// Decodes one segment into `buf`, replacing what it held.
+fn decode_to_vec<'b>(b64: &str, buf: &'b mut Vec<u8>) -> Result<&'b [u8], TokenError> {
+    let len = b64::decoded_len(b64.len()).ok_or(TokenError::BadBase64)?;
+    buf.clear();
+    buf.resize(len, 0);
+    decode_into(b64, buf)
+}
+
+/// Decodes one segment into the start of `buf`, which must be large enough.
+fn decode_into<'b>(b64: &str, buf: &'b mut [u8]) -> Result<&'b [u8], TokenError> {
     let n = b64::decode(b64.as_bytes(), buf).map_err(|()| TokenError::BadBase64)?;
     buf.get(..n).ok_or(TokenError::BadBase64)
 }
@@ -462,4 +556,35 @@ fn header_string(raw: &str) -> Result<std::borrow::Cow<'_, str>, TokenError> {
 pub fn is_canonical_segment(segment: &str) -> bool {
     B64.decode(segment)
         .is_ok_and(|bytes| B64.encode(bytes) == segment)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_dot_finds_every_dot_in_order() {
+        let mut text = vec![b'a'; 40];
+        for dots in [
+            vec![],
+            vec![0],
+            vec![7, 8],
+            vec![3, 15, 16, 39],
+            vec![9, 31],
+        ] {
+            text.fill(b'a');
+            dots.iter().for_each(|&i| text[i] = b'.');
+            // Bytes that differ from '.' by one bit or by borrow must not match.
+            text[1] = b'/';
+            text[2] = b'-';
+            let mut found = Vec::new();
+            let mut from = 0;
+            while let Some(i) = find_dot(&text, from) {
+                found.push(i);
+                from = i + 1;
+            }
+            assert_eq!(found, dots);
+        }
+        assert_eq!(find_dot(b"ab", 5), None);
+    }
 }

@@ -55,6 +55,9 @@ impl<'a> Raw<'a> {
 /// The callback receiving each top-level member: its decoded name and raw value.
 pub(crate) type OnMember<'f, 'a> = dyn FnMut(&str, Raw<'a>) + 'f;
 
+/// The callback receiving each item of a top-level array.
+pub(crate) type OnItem<'f, 'a> = dyn FnMut(Raw<'a>) + 'f;
+
 /// Validates `bytes` as one JSON object with unique keys at every depth and at most
 /// `max_depth` nested objects/arrays (the top-level object counts as 1), calling
 /// `on_member(name, value)` for each top-level member in order.
@@ -95,9 +98,38 @@ pub(crate) fn parse_object<'a>(
     }
 }
 
+/// Validates `bytes` as one JSON array (same rules as [`parse_object`]), calling
+/// `on_item(value)` for each of its items in order.
+pub(crate) fn parse_array<'a>(
+    bytes: &'a [u8],
+    max_depth: usize,
+    on_item: &mut OnItem<'_, 'a>,
+) -> Result<(), JsonError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
+    let mut p = Parser {
+        text,
+        bytes,
+        pos: 0,
+        keys: KeyStack::new(),
+        max_depth,
+    };
+    p.ws();
+    if p.peek() != Some(b'[') {
+        return Err(JsonError::Syntax);
+    }
+    p.array(1, Some(on_item))?;
+    p.ws();
+    if p.pos == bytes.len() {
+        Ok(())
+    } else {
+        Err(JsonError::Syntax)
+    }
+}
+
 /// The decoded text of a string's raw contents (as found between its quotes).
 pub(crate) fn unescape(raw: &str) -> Result<Cow<'_, str>, JsonError> {
-    if !raw.contains('\\') {
+    // A byte loop: claim strings are short, and memchr's setup costs more here.
+    if !raw.bytes().any(|b| b == b'\\') {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
@@ -159,20 +191,32 @@ fn hex4(digits: Option<&[u8]>) -> Result<u32, JsonError> {
 /// payloads never spill, so duplicate detection allocates nothing for them.
 const INLINE_KEYS: usize = 16;
 
+/// A key of an open object: borrowed from the document, or (when it was written with
+/// escapes) an index into [`KeyStack::decoded`]. `Copy`, so the inline stack needs no
+/// drop glue and costs next to nothing to set up for each document.
+#[derive(Clone, Copy)]
+enum KeyRef<'a> {
+    Raw(&'a str),
+    Decoded(usize),
+}
+
 /// The keys of every object currently open, innermost last; an object owns the
 /// entries from where it started.
 struct KeyStack<'a> {
-    inline: [Cow<'a, str>; INLINE_KEYS],
+    inline: [KeyRef<'a>; INLINE_KEYS],
     len: usize,
-    spill: Vec<Cow<'a, str>>,
+    spill: Vec<KeyRef<'a>>,
+    /// Unescaped keys, kept until the document is done (bounded by its size).
+    decoded: Vec<String>,
 }
 
 impl<'a> KeyStack<'a> {
     fn new() -> Self {
         KeyStack {
-            inline: Default::default(),
+            inline: [KeyRef::Raw(""); INLINE_KEYS],
             len: 0,
             spill: Vec::new(),
+            decoded: Vec::new(),
         }
     }
 
@@ -180,11 +224,16 @@ impl<'a> KeyStack<'a> {
         self.len + self.spill.len()
     }
 
+    #[inline]
     fn get(&self, i: usize) -> Option<&str> {
-        if i < INLINE_KEYS {
-            self.inline.get(i).map(|k| k.as_ref())
+        let key = if i < INLINE_KEYS {
+            self.inline.get(i)
         } else {
-            self.spill.get(i - INLINE_KEYS).map(|k| k.as_ref())
+            self.spill.get(i - INLINE_KEYS)
+        };
+        match *key? {
+            KeyRef::Raw(text) => Some(text),
+            KeyRef::Decoded(j) => self.decoded.get(j).map(String::as_str),
         }
     }
 
@@ -193,6 +242,13 @@ impl<'a> KeyStack<'a> {
     }
 
     fn push(&mut self, key: Cow<'a, str>) {
+        let key = match key {
+            Cow::Borrowed(text) => KeyRef::Raw(text),
+            Cow::Owned(text) => {
+                self.decoded.push(text);
+                KeyRef::Decoded(self.decoded.len() - 1)
+            }
+        };
         if let Some(slot) = self.inline.get_mut(self.len) {
             *slot = key;
             self.len += 1;
@@ -220,16 +276,19 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline]
     fn slice(&self, start: usize) -> Result<&'a str, JsonError> {
         self.text.get(start..self.pos).ok_or(JsonError::Syntax)
     }
@@ -239,7 +298,7 @@ impl<'a> Parser<'a> {
     fn value(&mut self, depth: usize) -> Result<Raw<'a>, JsonError> {
         match self.peek() {
             Some(b'{') => self.object(depth + 1, None).map(Raw::Obj),
-            Some(b'[') => self.array(depth + 1).map(Raw::Arr),
+            Some(b'[') => self.array(depth + 1, None).map(Raw::Arr),
             Some(b'"') => self.string().map(Raw::Str),
             Some(b't') => self.literal(b"true").map(|()| Raw::Bool(true)),
             Some(b'f') => self.literal(b"false").map(|()| Raw::Bool(false)),
@@ -259,6 +318,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn digits(&mut self) -> usize {
         let start = self.pos;
         while let Some(b'0'..=b'9') = self.peek() {
@@ -320,6 +380,12 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
+            // Skip the plain run in one tight loop; the match below sees only its end.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
             match self.peek() {
                 None | Some(0x00..=0x1f) => return Err(JsonError::Syntax),
                 Some(b'"') => {
@@ -363,7 +429,11 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn array(&mut self, depth: usize) -> Result<&'a str, JsonError> {
+    fn array(
+        &mut self,
+        depth: usize,
+        mut on_item: Option<&mut OnItem<'_, 'a>>,
+    ) -> Result<&'a str, JsonError> {
         if depth > self.max_depth {
             return Err(JsonError::TooDeep);
         }
@@ -376,7 +446,10 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.ws();
-            self.value(depth)?;
+            let item = self.value(depth)?;
+            if let Some(f) = on_item.as_mut() {
+                f(item);
+            }
             self.ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
