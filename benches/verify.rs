@@ -1,8 +1,8 @@
 //! Token verification cost, in nanoseconds per operation (median of several rounds).
 //!
 //! Run with `cargo bench --bench verify`. No criterion: a plain timing loop keeps the
-//! dev-dependency tree small. Rows for cookie and password verification are to be
-//! added to `rows()` by their owners.
+//! dev-dependency tree small. Also session cookie verification, and password
+//! verification at the default cost (timed on its own: it takes milliseconds).
 //!
 //! The machine this runs on is shared, so rounds are interleaved: each round times
 //! every row once, back to back, and the ratio rows are medians of per-round ratios,
@@ -73,9 +73,15 @@ fn rows(f: &Fixture) -> Vec<Row> {
     let mut scratch = Vec::new();
     rows.push(Row {
         name: VIEW,
-        includes: "the service's path: all of verify's checks, claims borrowed from a reused buffer",
+        includes: "all of verify's checks, claims borrowed from a reused buffer (allocation-free)",
         op: Box::new(move || {
-            let c = jwt::verify_view(black_box(&token), black_box(&keys), &validation, now, &mut scratch);
+            let c = jwt::verify_view(
+                black_box(&token),
+                black_box(&keys),
+                &validation,
+                now,
+                &mut scratch,
+            );
             c.map(|c| c.jti.map_or(0, |j| j.len()) + c.sub.map_or(0, |s| s.len()))
                 .unwrap_or(usize::MAX)
         }),
@@ -85,7 +91,7 @@ fn rows(f: &Fixture) -> Vec<Row> {
     let validation = Validation::default();
     rows.push(Row {
         name: OWNED,
-        includes: "same checks, owned Claims with every claim (the CLI's path)",
+        includes: "same checks, owned Claims with every claim (what the service and CLI call today)",
         op: Box::new(move || {
             let c = jwt::verify(black_box(&token), black_box(&keys), &validation, now);
             c.map(|c| c.extra.len()).unwrap_or(usize::MAX)
@@ -135,9 +141,18 @@ fn rows(f: &Fixture) -> Vec<Row> {
         }),
     });
 
-    // ---- Rows added by other modules go here (keep the same Row shape): ----
-    // rows.extend(cookie_rows());    // cookie verify (src/cookie)
-    // rows.extend(password_rows());  // password verify (src/password)
+    let ring = latchkey::keys::Keyring::from_master("k1", &f.secret).unwrap();
+    let cookie_keys = ring.key_set(latchkey::keys::Purpose::SessionCookie);
+    let session = latchkey::cookie::Session::new("admin", f.now, 43_200, false, 1).unwrap();
+    let value = latchkey::cookie::seal(&session, "latchkey_session", cookie_keys.current());
+    rows.push(Row {
+        name: "cookie::open",
+        includes: "session cookie verify: shape, kid, HMAC over name and payload, payload decode, expiry",
+        op: Box::new(move || {
+            let s = latchkey::cookie::open(black_box(&value), "latchkey_session", &cookie_keys, now);
+            s.map(|s| s.user.len()).unwrap_or(usize::MAX)
+        }),
+    });
     rows
 }
 
@@ -233,6 +248,7 @@ fn main() {
         }
     };
     ratio("ratio view/hmac", VIEW, HMAC, "target <= 1.5");
+    ratio("ratio cookie/hmac", "cookie::open", HMAC, "for reference");
     ratio("ratio jsonwebtoken/view", JSONWEBTOKEN, VIEW, "target >= 4");
     ratio("ratio owned/hmac", OWNED, HMAC, "for reference");
     ratio(
@@ -240,5 +256,30 @@ fn main() {
         JSONWEBTOKEN,
         OWNED,
         "for reference",
+    );
+    if only.is_empty() || "password::verify".contains(only.as_str()) {
+        password_row();
+    }
+}
+
+/// Password verification at the default policy's cost: far too slow for the
+/// interleaved loop, so a few single calls, median.
+fn password_row() {
+    let policy = latchkey::password::Policy::default();
+    let stored = latchkey::password::hash(b"correct horse", &policy).unwrap();
+    let mut ms: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let ok = latchkey::password::verify(black_box(b"correct horse"), &stored);
+            assert_eq!(ok, Ok(true));
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "{:<26} {:>9.1} ms  PBKDF2-HMAC-SHA256 at the default cost (i={}), median of 5",
+        "password::verify",
+        ms[2],
+        policy.iterations()
     );
 }
