@@ -9,6 +9,7 @@
 #   cookie  GET /            with the session cookie
 #   bearer  GET /protected   with Authorization: JWT <token>
 #   verify  GET /verify      with the session cookie
+#   healthz GET /healthz     no credentials: the HTTP layer alone
 #   floor   GET /            mio-hello, the shared harness's floor, for scale
 # and prints, per path (bench/cgsummary.py), the top functions by self and by inclusive
 # instruction count and the allocator calls (malloc/realloc/free...) per request.
@@ -86,11 +87,12 @@ profile_path() { # NAME PATH HEADER
 profile_path cookie / "Cookie: $cookie"
 profile_path bearer /protected "Authorization: JWT $token"
 profile_path verify /verify "Cookie: $cookie"
+profile_path healthz /healthz "Accept: */*"
 kill -TERM $VPID; wait $VPID 2>/dev/null || true
 
 # The floor, the same way: mio-hello's fixed answer to GET / (built by the shared harness).
 FLOOR="${FLOOR_BIN:-${BENCH_WORK:-$HOME/.cache/latchkey-bench}/floor-target/release/mio-hello}"
-PATHS="cookie bearer verify"
+PATHS="cookie bearer verify healthz"
 if [ -x "$FLOOR" ]; then
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
         "$FLOOR" "$HOST:$PORT" >"$OUT/floor.log" 2>&1 &

@@ -7,7 +7,7 @@
 #   3. for C in CONNECTIONS_LIST: ../shared/bench/run.sh with TARGET_CMD = latchkey
 #      (rows mio-hello, tiny-hello, latchkey GET / cookie, latchkey GET /protected JWT,
 #      flask gunicorn), then our own wrk row for GET /verify with the session cookie,
-#      same wrk settings, same report hook.
+#      same wrk settings, same report hook; and GET /healthz for context (no target).
 #   4. footprint: stripped binary size, idle VmRSS, VmHWM after wrk -c256.
 #   5. start-up: exec -> first answered GET /healthz, STARTUP_RUNS times (median).
 #   6. login flood: 32 connections posting wrong passwords to /login while a small wrk
@@ -224,6 +224,13 @@ for C in $CONNECTIONS_LIST; do
     sleep 1
     R[verify@$C]=$(wrk_row "verify-c$C" "http://$HOST:$PORT/verify" "$C" "Cookie: $cookie")
     stop_pid "$SERVER_PID"
+    # context, no target: the HTTP layer alone (no credentials, a 3-byte text answer)
+    log "== latchkey GET /healthz at -c$C (context)"
+    wait_quiet "healthz -c$C"
+    start_server "$BENCH_OUT/healthz-c$C.server.log"
+    sleep 1
+    R[healthz@$C]=$(wrk_row "healthz-c$C" "http://$HOST:$PORT/healthz" "$C")
+    stop_pid "$SERVER_PID"
 done
 
 # ------------------------------------------------------- 4. footprint --
@@ -308,7 +315,7 @@ FAILS=0
 # row MEASUREMENT VALUE TARGET RATIO OK(1/0/"") -- OK "" = no verdict (missing data)
 row() {
     local verdict
-    case "$5" in 1) verdict=PASS ;; 0) verdict=FAIL; FAILS=$((FAILS + 1)) ;; *) verdict="n/a" ;; esac
+    case "$5" in 1) verdict=PASS ;; 0) verdict=FAIL; FAILS=$((FAILS + 1)) ;; *) verdict="–" ;; esac
     ROWS+=("| $1 | $2 | $3 | $4 | $verdict |")
 }
 ms() { calc "$1 / 1000" 2; }
@@ -342,10 +349,21 @@ http_rows() { # KEY LABEL FLASK_KEY C
     fi
 }
 
+bytes_of() { calc "$(kv bytes "$1") / $(kv requests "$1")" 0; }
 for C in $CONNECTIONS_LIST; do
     http_rows cookie "cookie GET /" flask_cookie "$C"
     http_rows jwt "bearer GET /protected" flask_jwt "$C"
     http_rows verify "nginx GET /verify (cookie)" flask_cookie "$C" "(cookie GET /)"
+    # context rows, no verdict: the HTTP layer alone, and the bytes each answer takes
+    h=${R[healthz@$C]:-} m=${R[mio@$C]:-}
+    if [ -n "$h" ]; then
+        ctx="answer bytes: mio-hello $([ -n "$m" ] && bytes_of "$m"), healthz $(bytes_of "$h")"
+        for k in cookie jwt verify; do
+            [ -n "${R[$k@$C]:-}" ] && ctx="$ctx, $k $(bytes_of "${R[$k@$C]}")"
+        done
+        row "context: GET /healthz -c$C (no auth)" "$(rps_of "$h") req/s, p99 $(ms "$(kv p99_us "$h")") ms, non2xx/err $(errs_of "$h"); $ctx" \
+            "none (the HTTP layer's own share)" "$([ -n "$m" ] && echo "$(calc "$(rps_of "$h") * 100 / $(rps_of "$m")" 1) % of floor")" ""
+    fi
 done
 
 MIB=1048576
