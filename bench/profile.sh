@@ -17,6 +17,7 @@
 # its share is several times what it is natively (see bench/README.md).
 #
 # Knobs: REQUESTS [2000] PORT [18095] TOP [25] PROFILE_OUT [bench/work/profile-<stamp>]
+#        PROFILE_MD [bench/results/profile.md] (where the summary is copied)
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -120,6 +121,13 @@ summarise() { # NAME
 {
     echo "# callgrind profile $(date -u +%Y%m%dT%H%M%SZ), $REQUESTS requests per path, one keep-alive connection"
     echo
+    echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(valgrind --version), $(rustc --version)."
+    echo "Valgrind's virtual CPU has no SHA extensions: sha2 runs its software backend here, so"
+    echo "compress256's share is several times its native share. Syscalls are not counted."
+    echo
     for n in $PATHS; do summarise "$n"; done
 } | tee "$OUT/profile.md"
-log "saved $OUT/profile.md"
+PROFILE_MD="${PROFILE_MD:-$BENCH_DIR/results/profile.md}"
+mkdir -p "$(dirname "$PROFILE_MD")"
+cp "$OUT/profile.md" "$PROFILE_MD"
+log "saved $OUT/profile.md and ${PROFILE_MD#"$ROOT/"}"

@@ -245,7 +245,7 @@ cookie=$(get_cookie)
 sleep 1
 RSS_IDLE=$(vm VmRSS "$SERVER_PID")
 # where the idle pages are: anonymous (heap, stacks, data) vs file-backed (binary, libc)
-RSS_SPLIT=$(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 } END { printf "anon %d kB, file-backed %d kB", a, r - a }' \
+RSS_SPLIT=$(awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Anonymous:/ { a = $2 } END { printf "anon %d kB, file-backed %d kB, PSS %d kB", a, r - a, p }' \
     "/proc/$SERVER_PID/smaps_rollup" 2>/dev/null || true)
 R[footprint@256]=$(wrk_row "footprint-c256" "http://$HOST:$PORT/" 256 "Cookie: $cookie")
 RSS_PEAK=$(vm VmHWM "$SERVER_PID")
