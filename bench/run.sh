@@ -93,6 +93,9 @@ trap 'exit 130' INT TERM
 # start_server LOGFILE [extra serve flags...]: latchkey on $PORT, waits for /healthz
 start_server() {
     local logf=$1; shift
+    if (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; then
+        die "port $PORT is already in use (set PORT=...)"
+    fi
     "$BIN" serve --listen "$HOST:$PORT" --data-dir "$DATA" "$@" >"$logf" 2>&1 &
     SERVER_PID=$!
     STARTED+=("$SERVER_PID")
