@@ -59,6 +59,19 @@ fn lockout_is_per_address_and_comes_before_hashing() {
     let r = form_login(&srv, "203.0.113.9", "admin", "the-real-password");
     assert_eq!(r.status, 429);
     srv.wait_log("login throttled ip=203.0.113.9 user=admin");
+    // Refused attempts are not logged one by one: one line for the lock.
+    for _ in 0..20 {
+        assert_eq!(
+            form_login(&srv, "203.0.113.9", "admin", "guess").status,
+            429
+        );
+    }
+    let throttled = srv
+        .log_lines()
+        .iter()
+        .filter(|l| l.contains("login throttled ip=203.0.113.9"))
+        .count();
+    assert_eq!(throttled, 1);
     // The API path shares the count.
     let r = api_login(&srv, "203.0.113.9", "admin", "guess");
     assert_eq!(r.status, 429);

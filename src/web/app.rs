@@ -415,7 +415,8 @@ impl App {
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
         let now_ms = monotonic_millis();
         if let Err(denied) = self.limiter.check(ip, &username, now_ms) {
-            log::event(now_secs(), Event::LoginThrottled, ip, Some(&username), None);
+            // Not logged: the lock was logged when it started, and a flood of refused
+            // attempts must not become a flood of log lines on a router's flash.
             return Err(WebError::RateLimited(denied.retry_after_secs));
         }
         let address = address_key(ip);
@@ -474,9 +475,20 @@ impl App {
         let still_valid =
             done.ok && current.is_some_and(|u| Some(&u.hash) == done.checked_hash.as_ref());
         if !still_valid {
-            self.limiter
+            let lock = self
+                .limiter
                 .record_failure(done.ip, &done.username, monotonic_millis());
             log::event(now, Event::LoginFailed, done.ip, Some(&done.username), None);
+            if lock.is_some() {
+                // One line per lock, the moment it starts (fail2ban counts these).
+                log::event(
+                    now,
+                    Event::LoginThrottled,
+                    done.ip,
+                    Some(&done.username),
+                    None,
+                );
+            }
             return match done.how {
                 LoginVia::Api => respond::jwt_error(401, "Bad Request", "Invalid credentials"),
                 LoginVia::Form {

@@ -15,7 +15,8 @@ pub enum Event {
     LoginOk,
     /// A password login failed.
     LoginFailed,
-    /// A login was refused by the brute-force regulation before any hashing.
+    /// Failed logins started a brute-force lock (logged once per lock; the
+    /// attempts it then refuses before any hashing are not logged).
     LoginThrottled,
     /// A token or session cookie was presented and refused.
     TokenRejected,
