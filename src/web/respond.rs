@@ -8,14 +8,18 @@ use crate::web::pages;
 /// Headers every HTML page carries: a strict CSP (no script at all, the one style
 /// block by hash), no framing, no sniffing, no referrer, never cached.
 pub fn html(status: u16, body: String) -> Response {
-    let csp = format!(
-        "default-src 'none'; style-src {}; img-src 'self' data:; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'",
-        pages::style_csp_source()
-    );
+    // Built once: the style hash never changes while the binary runs.
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let csp = CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; style-src {}; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+            pages::style_csp_source()
+        )
+    });
     Response::new(status)
         .header("Content-Type", "text/html; charset=utf-8")
-        .header("Content-Security-Policy", &csp)
+        .header("Content-Security-Policy", csp)
         .header("X-Frame-Options", "DENY")
         .header("X-Content-Type-Options", "nosniff")
         .header("Referrer-Policy", "no-referrer")
