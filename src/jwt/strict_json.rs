@@ -69,33 +69,15 @@ pub(crate) fn parse_object<'a>(
     max_depth: usize,
     on_member: &mut OnMember<'_, 'a>,
 ) -> Result<(), JsonError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
-    let mut p = Parser {
-        text,
-        bytes,
-        pos: 0,
-        keys: KeyStack::new(),
-        max_depth,
-    };
-    p.ws();
+    let mut p = Parser::new(bytes, max_depth)?;
     if p.peek() == Some(b'{') {
         p.object(1, Some(on_member))?;
     } else {
         // Tell "not JSON" from "JSON, but not an object" so the error is precise.
         p.value(0)?;
-        p.ws();
-        return Err(if p.pos == bytes.len() {
-            JsonError::NotObject
-        } else {
-            JsonError::Syntax
-        });
+        return Err(p.end().err().unwrap_or(JsonError::NotObject));
     }
-    p.ws();
-    if p.pos == bytes.len() {
-        Ok(())
-    } else {
-        Err(JsonError::Syntax)
-    }
+    p.end()
 }
 
 /// Validates `bytes` as one JSON array (same rules as [`parse_object`]), calling
@@ -105,25 +87,12 @@ pub(crate) fn parse_array<'a>(
     max_depth: usize,
     on_item: &mut OnItem<'_, 'a>,
 ) -> Result<(), JsonError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
-    let mut p = Parser {
-        text,
-        bytes,
-        pos: 0,
-        keys: KeyStack::new(),
-        max_depth,
-    };
-    p.ws();
+    let mut p = Parser::new(bytes, max_depth)?;
     if p.peek() != Some(b'[') {
         return Err(JsonError::Syntax);
     }
     p.array(1, Some(on_item))?;
-    p.ws();
-    if p.pos == bytes.len() {
-        Ok(())
-    } else {
-        Err(JsonError::Syntax)
-    }
+    p.end()
 }
 
 /// The decoded text of a string's raw contents (as found between its quotes).
@@ -276,6 +245,30 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// A parser at the first non-whitespace byte of `bytes`, which must be UTF-8.
+    fn new(bytes: &'a [u8], max_depth: usize) -> Result<Parser<'a>, JsonError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| JsonError::Syntax)?;
+        let mut p = Parser {
+            text,
+            bytes,
+            pos: 0,
+            keys: KeyStack::new(),
+            max_depth,
+        };
+        p.ws();
+        Ok(p)
+    }
+
+    /// Accepts only trailing whitespace after the document.
+    fn end(&mut self) -> Result<(), JsonError> {
+        self.ws();
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(JsonError::Syntax)
+        }
+    }
+
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
