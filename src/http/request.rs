@@ -203,6 +203,11 @@ pub fn parse_request<R>(
             };
         }
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyHeaders),
+        // httparse (1.10, requests: no obs-fold, invalid headers not ignored) accepts in
+        // a value only HTAB, SP..0x7E and 0x80..0xFF, and refuses a line with any other
+        // byte: no value handed out below holds CR, LF, NUL or another control byte
+        // (`control_bytes_in_values_are_refused` pins this).
+        Err(httparse::Error::HeaderValue) => return Err(HttpError::InvalidHeaderValue),
         Err(_) => return Err(HttpError::Malformed),
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
@@ -223,13 +228,6 @@ pub fn parse_request<R>(
     let mut keep_alive_asked = false;
     let mut expect_continue = false;
     for header in headers {
-        if header
-            .value
-            .iter()
-            .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-        {
-            return Err(HttpError::InvalidHeaderValue);
-        }
         let name = header.name;
         if name.eq_ignore_ascii_case("content-length") {
             if content_length.is_some() {
@@ -363,6 +361,33 @@ mod tests {
         assert_eq!(status_of(&raw), Err(HttpError::HeadTooLarge));
     }
     const MAX_TEST_HEAD: usize = crate::http::limits::MAX_HEAD_BYTES;
+
+    #[test]
+    fn control_bytes_in_values_are_refused() {
+        for byte in (0u8..0x20).filter(|&b| b != b'\t').chain([0x7f]) {
+            for value in [vec![byte], vec![b'a', byte, b'b'], vec![b'a', byte]] {
+                let mut raw = b"GET / HTTP/1.1\r\nHost: a\r\nX-Test: ".to_vec();
+                raw.extend_from_slice(&value);
+                raw.extend_from_slice(b"\r\n\r\n");
+                let outcome = parse_request(&raw, peer(), &Limits::default(), |req| {
+                    req.header("x-test").map(<[u8]>::to_vec)
+                });
+                match outcome {
+                    // A bare LF ends the line (as HTTP/1.1 allows): what was handed out
+                    // is the value before it, never the byte itself.
+                    Ok(Parsed::Done { value, .. }) if byte == b'\n' => {
+                        let value = value.unwrap_or_default();
+                        assert!(!value.iter().any(|&b| b < 0x20 && b != b'\t'), "{value:?}");
+                    }
+                    Err(HttpError::InvalidHeaderValue) if byte != b'\n' => {}
+                    Err(HttpError::Malformed) if byte == b'\n' => {}
+                    other => panic!("byte {byte:#04x} in {value:?}: {other:?}"),
+                }
+            }
+        }
+        let tab_and_high = b"GET / HTTP/1.1\r\nHost: a\r\nX: a\tb\xff\r\n\r\n";
+        assert_eq!(status_of(tab_and_high), Ok(Some(tab_and_high.len())));
+    }
 
     #[test]
     fn http10_closes_unless_asked() {

@@ -577,10 +577,17 @@ fn linger(conn: &mut Conn, scratch: &mut [u8]) -> bool {
     }
 }
 
-/// Whether bytes `from..filled` may hold the blank line ending a head.
+/// Whether bytes `from..` of `input` may hold the blank line ending a head (`\n\n` or
+/// `\n\r\n`, starting up to three bytes earlier so a split terminator is seen).
 fn may_hold_head_end(input: &[u8], from: usize) -> bool {
-    let window = input.get(from.saturating_sub(3)..).unwrap_or_default();
-    window.windows(2).any(|pair| pair == b"\n\n") || window.windows(3).any(|w| w == b"\n\r\n")
+    let mut rest = input.get(from.saturating_sub(3)..).unwrap_or_default();
+    while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+        rest = rest.get(at + 1..).unwrap_or_default();
+        if rest.first() == Some(&b'\n') || rest.starts_with(b"\r\n") {
+            return true;
+        }
+    }
+    false
 }
 
 fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> Step {
@@ -594,8 +601,13 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
         Some(_) => {}
         None => {
             // Re-parse only when a head end may have arrived, so a head trickling in
-            // byte by byte costs linear, not quadratic, work.
-            if conn.filled < limits.max_head_bytes && !may_hold_head_end(buffered, conn.scanned) {
+            // byte by byte costs linear, not quadratic, work. The first attempt on a
+            // request (`scanned == 0`) just parses: a whole request usually arrives in
+            // one read, and the parser finds its end anyway.
+            if conn.scanned > 0
+                && conn.filled < limits.max_head_bytes
+                && !may_hold_head_end(buffered, conn.scanned)
+            {
                 conn.scanned = conn.filled;
                 return Step::NeedInput;
             }
@@ -679,4 +691,21 @@ fn queue_response<H: Handler>(
 fn queue_error(conn: &mut Conn, error: &HttpError, date: &DateCache) {
     Response::from_error(error).write_to(&mut conn.output, false, true, false, date.get());
     conn.close_after_write = true;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_hold_head_end;
+
+    #[test]
+    fn head_end_is_found_even_when_split_across_reads() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        // Every point a previous read may have stopped at still sees the terminator.
+        for from in 0..=head.len() {
+            assert!(may_hold_head_end(head, from), "from {from}");
+        }
+        assert!(may_hold_head_end(b"GET / HTTP/1.0\n\n", 15));
+        assert!(!may_hold_head_end(b"GET / HTTP/1.1\r\nHost: a\r\n", 0));
+        assert!(!may_hold_head_end(b"GET / HTTP/1.1\r\nX: \n\r", 0));
+    }
 }
