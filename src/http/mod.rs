@@ -34,7 +34,7 @@ mod worker;
 pub use error::HttpError;
 pub use limits::Limits;
 pub use request::{Parsed, Request, RequestFacts, Version, parse_request};
-pub use response::{HeaderError, Response, reason};
+pub use response::{HeaderBlock, HeaderError, Response, reason};
 pub use server::{Server, ShutdownHandle};
 pub use worker::Job;
 

@@ -2,6 +2,7 @@
 //! response, and the one serialiser that writes them to the wire.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use super::error::HttpError;
 
@@ -32,6 +33,138 @@ impl fmt::Display for HeaderError {
 }
 
 impl std::error::Error for HeaderError {}
+
+/// Header names the server writes itself; a handler may not set them.
+const RESERVED: [&str; 4] = ["content-length", "date", "connection", "transfer-encoding"];
+
+/// Checks one header as [`Response::set_header`] does; `const` so that a
+/// [`HeaderBlock`] in a `static` is checked when the program is compiled.
+const fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
+    let name = name.as_bytes();
+    if name.is_empty() {
+        return Err(HeaderError::InvalidName);
+    }
+    let mut rest = name;
+    while let [b, tail @ ..] = rest {
+        if !is_token_byte(*b) {
+            return Err(HeaderError::InvalidName);
+        }
+        rest = tail;
+    }
+    let mut reserved: &[&str] = &RESERVED;
+    while let [word, tail @ ..] = reserved {
+        if name.eq_ignore_ascii_case(word.as_bytes()) {
+            return Err(HeaderError::Reserved);
+        }
+        reserved = tail;
+    }
+    let mut rest = value.as_bytes();
+    while let [b, tail @ ..] = rest {
+        if (*b < 0x20 && *b != b'\t') || *b == 0x7f {
+            return Err(HeaderError::InvalidValue);
+        }
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// Appends `Name: value\r\n`, the value without surrounding blanks.
+fn push_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.trim_matches([' ', '\t']).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Checks every header of a block, answering the first [`HeaderError`].
+const fn check_headers(headers: &[(&str, &str)]) -> Result<(), HeaderError> {
+    let mut rest = headers;
+    while let [(name, value), tail @ ..] = rest {
+        if let Err(error) = check_header(name, value) {
+            return Err(error);
+        }
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// A fixed set of response headers (the hardening headers of every page, say),
+/// checked like [`Response::set_header`] when it is built and serialised once, on
+/// first use, so a response takes them all with one copy
+/// ([`Response::header_block`]) instead of checking each header every time.
+///
+/// Build it in a `static` with [`HeaderBlock::new`]: the check then runs when the
+/// program is compiled, and a bad header there is a build error. [`HeaderBlock::try_new`]
+/// checks at run time instead.
+///
+/// ```
+/// use latchkey::http::{HeaderBlock, HeaderError, Response};
+/// static NO_STORE: HeaderBlock = HeaderBlock::new(&[("Cache-Control", "no-store")]);
+/// let response = Response::text(200, "hi\n").header_block(&NO_STORE);
+/// assert!(response.header_error().is_none());
+/// assert_eq!(
+///     HeaderBlock::try_new(&[("Content-Length", "1")]).err(),
+///     Some(HeaderError::Reserved)
+/// );
+/// ```
+pub struct HeaderBlock {
+    headers: &'static [(&'static str, &'static str)],
+    wire: OnceLock<Box<[u8]>>,
+}
+
+impl HeaderBlock {
+    /// A block of constant `(name, value)` headers, for a `static`.
+    ///
+    /// # Panics
+    ///
+    /// If a header would be refused by [`Response::set_header`]; in a `static` that
+    /// panic happens while compiling, so it stops the build instead.
+    pub const fn new(headers: &'static [(&'static str, &'static str)]) -> HeaderBlock {
+        match check_headers(headers) {
+            Ok(()) => HeaderBlock {
+                headers,
+                wire: OnceLock::new(),
+            },
+            Err(_) => panic!("invalid header in a HeaderBlock"),
+        }
+    }
+
+    /// A block of `(name, value)` headers, refused as a whole with the first
+    /// [`HeaderError`] of any of them.
+    pub fn try_new(
+        headers: &'static [(&'static str, &'static str)],
+    ) -> Result<HeaderBlock, HeaderError> {
+        check_headers(headers)?;
+        Ok(HeaderBlock {
+            headers,
+            wire: OnceLock::new(),
+        })
+    }
+
+    /// The `Name: value\r\n` lines, serialised on first use.
+    fn wire(&self) -> &[u8] {
+        self.wire.get_or_init(|| {
+            let mut out = Vec::new();
+            for (name, value) in self.headers {
+                push_header_line(&mut out, name, value);
+            }
+            out.into_boxed_slice()
+        })
+    }
+}
+
+impl fmt::Debug for HeaderBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("HeaderBlock")
+            .field("names", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+static TEXT_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "text/plain; charset=utf-8")]);
+static JSON_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "application/json")]);
+static HTML_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "text/html; charset=utf-8")]);
 
 #[derive(Debug, Clone)]
 enum Body {
@@ -65,7 +198,9 @@ impl Body {
 #[derive(Clone)]
 pub struct Response {
     status: u16,
-    /// Already validated and serialised `Name: value\r\n` lines.
+    /// The first header block's lines, when it came before any other header.
+    block: &'static [u8],
+    /// Already validated and serialised `Name: value\r\n` lines, after `block`.
     header_lines: Vec<u8>,
     body: Body,
     error: Option<HeaderError>,
@@ -78,6 +213,7 @@ impl Response {
         let error = (!(200..=599).contains(&status)).then_some(HeaderError::InvalidStatus);
         Response {
             status,
+            block: b"",
             header_lines: Vec::new(),
             body: Body::Static(b""),
             error,
@@ -88,22 +224,18 @@ impl Response {
     /// A `text/plain; charset=utf-8` response.
     pub fn text(status: u16, body: impl Into<String>) -> Self {
         Response::new(status)
-            .header("Content-Type", "text/plain; charset=utf-8")
+            .header_block(&TEXT_TYPE)
             .body(body.into().into_bytes())
     }
 
     /// An `application/json` response with an already-serialised body.
     pub fn json(status: u16, body: Vec<u8>) -> Self {
-        Response::new(status)
-            .header("Content-Type", "application/json")
-            .body(body)
+        Response::new(status).header_block(&JSON_TYPE).body(body)
     }
 
     /// A `text/html; charset=utf-8` response.
     pub fn html(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Response::new(status)
-            .header("Content-Type", "text/html; charset=utf-8")
-            .body(body)
+        Response::new(status).header_block(&HTML_TYPE).body(body)
     }
 
     /// A redirect (`status` 301, 302, 303, 307 or 308) to `location`; a location with
@@ -115,9 +247,9 @@ impl Response {
     /// The plain-text answer to a protocol error, e.g. `400 Bad Request\n\nmalformed request\n`;
     /// a 503 carries `Retry-After: 1`.
     pub fn from_error(error: &HttpError) -> Self {
-        let status = error.status();
-        let mut response =
-            Response::text(status, format!("{status} {}\n\n{error}\n", reason(status)));
+        let mut response = Response::new(error.status())
+            .header_block(&TEXT_TYPE)
+            .static_body(error_body(error).as_bytes());
         response.retry_after = *error == HttpError::Overloaded;
         response
     }
@@ -143,30 +275,27 @@ impl Response {
         self
     }
 
+    /// Adds every header of `block` (checked when the block was built), after those
+    /// already added.
+    pub fn header_block(mut self, block: &'static HeaderBlock) -> Self {
+        let lines = block.wire();
+        if self.block.is_empty() && self.header_lines.is_empty() {
+            self.block = lines;
+        } else {
+            self.header_lines.extend_from_slice(lines);
+        }
+        self
+    }
+
     /// Adds a header, refusing (and leaving the response unchanged) a name that is not a
     /// token, a value with control characters, or a header the server sets itself.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(HeaderError::InvalidName);
-        }
-        if ["content-length", "date", "connection", "transfer-encoding"]
-            .iter()
-            .any(|reserved| name.eq_ignore_ascii_case(reserved))
-        {
-            return Err(HeaderError::Reserved);
-        }
-        if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-            return Err(HeaderError::InvalidValue);
-        }
+        check_header(name, value)?;
         // One allocation for the usual few headers instead of a realloc per append.
         if self.header_lines.capacity() == 0 {
             self.header_lines.reserve(128);
         }
-        self.header_lines.extend_from_slice(name.as_bytes());
-        self.header_lines.extend_from_slice(b": ");
-        self.header_lines
-            .extend_from_slice(value.trim_matches([' ', '\t']).as_bytes());
-        self.header_lines.extend_from_slice(b"\r\n");
+        push_header_line(&mut self.header_lines, name, value);
         Ok(())
     }
 
@@ -199,16 +328,25 @@ impl Response {
         if self.error.is_some() {
             const BODY: &[u8] = b"500 Internal Server Error\n\ninvalid response header\n";
             let fallback = Response::new(500)
-                .header("Content-Type", "text/plain; charset=utf-8")
+                .header_block(&TEXT_TYPE)
                 .static_body(BODY);
             return fallback.write_to(out, head_only, close, http10_keep_alive, date);
         }
         let body = self.body.as_slice();
-        out.extend_from_slice(b"HTTP/1.1 ");
-        push_decimal(out, usize::from(self.status));
-        out.push(b' ');
-        out.extend_from_slice(reason(self.status).as_bytes());
-        out.extend_from_slice(b"\r\n");
+        let sent_body = if head_only { &[][..] } else { body };
+        // Status line, Date, Content-Length and Connection fit in 160 bytes.
+        out.reserve(160 + self.block.len() + self.header_lines.len() + sent_body.len());
+        match status_line(self.status) {
+            Some(line) => out.extend_from_slice(line.as_bytes()),
+            None => {
+                out.extend_from_slice(b"HTTP/1.1 ");
+                push_decimal(out, usize::from(self.status));
+                out.push(b' ');
+                out.extend_from_slice(reason(self.status).as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(self.block);
         out.extend_from_slice(&self.header_lines);
         if self.retry_after {
             out.extend_from_slice(b"Retry-After: 1\r\n");
@@ -217,16 +355,14 @@ impl Response {
         out.extend_from_slice(date);
         out.extend_from_slice(b"\r\nContent-Length: ");
         push_decimal(out, body.len());
-        out.extend_from_slice(b"\r\n");
         if close {
-            out.extend_from_slice(b"Connection: close\r\n");
+            out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
         } else if http10_keep_alive {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
+            out.extend_from_slice(b"\r\nConnection: keep-alive\r\n\r\n");
+        } else {
+            out.extend_from_slice(b"\r\n\r\n");
         }
-        out.extend_from_slice(b"\r\n");
-        if !head_only {
-            out.extend_from_slice(body);
-        }
+        out.extend_from_slice(sent_body);
     }
 }
 
@@ -234,7 +370,10 @@ impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
             .field("status", &self.status)
-            .field("header_bytes", &self.header_lines.len())
+            .field(
+                "header_bytes",
+                &(self.block.len() + self.header_lines.len()),
+            )
             .field("body_len", &self.body.as_slice().len())
             .field("error", &self.error)
             .finish_non_exhaustive()
@@ -258,8 +397,64 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
 }
 
 /// RFC 9110 `tchar`.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+const fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// The whole status line of the statuses answered most, ready to copy.
+fn status_line(status: u16) -> Option<&'static str> {
+    Some(match status {
+        200 => "HTTP/1.1 200 OK\r\n",
+        302 => "HTTP/1.1 302 Found\r\n",
+        303 => "HTTP/1.1 303 See Other\r\n",
+        401 => "HTTP/1.1 401 Unauthorized\r\n",
+        _ => return None,
+    })
+}
+
+/// The body of [`Response::from_error`]: `<status> <reason>\n\n<error>\n`, spelled
+/// out so an error answer costs no formatting (a test checks it against the parts).
+fn error_body(error: &HttpError) -> &'static str {
+    match error {
+        HttpError::HeadTooLarge => {
+            "431 Request Header Fields Too Large\n\nrequest head too large\n"
+        }
+        HttpError::TooManyHeaders => "431 Request Header Fields Too Large\n\ntoo many headers\n",
+        HttpError::BodyTooLarge => "413 Content Too Large\n\nrequest body too large\n",
+        HttpError::Malformed => "400 Bad Request\n\nmalformed request\n",
+        HttpError::InvalidHeaderValue => "400 Bad Request\n\ninvalid header value\n",
+        HttpError::InvalidContentLength => "400 Bad Request\n\ninvalid content-length\n",
+        HttpError::RepeatedContentLength => "400 Bad Request\n\nconflicting content-length\n",
+        HttpError::LengthAndTransferEncoding => {
+            "400 Bad Request\n\ncontent-length with transfer-encoding\n"
+        }
+        HttpError::ChunkedBody => {
+            "411 Length Required\n\nchunked body not accepted, send content-length\n"
+        }
+        HttpError::UnsupportedTransferEncoding => {
+            "501 Not Implemented\n\nunsupported transfer-encoding\n"
+        }
+        HttpError::BadHost => "400 Bad Request\n\nmissing or repeated host\n",
+        HttpError::Timeout => "408 Request Timeout\n\nrequest timeout\n",
+        HttpError::Overloaded => "503 Service Unavailable\n\nbusy, retry shortly\n",
+    }
 }
 
 /// The reason phrase of a status code ("" for codes without a common one).
@@ -347,6 +542,90 @@ mod tests {
         assert!(text.contains("Content-Length: 5\r\n"));
         assert!(text.contains("Connection: close\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn header_blocks_are_checked_like_single_headers() {
+        assert_eq!(
+            HeaderBlock::try_new(&[("X-Ok", "1"), ("X-Evil", "a\r\nSet-Cookie: s=1")]).err(),
+            Some(HeaderError::InvalidValue)
+        );
+        assert_eq!(
+            HeaderBlock::try_new(&[("Bad Name", "1")]).err(),
+            Some(HeaderError::InvalidName)
+        );
+        const RESERVED_CASES: [&[(&str, &str)]; 4] = [
+            &[("Content-Length", "1")],
+            &[("date", "1")],
+            &[("CONNECTION", "1")],
+            &[("Transfer-Encoding", "1")],
+        ];
+        for headers in RESERVED_CASES {
+            assert_eq!(
+                HeaderBlock::try_new(headers).err(),
+                Some(HeaderError::Reserved),
+                "{headers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_blocks_keep_the_order_headers_were_added_in() {
+        static BLOCK: HeaderBlock = HeaderBlock::new(&[("X-A", " 1 "), ("X-B", "2")]);
+        let first = wire(
+            &Response::new(200).header_block(&BLOCK).header("X-C", "3"),
+            false,
+            false,
+        );
+        assert!(
+            first.contains("\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\n"),
+            "{first}"
+        );
+        let after = wire(
+            &Response::new(200).header("X-C", "3").header_block(&BLOCK),
+            false,
+            false,
+        );
+        assert!(
+            after.contains("\r\nX-C: 3\r\nX-A: 1\r\nX-B: 2\r\n"),
+            "{after}"
+        );
+        let evil = Response::new(200).header_block(&BLOCK).header("X-D", "\n");
+        assert!(wire(&evil, false, false).starts_with("HTTP/1.1 500 "));
+    }
+
+    #[test]
+    fn status_lines_are_the_same_spelled_out_or_built() {
+        for status in [200, 302, 303, 401] {
+            let line = status_line(status).unwrap();
+            assert_eq!(line, format!("HTTP/1.1 {status} {}\r\n", reason(status)));
+        }
+        let text = wire(&Response::new(418), false, false);
+        assert!(text.starts_with("HTTP/1.1 418 \r\n"), "{text}");
+    }
+
+    #[test]
+    fn every_error_body_names_its_status_reason_and_error() {
+        for error in [
+            HttpError::HeadTooLarge,
+            HttpError::TooManyHeaders,
+            HttpError::BodyTooLarge,
+            HttpError::Malformed,
+            HttpError::InvalidHeaderValue,
+            HttpError::InvalidContentLength,
+            HttpError::RepeatedContentLength,
+            HttpError::LengthAndTransferEncoding,
+            HttpError::ChunkedBody,
+            HttpError::UnsupportedTransferEncoding,
+            HttpError::BadHost,
+            HttpError::Timeout,
+            HttpError::Overloaded,
+        ] {
+            let status = error.status();
+            let expected = format!("{status} {}\n\n{error}\n", reason(status));
+            assert_eq!(error_body(&error), expected);
+            assert_eq!(Response::from_error(&error).status(), status);
+        }
     }
 
     #[test]

@@ -77,6 +77,10 @@ pub struct App {
     /// the check comes back, so without this one address could queue a burst of
     /// guesses at once, all passing the limiter before the first failure is counted.
     in_flight: HashMap<IpAddr, u64>,
+    /// `/login`, `/logout` and the stylesheet's path under the prefix, built once.
+    login_path: String,
+    logout_path: String,
+    stylesheet_path: String,
 }
 
 /// After this long an in-flight entry is forgotten: its answer was dropped (client
@@ -94,6 +98,10 @@ fn address_key(ip: IpAddr) -> IpAddr {
         v4 => v4,
     }
 }
+
+/// [`SESSION_COOKIE`]'s name when Secure, as `cookie_name(SESSION_COOKIE, true)`
+/// spells it (a test checks), spelled out so no request builds it.
+const SECURE_SESSION_COOKIE: &str = "__Host-latchkey_session";
 
 /// Seconds between two prunings of expired revocations.
 const PRUNE_EVERY: u64 = 600;
@@ -128,7 +136,6 @@ impl App {
             ..RateConfig::default()
         };
         App {
-            cfg,
             keys,
             users,
             users_stamp,
@@ -137,6 +144,10 @@ impl App {
             policy,
             next_prune: 0,
             in_flight: HashMap::new(),
+            login_path: format!("{}/login", cfg.prefix),
+            logout_path: format!("{}/logout", cfg.prefix),
+            stylesheet_path: format!("{}{}", cfg.prefix, pages::style_route()),
+            cfg,
         }
     }
 
@@ -151,8 +162,9 @@ impl App {
         }
     }
 
-    fn path(&self, route: &str) -> String {
-        format!("{}{route}", self.cfg.prefix)
+    /// The answer to a refused request, as a short page for browsers.
+    fn error_page(&self, err: &WebError) -> Response {
+        respond::error_page(&self.cfg.title, &self.stylesheet_path, err)
     }
 
     fn authenticator(&self) -> Authenticator<'_> {
@@ -178,8 +190,14 @@ impl App {
         }
     }
 
-    fn session_cookie_name(&self, secure: bool) -> String {
-        cookie_name(SESSION_COOKIE, secure)
+    /// The session cookie's name on the wire, as [`cookie_name`] spells it (a test
+    /// checks), without building it per request.
+    fn session_cookie_name(&self, secure: bool) -> &'static str {
+        if secure {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
     }
 
     fn dispatch(&mut self, req: &Request<'_>) -> Result<Reply<LoginDone>, WebError> {
@@ -201,6 +219,8 @@ impl App {
             "/forward-auth" if get || post => respond(self.verify(req, true)),
             "/login" | "/auth" | "/auth/refresh" => Err(WebError::MethodNotAllowed("POST")),
             "/healthz" | "/protected" => Err(WebError::MethodNotAllowed("GET, HEAD")),
+            // Public: the login page needs it before anyone is logged in.
+            _ if get && route == pages::style_route() => respond(respond::stylesheet()),
             _ if get => respond(self.protected_page(req, route)),
             _ => Err(WebError::MethodNotAllowed("GET, HEAD")),
         }
@@ -275,7 +295,7 @@ impl App {
             .map_or_else(cookie::csrf::new_presession, Ok)
         {
             Ok(p) => p,
-            Err(_) => return respond::error_page(&self.cfg.title, &WebError::Internal),
+            Err(_) => return self.error_page(&WebError::Internal),
         };
         let next = url::query_param(req.query().unwrap_or(""), "next")
             .ok()
@@ -305,14 +325,14 @@ impl App {
         username: &str,
     ) -> Response {
         let csrf = cookie::csrf::token(presession, &self.keys.csrf);
-        let action = self.path("/login");
         let body = pages::login_page(&pages::LoginPage {
             title: &self.cfg.title,
             next,
             csrf_token: &csrf,
             error,
             username,
-            action: &action,
+            action: &self.login_path,
+            stylesheet: &self.stylesheet_path,
         });
         let mut resp = respond::html(status, body);
         if set_presession {
@@ -529,10 +549,10 @@ impl App {
                 };
                 let Ok(session) = cookie::Session::new(&done.username, now, ttl, remember, epoch)
                 else {
-                    return respond::error_page(&self.cfg.title, &WebError::Internal);
+                    return self.error_page(&WebError::Internal);
                 };
                 let name = self.session_cookie_name(secure);
-                let value = cookie::seal(&session, &name, self.keys.session.current());
+                let value = cookie::seal(&session, name, self.keys.session.current());
                 let set = SetCookie::new(SESSION_COOKIE, &value)
                     .secure(secure)
                     .same_site(self.same_site())
@@ -540,7 +560,7 @@ impl App {
                 let resp = respond::redirect(303, &next);
                 match set.build() {
                     Ok(line) => resp.header("Set-Cookie", &line),
-                    Err(_) => respond::error_page(&self.cfg.title, &WebError::Internal),
+                    Err(_) => self.error_page(&WebError::Internal),
                 }
             }
         }
@@ -645,10 +665,7 @@ impl App {
         let result = auth::bearer_token(header)
             .and_then(|t| self.authenticator().token(t, TokenType::Access, now));
         match result {
-            Ok(claims) => {
-                let user = claims.sub.unwrap_or_default();
-                respond::json(200, &json!({ "username": user, "identity": user }))
-            }
+            Ok(claims) => respond::identity(claims.sub.as_deref().unwrap_or_default()),
             Err(e) => {
                 let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
                 log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
@@ -657,7 +674,7 @@ impl App {
                 } else {
                     "Invalid token"
                 };
-                respond::jwt_error(401, error, &e.to_string())
+                respond::jwt_error(401, error, &e)
                     .header("WWW-Authenticate", "JWT realm=\"Login Required\"")
             }
         }
@@ -669,7 +686,7 @@ impl App {
         let secure = self.secure(req);
         match self
             .authenticator()
-            .request(req, &self.session_cookie_name(secure), now)
+            .request(req, self.session_cookie_name(secure), now)
         {
             Ok(identity) => self.serve_page(route, &identity),
             Err(e) => {
@@ -694,32 +711,32 @@ impl App {
     fn login_url(&self, next: &str) -> String {
         format!(
             "{}?next={}",
-            self.path("/login"),
+            self.login_path,
             url::percent_encode_component(next)
         )
     }
 
     fn serve_page(&self, route: &str, identity: &Identity) -> Response {
         match &self.cfg.serve_dir {
-            Some(dir) => static_files::serve(dir, route)
-                .unwrap_or_else(|e| respond::error_page(&self.cfg.title, &e)),
+            Some(dir) => static_files::serve(dir, route).unwrap_or_else(|e| self.error_page(&e)),
             None if route == "/" => {
                 let binding = match identity {
-                    Identity::Session(s) => logout_binding(&s.sid),
-                    Identity::Token(_) => String::new(),
+                    Identity::Session(s) => LogoutBinding::of(&s.sid),
+                    Identity::Token(_) => LogoutBinding::none(),
                 };
-                let csrf = cookie::csrf::token(&binding, &self.keys.csrf);
+                let csrf = cookie::csrf::token(binding.as_str(), &self.keys.csrf);
                 respond::html(
                     200,
                     pages::welcome_page(
                         &self.cfg.title,
+                        &self.stylesheet_path,
                         identity.user(),
-                        &self.path("/logout"),
+                        &self.logout_path,
                         &csrf,
                     ),
                 )
             }
-            None => respond::error_page(&self.cfg.title, &WebError::NotFound),
+            None => self.error_page(&WebError::NotFound),
         }
     }
 
@@ -737,13 +754,17 @@ impl App {
         let now = now_secs();
         let secure = self.secure(req);
         let name = self.session_cookie_name(secure);
-        let session = self.authenticator().session(req, &name, now);
+        let session = self.authenticator().session(req, name, now);
         if let Ok(session) = &session {
             if req.method() == "POST" && Self::is_browser(req) {
                 let form = form::parse_form(req.body())?;
                 let token = form.get("csrf").ok_or(WebError::Csrf)?;
-                cookie::csrf::verify(token, &logout_binding(&session.sid), &self.keys.csrf)
-                    .map_err(|_| WebError::Csrf)?;
+                cookie::csrf::verify(
+                    token,
+                    LogoutBinding::of(&session.sid).as_str(),
+                    &self.keys.csrf,
+                )
+                .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
             if self
@@ -760,7 +781,7 @@ impl App {
             .same_site(self.same_site())
             .removal()
             .build();
-        let resp = respond::redirect(303, &self.path("/login"));
+        let resp = respond::redirect(303, &self.login_path);
         Ok(match clear {
             Ok(line) => resp.header("Set-Cookie", &line),
             Err(_) => resp,
@@ -772,20 +793,18 @@ impl App {
     /// `ForwardAuth`, whose non-2xx answer goes to the browser as is.
     fn verify(&self, req: &Request<'_>, browser_redirect: bool) -> Response {
         let now = now_secs();
-        let secure = self.secure(req) || forwarded_https(req);
+        let secure_here = self.secure(req);
+        let secure = secure_here || forwarded_https(req);
         let mut result = self
             .authenticator()
-            .request(req, &self.session_cookie_name(secure), now);
-        if result.is_err() && secure != self.secure(req) {
+            .request(req, self.session_cookie_name(secure), now);
+        if result.is_err() && secure != secure_here {
             result = self
                 .authenticator()
-                .request(req, &self.session_cookie_name(false), now);
+                .request(req, self.session_cookie_name(false), now);
         }
         match result {
-            Ok(identity) => Response::new(200)
-                .header("Remote-User", identity.user())
-                .header("Cache-Control", "no-store")
-                .body(Vec::new()),
+            Ok(identity) => respond::forward_auth_ok(identity.user()),
             Err(e) => {
                 if !matches!(e, AuthError::NoCredentials) {
                     let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
@@ -852,10 +871,37 @@ fn origin_matches(origin: &[u8], host: &str, allowed: &[String]) -> bool {
 }
 
 /// The value the logout form's CSRF token binds to: the session id, in the shape of
-/// a pre-session value, so a token lifted from one session cannot end another.
-fn logout_binding(sid: &[u8; 16]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid)
+/// a pre-session value (unpadded base64url of 16 bytes), so a token lifted from one
+/// session cannot end another. Kept on the stack: it is made for every welcome page.
+struct LogoutBinding {
+    encoded: [u8; cookie::csrf::PRESESSION_LEN],
+    len: usize,
+}
+
+impl LogoutBinding {
+    fn of(sid: &[u8; 16]) -> LogoutBinding {
+        use base64::Engine;
+        let mut encoded = [0u8; cookie::csrf::PRESESSION_LEN];
+        // 16 bytes always fit in PRESESSION_LEN; were it otherwise the binding would be
+        // empty, which `csrf::verify` refuses: logout would fail closed.
+        let len = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode_slice(sid, &mut encoded)
+            .unwrap_or(0);
+        LogoutBinding { encoded, len }
+    }
+
+    /// No session (a bearer token on the welcome page): nothing a token can bind to.
+    fn none() -> LogoutBinding {
+        LogoutBinding {
+            encoded: [0; cookie::csrf::PRESESSION_LEN],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        let bytes = self.encoded.get(..self.len).unwrap_or_default();
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
 }
 
 impl Handler for App {
@@ -872,7 +918,7 @@ impl Handler for App {
                 Reply::Respond(if api {
                     respond::error_json(&e)
                 } else {
-                    respond::error_page(&self.cfg.title, &e)
+                    self.error_page(&e)
                 })
             }
         }
@@ -895,5 +941,29 @@ impl Handler for App {
                 eprintln!("latchkey: could not prune revocations: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_cookie_names_are_what_set_cookie_writes() {
+        assert_eq!(cookie_name(SESSION_COOKIE, true), SECURE_SESSION_COOKIE);
+        assert_eq!(cookie_name(SESSION_COOKIE, false), SESSION_COOKIE);
+    }
+
+    #[test]
+    fn logout_binding_has_the_shape_of_a_presession() {
+        use base64::Engine;
+        let sid = [0xfb; 16];
+        let binding = LogoutBinding::of(&sid);
+        assert_eq!(
+            binding.as_str(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid)
+        );
+        assert_eq!(binding.as_str().len(), cookie::csrf::PRESESSION_LEN);
+        assert_eq!(LogoutBinding::none().as_str(), "");
     }
 }

@@ -9,22 +9,23 @@
 /// assert_eq!(page, "<p>a&lt;b");
 /// ```
 pub fn escape_into(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(index) = rest.find(['&', '<', '>', '"', '\'']) {
-        let (plain, special) = rest.split_at(index);
-        out.push_str(plain);
-        let mut chars = special.chars();
-        let entity = match chars.next() {
-            Some('&') => "&amp;",
-            Some('<') => "&lt;",
-            Some('>') => "&gt;",
-            Some('"') => "&quot;",
-            _ => "&#x27;",
+    // Byte by byte: the five specials are ASCII, so they never occur inside a
+    // multi-byte character, and every cut below falls on a character boundary.
+    let mut plain_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let entity = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
+            _ => continue,
         };
+        out.push_str(text.get(plain_from..at).unwrap_or_default());
         out.push_str(entity);
-        rest = chars.as_str();
+        plain_from = at + 1;
     }
-    out.push_str(rest);
+    out.push_str(text.get(plain_from..).unwrap_or_default());
 }
 
 /// Returns `text` HTML-escaped (see [`escape_into`]).

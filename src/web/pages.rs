@@ -1,22 +1,22 @@
 //! The few HTML pages latchkey serves: login, welcome, and a generic message.
 //!
 //! Pages are plain functions returning a `String`: no template engine, no
-//! JavaScript, no external resources, no inline `style=` attributes. All styling
-//! lives in one `<style>` block whose hash [`style_csp_source`] puts into the
-//! Content-Security-Policy, so the CSP can forbid every other inline style and
-//! all scripts. Every value reflected into a page goes through
+//! JavaScript, no inline `<style>` or `style=`. All styling lives in one stylesheet,
+//! [`STYLE`], served by latchkey itself at [`style_route`] (under the prefix), whose
+//! name carries a hash of its content so browsers cache it for good and each page
+//! stays small; the Content-Security-Policy allows styles from this origin only and
+//! forbids all scripts. Every value reflected into a page goes through
 //! [`html::escape_into`](super::html::escape_into).
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 use super::html::escape_into;
 
-/// The only CSS on any page; its SHA-256 is allowed by the CSP.
-const STYLE: &str = "\
+/// The only CSS of any page, served at [`style_route`].
+pub const STYLE: &str = "\
 :root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--fg:#111827;--muted:#4b5563;\
 --line:#d1d5db;--accent:#2563eb;--accent-fg:#fff;--err-bg:#fef2f2;--err-fg:#991b1b}\
 @media (prefers-color-scheme:dark){:root{--bg:#0b1120;--card:#1f2937;--fg:#f9fafb;\
@@ -44,35 +44,42 @@ input:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline
 background:var(--err-bg);color:var(--err-fg)}\
 .error:empty{display:none}";
 
-/// The CSP source that allows exactly the pages' `<style>` block:
-/// `'sha256-<base64 of SHA-256(style)>'`, computed once.
+/// The path (without the prefix) the stylesheet is served at:
+/// `/latchkey-<first 16 hex digits of SHA-256(STYLE)>.css`, computed once. A new
+/// stylesheet gets a new name, so the old one may be cached as immutable.
 ///
 /// ```
-/// let source = latchkey::web::pages::style_csp_source();
-/// assert!(source.starts_with("'sha256-") && source.ends_with("='"));
-/// let csp = format!("default-src 'none'; style-src {source}; form-action 'self'");
-/// # let _ = csp;
+/// let route = latchkey::web::pages::style_route();
+/// assert!(route.starts_with("/latchkey-") && route.ends_with(".css"));
+/// assert_eq!(route.len(), "/latchkey-.css".len() + 16);
 /// ```
-pub fn style_csp_source() -> &'static str {
-    static SOURCE: OnceLock<String> = OnceLock::new();
-    SOURCE.get_or_init(|| {
+pub fn style_route() -> &'static str {
+    static ROUTE: OnceLock<String> = OnceLock::new();
+    ROUTE.get_or_init(|| {
         let digest = Sha256::digest(STYLE.as_bytes());
-        format!("'sha256-{}'", STANDARD.encode(digest))
+        let mut route = String::from("/latchkey-");
+        for byte in digest.iter().take(8) {
+            // Writing to a String cannot fail.
+            let _ = write!(route, "{byte:02x}");
+        }
+        route.push_str(".css");
+        route
     })
 }
 
-/// Starts a page: doctype through the opening `<main>`.
-fn open_page(out: &mut String, title: &str) {
+/// Starts a page: doctype through the opening `<main>`; `stylesheet` is the path of
+/// [`style_route`] under the prefix.
+fn open_page(out: &mut String, title: &str, stylesheet: &str) {
     out.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <link rel=\"icon\" href=\"data:,\">\n<title>",
+         <link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"",
     );
+    escape_into(out, stylesheet);
+    out.push_str("\">\n<title>");
     escape_into(out, title);
-    out.push_str("</title>\n<style>");
-    out.push_str(STYLE);
-    out.push_str("</style>\n</head>\n<body>\n<main>\n");
+    out.push_str("</title>\n</head>\n<body>\n<main>\n");
 }
 
 /// Ends a page opened by [`open_page`].
@@ -107,6 +114,8 @@ pub struct LoginPage<'a> {
     pub username: &'a str,
     /// The form's action path, e.g. "/login".
     pub action: &'a str,
+    /// The stylesheet's path: [`style_route`] under the prefix.
+    pub stylesheet: &'a str,
 }
 
 /// Renders the login page.
@@ -120,14 +129,15 @@ pub struct LoginPage<'a> {
 ///     error: Some("Wrong username or password."),
 ///     username: "ann",
 ///     action: "/login",
+///     stylesheet: "/latchkey-0123456789abcdef.css",
 /// });
 /// assert!(page.contains("<title>Router admin</title>"));
 /// assert!(page.contains(r#"name="next" value="/admin?tab=wifi&amp;x=1""#));
 /// assert!(page.contains(r#"role="alert""#));
 /// ```
 pub fn login_page(page: &LoginPage<'_>) -> String {
-    let mut out = String::with_capacity(STYLE.len() + 2048);
-    open_page(&mut out, page.title);
+    let mut out = String::with_capacity(2048);
+    open_page(&mut out, page.title, page.stylesheet);
     out.push_str("<h1>");
     escape_into(&mut out, page.title);
     out.push_str("</h1>\n");
@@ -175,19 +185,26 @@ pub fn login_page(page: &LoginPage<'_>) -> String {
 
 /// Renders the page shown to a logged-in user: "Welcome, <username>!" and a
 /// logout button, which is a POST form to `logout_path` carrying the CSRF token
-/// (a GET logout link could be triggered cross-site).
+/// (a GET logout link could be triggered cross-site). Nothing more: it is the
+/// page answered most, and every byte of it is copied and parsed per request.
 ///
 /// ```
-/// let page = latchkey::web::pages::welcome_page("Admin", "<ann>", "/logout", "tok");
+/// let page = latchkey::web::pages::welcome_page("Admin", "/s.css", "<ann>", "/logout", "tok");
 /// assert!(page.contains("Welcome, &lt;ann&gt;!"));
 /// assert!(page.contains(r#"<form method="post" action="/logout">"#));
 /// ```
-pub fn welcome_page(title: &str, username: &str, logout_path: &str, csrf_token: &str) -> String {
-    let mut out = String::with_capacity(STYLE.len() + 1024);
-    open_page(&mut out, title);
+pub fn welcome_page(
+    title: &str,
+    stylesheet: &str,
+    username: &str,
+    logout_path: &str,
+    csrf_token: &str,
+) -> String {
+    let mut out = String::with_capacity(1024);
+    open_page(&mut out, title, stylesheet);
     out.push_str("<h1>Welcome, ");
     escape_into(&mut out, username);
-    out.push_str("!</h1>\n<p>You are signed in.</p>\n<form method=\"post\" action=\"");
+    out.push_str("!</h1>\n<form method=\"post\" action=\"");
     escape_into(&mut out, logout_path);
     out.push_str("\">\n");
     hidden_field(&mut out, "csrf", csrf_token);
@@ -199,13 +216,13 @@ pub fn welcome_page(title: &str, username: &str, logout_path: &str, csrf_token: 
 /// Renders a small page with a heading and one paragraph, for errors and notices.
 ///
 /// ```
-/// let page = latchkey::web::pages::message_page("Error", "Too many attempts", "Try again <later>.");
+/// let page = latchkey::web::pages::message_page("Error", "/s.css", "Too many attempts", "Try again <later>.");
 /// assert!(page.contains("<h1>Too many attempts</h1>"));
 /// assert!(page.contains("<p>Try again &lt;later&gt;.</p>"));
 /// ```
-pub fn message_page(title: &str, heading: &str, text: &str) -> String {
-    let mut out = String::with_capacity(STYLE.len() + 512);
-    open_page(&mut out, title);
+pub fn message_page(title: &str, stylesheet: &str, heading: &str, text: &str) -> String {
+    let mut out = String::with_capacity(512);
+    open_page(&mut out, title, stylesheet);
     out.push_str("<h1>");
     escape_into(&mut out, heading);
     out.push_str("</h1>\n<p>");
@@ -230,16 +247,12 @@ mod tests {
             error: Some(EVIL),
             username: EVIL,
             action: EVIL,
+            stylesheet: EVIL,
         })
     }
 
-    /// The text of the single `<style>` block of `page`.
-    fn style_block(page: &str) -> &str {
-        assert_eq!(page.matches("<style>").count(), 1);
-        let start = page.find("<style>").unwrap() + "<style>".len();
-        let end = page.find("</style>").unwrap();
-        &page[start..end]
-    }
+    const SHEET: &str = "/p/latchkey-0123456789abcdef.css";
+    const SHEET_LINK: &str = "<link rel=\"stylesheet\" href=\"/p/latchkey-0123456789abcdef.css\">";
 
     #[test]
     fn login_page_escapes_every_reflected_value() {
@@ -254,6 +267,7 @@ mod tests {
         assert!(page.contains(&format!("required value=\"{EVIL_ESCAPED}\"")));
         assert!(page.contains("current-password\" required autofocus>"));
         assert!(page.contains(&format!("action=\"{EVIL_ESCAPED}\"")));
+        assert!(page.contains(&format!("rel=\"stylesheet\" href=\"{EVIL_ESCAPED}\"")));
     }
 
     #[test]
@@ -265,6 +279,7 @@ mod tests {
             error: None,
             username: "",
             action: "/login",
+            stylesheet: SHEET,
         });
         for needle in [
             "<!DOCTYPE html>",
@@ -287,22 +302,45 @@ mod tests {
         }
     }
 
+    fn plain_login() -> String {
+        login_page(&LoginPage {
+            title: "t",
+            next: "/",
+            csrf_token: "c",
+            error: None,
+            username: "",
+            action: "/login",
+            stylesheet: SHEET,
+        })
+    }
+
     #[test]
     fn pages_have_no_script_no_inline_style_no_external_resources() {
         for page in [
-            evil_login(),
-            welcome_page("t", "u", "/logout", "c"),
-            message_page("t", "h", "x"),
+            plain_login(),
+            welcome_page("t", SHEET, "u", "/logout", "c"),
+            message_page("t", SHEET, "h", "x"),
         ] {
             assert!(!page.contains("<script"));
             assert!(!page.contains("style="));
+            assert!(!page.contains("<style"));
             assert!(!page.contains(" on"), "no event handler attributes");
             assert!(!page.contains("http:") && !page.contains("https:") && !page.contains("//"));
-            // The one link is an empty inline favicon, so browsers do not fetch one.
-            let page = page.replacen("<link rel=\"icon\" href=\"data:,\">", "", 1);
+            // The links are an empty inline favicon, so browsers do not fetch one, and
+            // latchkey's own stylesheet, once.
+            assert_eq!(page.matches(SHEET_LINK).count(), 1);
+            let page = page
+                .replacen("<link rel=\"icon\" href=\"data:,\">", "", 1)
+                .replacen(SHEET_LINK, "", 1);
             assert!(!page.contains("<link") && !page.contains("<img"));
-            assert!(page.len() < 6 * 1024, "page is {} bytes", page.len());
+            assert!(page.len() < 2 * 1024, "page is {} bytes", page.len());
         }
+    }
+
+    #[test]
+    fn welcome_page_is_small() {
+        let page = welcome_page("Router admin", SHEET, "user1", "/logout", &"t".repeat(43));
+        assert!(page.len() < 640, "welcome page is {} bytes", page.len());
     }
 
     #[test]
@@ -313,21 +351,15 @@ mod tests {
     }
 
     #[test]
-    fn style_hash_matches_the_style_block_of_every_page() {
-        for page in [
-            evil_login(),
-            welcome_page("t", "u", "/logout", "c"),
-            message_page("t", "h", "x"),
-        ] {
-            let digest = Sha256::digest(style_block(&page).as_bytes());
-            let expected = format!("'sha256-{}'", STANDARD.encode(digest));
-            assert_eq!(style_csp_source(), expected);
-        }
+    fn style_route_names_the_style_by_its_hash() {
+        let digest = Sha256::digest(STYLE.as_bytes());
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(style_route(), format!("/latchkey-{hex}.css"));
     }
 
     #[test]
     fn welcome_page_escapes_and_posts_logout_with_csrf() {
-        let page = welcome_page(EVIL, EVIL, EVIL, EVIL);
+        let page = welcome_page(EVIL, EVIL, EVIL, EVIL, EVIL);
         assert!(!page.contains(EVIL));
         assert!(page.contains(&format!("<title>{EVIL_ESCAPED}</title>")));
         assert!(page.contains(&format!("<h1>Welcome, {EVIL_ESCAPED}!</h1>")));
@@ -338,7 +370,7 @@ mod tests {
 
     #[test]
     fn message_page_escapes_all_values() {
-        let page = message_page(EVIL, EVIL, EVIL);
+        let page = message_page(EVIL, EVIL, EVIL, EVIL);
         assert!(!page.contains(EVIL));
         assert!(page.contains(&format!("<title>{EVIL_ESCAPED}</title>")));
         assert!(page.contains(&format!("<h1>{EVIL_ESCAPED}</h1>")));

@@ -31,6 +31,12 @@ function check(condition, message) {
   console.log(`ok: ${message}`);
 }
 
+// Whether latchkey's stylesheet reached the page through its Content-Security-Policy:
+// the body is a centring flex box only when it did.
+async function styled(page) {
+  return (await page.evaluate(() => getComputedStyle(document.body).display)) === 'flex';
+}
+
 async function shoot(page, name, viewport) {
   await page.setViewportSize(viewport);
   const path = join(shots, `${name}.png`);
@@ -89,6 +95,7 @@ try {
   check(await page.locator('input[name=password]').getAttribute('type') === 'password', 'password field hides what is typed');
   check(await page.locator('input[name=csrf]').count() === 1, 'form carries a csrf field');
   check(await page.locator('input[name=remember]').count() === 1, 'form has a remember-me checkbox');
+  check(await styled(page), 'the login page is styled by latchkey\'s stylesheet');
   await shoot(page, 'login-phone', PHONE);
   await shoot(page, 'login-desktop', DESKTOP);
   await page.emulateMedia({ colorScheme: 'dark' });
@@ -114,6 +121,7 @@ try {
   check(accepted.status() === 303, `login answers 303 (got ${accepted.status()})`);
   await page.waitForURL((url) => !url.pathname.endsWith('/login'));
   check((await page.textContent('body')).includes(`Welcome, ${user}!`), `welcome page greets ${user}`);
+  check(await styled(page), 'the welcome page is styled by latchkey\'s stylesheet');
   await shoot(page, 'welcome-phone', PHONE);
   await shoot(page, 'welcome-desktop', DESKTOP);
 

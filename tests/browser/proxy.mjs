@@ -19,6 +19,12 @@ const prefix = env('BROWSER_TEST_PREFIX');
 const user = env('BROWSER_TEST_USER');
 const password = env('BROWSER_TEST_PASSWORD');
 
+// Whether latchkey's stylesheet, under the prefix, reached the page through the proxy
+// and the Content-Security-Policy: the body is a centring flex box only when it did.
+async function styled(page) {
+  return (await page.evaluate(() => getComputedStyle(document.body).display)) === 'flex';
+}
+
 function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
   console.log(`ok: ${message}`);
@@ -49,6 +55,7 @@ try {
   await page.goto(`${base}${start}`);
   check(here().pathname === `${prefix}/login`, `the admin page sends a stranger to ${prefix}/login (at ${page.url()})`);
   check(here().searchParams.get('next') !== null, 'the login URL remembers where to go back to');
+  check(await styled(page), 'the login page is styled, through the proxy');
 
   // Typing the credentials brings the browser back to the page it asked for.
   await page.locator('input[name=username]').fill(user);
@@ -78,6 +85,7 @@ try {
   // Signing out on latchkey's page locks the admin page again.
   await page.goto(`${base}${prefix}/`);
   check((await page.textContent('body')).includes(`Welcome, ${user}!`), 'latchkey\'s welcome page, through the proxy');
+  check(await styled(page), 'the welcome page is styled, through the proxy');
   await page.locator('form[action*="logout"] button').click();
   await page.waitForURL((url) => url.pathname === `${prefix}/login`);
   await page.goto(`${base}${start}`);
