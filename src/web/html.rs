@@ -9,6 +9,12 @@
 /// assert_eq!(page, "<p>a&lt;b");
 /// ```
 pub fn escape_into(out: &mut String, text: &str) {
+    // Most values (paths, names, tokens) hold no special at all: find that out eight
+    // bytes at a time and copy them whole.
+    if !has_special(text.as_bytes()) {
+        out.push_str(text);
+        return;
+    }
     // Byte by byte: the five specials are ASCII, so they never occur inside a
     // multi-byte character, and every cut below falls on a character boundary.
     let mut plain_from = 0;
@@ -26,6 +32,39 @@ pub fn escape_into(out: &mut String, text: &str) {
         plain_from = at + 1;
     }
     out.push_str(text.get(plain_from..).unwrap_or_default());
+}
+
+/// Whether `byte` is one of the five characters [`escape_into`] replaces.
+fn is_special(byte: u8) -> bool {
+    matches!(byte, b'&' | b'<' | b'>' | b'"' | b'\'')
+}
+
+/// Whether `text` holds a byte [`escape_into`] replaces, checked a 64-bit word at a
+/// time (the release build optimises for size and would not vectorise a byte loop).
+fn has_special(text: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Whether some byte of `word` equals `byte`: XOR turns those bytes to zero, and
+    // `(y - 0x01..) & !y & 0x80..` is non-zero exactly when `y` has a zero byte.
+    let holds = |word: u64, byte: u8| {
+        let y = word ^ ONES.wrapping_mul(u64::from(byte));
+        y.wrapping_sub(ONES) & !y & HIGHS != 0
+    };
+    let mut words = text.chunks_exact(8);
+    for chunk in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(bytes);
+        if holds(word, b'&')
+            | holds(word, b'<')
+            | holds(word, b'>')
+            | holds(word, b'"')
+            | holds(word, b'\'')
+        {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&byte| is_special(byte))
 }
 
 /// Returns `text` HTML-escaped (see [`escape_into`]).
@@ -64,6 +103,43 @@ mod tests {
         assert!(!escaped.contains('"'));
         let escaped = escape("</title><script>alert(1)</script>");
         assert!(!escaped.contains('<') && !escaped.contains('>'));
+    }
+
+    #[test]
+    fn escapes_specials_at_either_end_and_beside_multibyte_text() {
+        assert_eq!(escape("<é>"), "&lt;é&gt;");
+        assert_eq!(escape("'😀\""), "&#x27;😀&quot;");
+        assert_eq!(escape("a&b"), "a&amp;b");
+        assert_eq!(escape(&"x".repeat(100)), "x".repeat(100));
+    }
+
+    #[test]
+    fn finds_every_special_at_every_position() {
+        for special in ['&', '<', '>', '"', '\''] {
+            for len in 1..=20 {
+                for at in 0..len {
+                    let mut text: Vec<char> = "abcdefghijklmnopqrst".chars().take(len).collect();
+                    text[at] = special;
+                    let text: String = text.into_iter().collect();
+                    assert!(has_special(text.as_bytes()), "{text:?}");
+                    let expected: String = text
+                        .chars()
+                        .map(|c| match c {
+                            '&' => "&amp;".to_owned(),
+                            '<' => "&lt;".to_owned(),
+                            '>' => "&gt;".to_owned(),
+                            '"' => "&quot;".to_owned(),
+                            '\'' => "&#x27;".to_owned(),
+                            c => c.to_string(),
+                        })
+                        .collect();
+                    assert_eq!(escape(&text), expected);
+                }
+            }
+        }
+        // Bytes next to the specials (and above 0x7f) are not taken for them.
+        let near = "!#%()*;=?@[]{}~\u{80}é\u{ff}%&amp".replace('&', "");
+        assert!(!has_special(near.as_bytes()), "{near:?}");
     }
 
     #[test]
