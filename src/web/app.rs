@@ -77,10 +77,11 @@ pub struct App {
     /// the check comes back, so without this one address could queue a burst of
     /// guesses at once, all passing the limiter before the first failure is counted.
     in_flight: HashMap<IpAddr, u64>,
-    /// `/login`, `/logout` and the stylesheet's path under the prefix, built once.
+    /// `/login` and the stylesheet's path under the prefix, built once.
     login_path: String,
-    logout_path: String,
     stylesheet_path: String,
+    /// The welcome page's constant parts, rendered once.
+    welcome: pages::WelcomePage,
 }
 
 /// After this long an in-flight entry is forgotten: its answer was dropped (client
@@ -145,8 +146,12 @@ impl App {
             next_prune: 0,
             in_flight: HashMap::new(),
             login_path: format!("{}/login", cfg.prefix),
-            logout_path: format!("{}/logout", cfg.prefix),
             stylesheet_path: format!("{}{}", cfg.prefix, pages::style_route()),
+            welcome: pages::WelcomePage::new(
+                &cfg.title,
+                &format!("{}{}", cfg.prefix, pages::style_route()),
+                &format!("{}/logout", cfg.prefix),
+            ),
             cfg,
         }
     }
@@ -725,16 +730,7 @@ impl App {
                     Identity::Token(_) => LogoutBinding::none(),
                 };
                 let csrf = cookie::csrf::token(binding.as_str(), &self.keys.csrf);
-                respond::html(
-                    200,
-                    pages::welcome_page(
-                        &self.cfg.title,
-                        &self.stylesheet_path,
-                        identity.user(),
-                        &self.logout_path,
-                        &csrf,
-                    ),
-                )
+                respond::html(200, self.welcome.render(identity.user(), &csrf))
             }
             None => self.error_page(&WebError::NotFound),
         }

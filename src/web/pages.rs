@@ -183,10 +183,64 @@ pub fn login_page(page: &LoginPage<'_>) -> String {
     out
 }
 
-/// Renders the page shown to a logged-in user: "Welcome, <username>!" and a
-/// logout button, which is a POST form to `logout_path` carrying the CSRF token
-/// (a GET logout link could be triggered cross-site). Nothing more: it is the
-/// page answered most, and every byte of it is copied and parsed per request.
+/// The page shown to a logged-in user, "Welcome, <username>!" and a logout button,
+/// with the parts that are the same for every user (head, title, stylesheet, form
+/// action) escaped and rendered once. Nothing more is on it: it is the page answered
+/// most, and every byte of it is copied and parsed per request.
+///
+/// The logout button is a POST form to `logout_path` carrying the CSRF token (a GET
+/// logout link could be triggered cross-site).
+///
+/// ```
+/// use latchkey::web::pages::WelcomePage;
+/// let welcome = WelcomePage::new("Admin", "/s.css", "/logout");
+/// let page = welcome.render("<ann>", "tok");
+/// assert!(page.contains("Welcome, &lt;ann&gt;!"));
+/// assert!(page.contains(r#"<form method="post" action="/logout">"#));
+/// assert!(page.contains(r#"<input type="hidden" name="csrf" value="tok">"#));
+/// ```
+#[derive(Debug, Clone)]
+pub struct WelcomePage {
+    /// Doctype through `<h1>Welcome, `.
+    head: String,
+    /// `!</h1>`, the form, up to the CSRF field's value.
+    middle: String,
+}
+
+/// What follows the CSRF field's value on the welcome page.
+const WELCOME_TAIL: &str = "\">\n<button type=\"submit\">Sign out</button>\n</form>\n\
+                            </main>\n</body>\n</html>\n";
+
+impl WelcomePage {
+    /// Renders the constant parts for a page `title`, the `stylesheet`'s path (see
+    /// [`style_route`]) and the form's `logout_path`.
+    pub fn new(title: &str, stylesheet: &str, logout_path: &str) -> WelcomePage {
+        let mut head = String::with_capacity(512);
+        open_page(&mut head, title, stylesheet);
+        head.push_str("<h1>Welcome, ");
+        let mut middle = String::from("!</h1>\n<form method=\"post\" action=\"");
+        escape_into(&mut middle, logout_path);
+        middle.push_str("\">\n<input type=\"hidden\" name=\"csrf\" value=\"");
+        WelcomePage { head, middle }
+    }
+
+    /// The page for `username`, with `csrf_token` in the logout form.
+    pub fn render(&self, username: &str, csrf_token: &str) -> String {
+        // Room for the escaped values too, so the page is one allocation.
+        let mut out = String::with_capacity(
+            self.head.len() + self.middle.len() + WELCOME_TAIL.len() + 64 + username.len(),
+        );
+        out.push_str(&self.head);
+        escape_into(&mut out, username);
+        out.push_str(&self.middle);
+        escape_into(&mut out, csrf_token);
+        out.push_str(WELCOME_TAIL);
+        out
+    }
+}
+
+/// Renders the welcome page once (see [`WelcomePage`], which renders its constant
+/// parts only once for many pages).
 ///
 /// ```
 /// let page = latchkey::web::pages::welcome_page("Admin", "/s.css", "<ann>", "/logout", "tok");
@@ -200,17 +254,7 @@ pub fn welcome_page(
     logout_path: &str,
     csrf_token: &str,
 ) -> String {
-    let mut out = String::with_capacity(1024);
-    open_page(&mut out, title, stylesheet);
-    out.push_str("<h1>Welcome, ");
-    escape_into(&mut out, username);
-    out.push_str("!</h1>\n<form method=\"post\" action=\"");
-    escape_into(&mut out, logout_path);
-    out.push_str("\">\n");
-    hidden_field(&mut out, "csrf", csrf_token);
-    out.push_str("<button type=\"submit\">Sign out</button>\n</form>\n");
-    close_page(&mut out);
-    out
+    WelcomePage::new(title, stylesheet, logout_path).render(username, csrf_token)
 }
 
 /// Renders a small page with a heading and one paragraph, for errors and notices.
@@ -335,6 +379,18 @@ mod tests {
             assert!(!page.contains("<link") && !page.contains("<img"));
             assert!(page.len() < 2 * 1024, "page is {} bytes", page.len());
         }
+    }
+
+    #[test]
+    fn welcome_page_is_a_whole_page_with_the_form() {
+        let page = WelcomePage::new("Router", SHEET, "/p/logout").render("ann", "tok");
+        let mut expected = String::new();
+        open_page(&mut expected, "Router", SHEET);
+        expected.push_str("<h1>Welcome, ann!</h1>\n<form method=\"post\" action=\"/p/logout\">\n");
+        hidden_field(&mut expected, "csrf", "tok");
+        expected.push_str("<button type=\"submit\">Sign out</button>\n</form>\n");
+        close_page(&mut expected);
+        assert_eq!(page, expected);
     }
 
     #[test]
