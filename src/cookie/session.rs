@@ -27,7 +27,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 
-use super::CookieError;
+use super::{CookieError, b64};
 use crate::keys::{HmacSha256, Key, KeySet, MAX_KID_LEN};
 
 /// Longest signed value [`open`] looks at; longer values are refused before any work.
@@ -36,6 +36,7 @@ pub const MAX_VALUE_LEN: usize = 512;
 pub const MAX_USER_LEN: usize = 64;
 
 const VERSION: &str = "v1";
+const VERSION_DOT: &str = "v1.";
 const LAYOUT_VERSION: u8 = 1;
 const FLAG_REMEMBER: u8 = 0b0000_0001;
 const SID_LEN: usize = 16;
@@ -171,48 +172,68 @@ pub fn open(
     keys: &KeySet,
     now: u64,
 ) -> Result<Session, CookieError> {
+    let mut payload = [0u8; MAX_PAYLOAD_LEN];
+    let payload_len = verify(value, cookie_name, keys, &mut payload)?;
+    let session = decode_payload(payload.get(..payload_len).unwrap_or_default())?;
+    if session.expires_at <= now {
+        return Err(CookieError::Expired);
+    }
+    Ok(session)
+}
+
+/// Every check of [`open`] up to and including the MAC; then decodes the payload
+/// into `payload` and returns its length.
+///
+/// One pass finds the three dots (`memchr`), the tag is decoded into a stack array
+/// and checked in constant time, and the payload is decoded only once the MAC has
+/// vouched for it: nothing touches the heap.
+fn verify(
+    value: &str,
+    cookie_name: &str,
+    keys: &KeySet,
+    payload: &mut [u8; MAX_PAYLOAD_LEN],
+) -> Result<usize, CookieError> {
     if value.len() > MAX_VALUE_LEN {
         return Err(CookieError::TooLong);
     }
-    let mut parts = value.split('.');
-    let (Some(version), Some(kid), Some(payload_b64), Some(tag_b64), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(CookieError::BadFormat);
+    let Some(rest) = value.strip_prefix(VERSION_DOT) else {
+        // Another version is only worth naming if the value has our shape.
+        return Err(if value.split('.').count() == 4 {
+            CookieError::UnsupportedVersion
+        } else {
+            CookieError::BadFormat
+        });
     };
-    if version != VERSION {
-        return Err(CookieError::UnsupportedVersion);
-    }
-    if kid.is_empty() || kid.len() > MAX_KID_LEN || payload_b64.len() > MAX_PAYLOAD_B64 {
+    // Every shape error from here on is `BadFormat`, whichever is found first. The
+    // key id is short: a byte loop finds its end sooner than `memchr` starts up.
+    let kid_len = rest
+        .bytes()
+        .take(MAX_KID_LEN + 1)
+        .position(|b| b == b'.')
+        .filter(|&n| n > 0)
+        .ok_or(CookieError::BadFormat)?;
+    let (kid, rest) = rest
+        .split_at_checked(kid_len)
+        .ok_or(CookieError::BadFormat)?;
+    let rest = rest.get(1..).ok_or(CookieError::BadFormat)?;
+    let (payload_b64, tag_b64) = rest.split_once('.').ok_or(CookieError::BadFormat)?;
+    if tag_b64.contains('.') || payload_b64.len() > MAX_PAYLOAD_B64 {
         return Err(CookieError::BadFormat);
     }
     let key = keys.get(kid).ok_or(CookieError::UnknownKid)?;
     if tag_b64.len() != TAG_B64 {
         return Err(CookieError::BadSignature);
     }
-    let mut tag = [0u8; TAG_B64];
-    let tag_len = URL_SAFE_NO_PAD
-        .decode_slice(tag_b64, &mut tag)
-        .map_err(|_| CookieError::BadBase64)?;
-    let tag = tag.get(..tag_len).unwrap_or_default();
-    let (signed, _) = value.rsplit_once('.').ok_or(CookieError::BadFormat)?;
+    let mut tag = [0u8; TAG_LEN];
+    b64::decode(tag_b64.as_bytes(), &mut tag).ok_or(CookieError::BadBase64)?;
+    // `v1.<kid>.<payload>`: everything before the tag's dot.
+    let signed = value
+        .get(..VERSION_DOT.len() + kid.len() + 1 + payload_b64.len())
+        .ok_or(CookieError::BadFormat)?;
     mac_for(key, cookie_name, signed)
-        .verify_slice(tag)
+        .verify_slice(&tag)
         .map_err(|_| CookieError::BadSignature)?;
-
-    let mut payload = [0u8; MAX_PAYLOAD_B64];
-    let payload_len = URL_SAFE_NO_PAD
-        .decode_slice(payload_b64, &mut payload)
-        .map_err(|_| CookieError::BadBase64)?;
-    let session = decode_payload(payload.get(..payload_len).unwrap_or_default())?;
-    if session.expires_at <= now {
-        return Err(CookieError::Expired);
-    }
-    Ok(session)
+    b64::decode(payload_b64.as_bytes(), payload).ok_or(CookieError::BadBase64)
 }
 
 /// The MAC over the length-prefixed cookie name and the signed text.

@@ -194,30 +194,59 @@ impl Authenticator<'_> {
 
 /// The value of cookie `name` across every `Cookie` header line of `req`; a name
 /// sent twice, or a header line that is not text, is an error, never a guess.
+///
+/// One walk over the header lines: each is checked for UTF-8 as the parser reaches
+/// it. A line that is not text fails the whole lookup with
+/// [`CookieError::MalformedPair`](cookie::CookieError::MalformedPair) wherever it
+/// comes, as if every line had been checked first: only a failed lookup looks at the
+/// lines after the one it stopped at.
 pub fn cookie_value<'a>(
     req: &Request<'a>,
     name: &str,
 ) -> Result<Option<&'a str>, cookie::CookieError> {
-    if req
+    let mut not_text = false;
+    let lines = req
         .headers_all("cookie")
-        .any(|v| std::str::from_utf8(v).is_err())
+        .map_while(|v| match std::str::from_utf8(v) {
+            Ok(line) => Some(line),
+            Err(_) => {
+                not_text = true;
+                None
+            }
+        });
+    let found = cookie::header::get_unique_in(lines, name);
+    if not_text
+        || (found.is_err()
+            && req
+                .headers_all("cookie")
+                .any(|v| std::str::from_utf8(v).is_err()))
     {
         return Err(cookie::CookieError::MalformedPair);
     }
-    cookie::header::get_unique_in(
-        req.headers_all("cookie")
-            .map(|v| std::str::from_utf8(v).unwrap_or("")),
-        name,
-    )
+    found
 }
 
 /// The address a request is treated as coming from.
+///
+/// `X-Forwarded-For` is read only when the peer is a trusted proxy, and its lines
+/// are gathered on the heap only when there are several.
 pub fn client_ip(req: &Request<'_>, trusted: &crate::web::client_ip::TrustedProxies) -> IpAddr {
-    let xff: Vec<&str> = req
+    let peer = req.peer().ip();
+    if !trusted.contains(peer) {
+        return crate::web::client_ip::normalize(peer);
+    }
+    let mut lines = req
         .headers_all("x-forwarded-for")
-        .filter_map(|v| std::str::from_utf8(v).ok())
-        .collect();
-    crate::web::client_ip::client_ip(req.peer().ip(), &xff, trusted)
+        .filter_map(|v| std::str::from_utf8(v).ok());
+    match (lines.next(), lines.next()) {
+        (None, _) => crate::web::client_ip::client_ip(peer, &[], trusted),
+        (Some(one), None) => crate::web::client_ip::client_ip(peer, &[one], trusted),
+        (Some(first), Some(second)) => {
+            let mut all = vec![first, second];
+            all.extend(lines);
+            crate::web::client_ip::client_ip(peer, &all, trusted)
+        }
+    }
 }
 
 #[cfg(test)]
