@@ -263,6 +263,81 @@ mod tests {
     }
 
     #[test]
+    fn session_token_is_the_token_of_the_encoded_sid_both_ways() {
+        let keys = ring().key_set(Purpose::Csrf);
+        let sid = [0xC3u8; 16];
+        let binding = URL_SAFE_NO_PAD.encode(sid);
+        let stack = session_token(&sid, &keys);
+        assert_eq!(stack.as_str(), token(&binding, &keys));
+        assert_eq!(stack.to_string(), token(&binding, &keys));
+        assert_eq!(token_text(&binding, &keys).as_str(), token(&binding, &keys));
+        // Pages rendered before the switch post to code after it, and the reverse.
+        assert_eq!(verify_session(&token(&binding, &keys), &sid, &keys), Ok(()));
+        assert_eq!(verify(stack.as_str(), &binding, &keys), Ok(()));
+    }
+
+    #[test]
+    fn session_token_is_bound_to_its_session_and_key_purpose() {
+        let ring = ring();
+        let keys = ring.key_set(Purpose::Csrf);
+        let sid = [1u8; 16];
+        let good = session_token(&sid, &keys);
+        let mut other = sid;
+        other[15] ^= 1;
+        assert_eq!(
+            verify_session(good.as_str(), &other, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+        for purpose in [Purpose::SessionCookie, Purpose::ApiToken] {
+            let wrong = session_token(&sid, &ring.key_set(purpose));
+            assert_eq!(
+                verify_session(wrong.as_str(), &sid, &keys),
+                Err(CookieError::BadCsrfToken)
+            );
+        }
+        let text = good.as_str();
+        for i in 0..text.len() {
+            let mut t = text.as_bytes().to_vec();
+            t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+            let t = String::from_utf8(t).unwrap();
+            assert_eq!(
+                verify_session(&t, &sid, &keys),
+                Err(CookieError::BadCsrfToken)
+            );
+        }
+        for bad in ["", &text[1..], &format!("{text}="), &"*".repeat(TOKEN_LEN)] {
+            assert_eq!(
+                verify_session(bad, &sid, &keys),
+                Err(CookieError::BadCsrfToken),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_tokens_from_before_a_rotation_still_verify() {
+        let dir = std::env::temp_dir().join(format!(
+            "latchkey-csrf-sid-rotate-{}",
+            URL_SAFE_NO_PAD.encode(crate::random::array::<6>().unwrap())
+        ));
+        let (old, _) = Keyring::load_or_create(&dir).unwrap();
+        let sid = [9u8; 16];
+        let old_token = session_token(&sid, &old.key_set(Purpose::Csrf));
+        Keyring::rotate(&dir).unwrap();
+        let rotated = Keyring::load(&dir).unwrap().key_set(Purpose::Csrf);
+        assert_ne!(session_token(&sid, &rotated).as_str(), old_token.as_str());
+        assert_eq!(verify_session(old_token.as_str(), &sid, &rotated), Ok(()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn token_debug_does_not_show_the_token() {
+        let keys = ring().key_set(Purpose::Csrf);
+        let t = session_token(&[2u8; 16], &keys);
+        assert_eq!(format!("{t:?}"), "Token(..)");
+    }
+
+    #[test]
     fn malformed_inputs_and_any_changed_char_fail() {
         let keys = ring().key_set(Purpose::Csrf);
         let pre = new_presession().unwrap();

@@ -200,7 +200,7 @@ fn all_cookie_octets(value: &[u8]) -> bool {
 fn octet_flags(word: u64) -> u64 {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const TOP: u64 = u64::from_le_bytes([0x80; 8]);
-    let excluded = |c: u8| (word ^ ONES * u64::from(c)).wrapping_sub(ONES);
+    let excluded = |c: u8| (word ^ (ONES * u64::from(c))).wrapping_sub(ONES);
     (word
         | word.wrapping_add(ONES)
         | word.wrapping_sub(ONES * 0x21)

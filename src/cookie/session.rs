@@ -573,6 +573,75 @@ mod tests {
     }
 
     #[test]
+    fn shape_errors_keep_their_precedence() {
+        let keys = keys();
+        let value = seal(&session(), NAME, keys.current());
+        let (_, tail) = value.split_once("k1.").unwrap();
+        for (what, bad, want) in [
+            (
+                "other version, our shape",
+                "v0.k1.AAAA.AAAA",
+                CookieError::UnsupportedVersion,
+            ),
+            (
+                "other version, 3 parts",
+                "v0.k1.AAAA",
+                CookieError::BadFormat,
+            ),
+            (
+                "other version, 5 parts",
+                "v2.a.b.c.d",
+                CookieError::BadFormat,
+            ),
+            ("no version dot", "v1", CookieError::BadFormat),
+            (
+                "uppercase version",
+                "V1.k1.AAAA.AAAA",
+                CookieError::UnsupportedVersion,
+            ),
+            ("nothing after version", "v1.", CookieError::BadFormat),
+            ("no kid dot", "v1.k1", CookieError::BadFormat),
+            ("no tag", "v1.k1.AAAA", CookieError::BadFormat),
+            (
+                "unknown kid, 5 parts",
+                "v1.zz.AAAA.AAAA.AAAA",
+                CookieError::BadFormat,
+            ),
+            ("unknown kid", "v1.zz.AAAA.AAAA", CookieError::UnknownKid),
+        ] {
+            assert_eq!(open(bad, NAME, &keys, 0), Err(want), "{what}");
+        }
+        let long_kid = format!("v1.{}.{tail}", "k".repeat(MAX_KID_LEN + 1));
+        assert_eq!(open(&long_kid, NAME, &keys, 0), Err(CookieError::BadFormat));
+        let max_kid = format!("v1.{}.{tail}", "k".repeat(MAX_KID_LEN));
+        assert_eq!(open(&max_kid, NAME, &keys, 0), Err(CookieError::UnknownKid));
+        let long_payload = format!("v1.k1.{}.{}", "A".repeat(MAX_PAYLOAD_B64 + 1), "A");
+        assert_eq!(
+            open(&long_payload, NAME, &keys, 0),
+            Err(CookieError::BadFormat)
+        );
+        // A payload that is not base64 is only reported once the MAC vouches for it.
+        let (signed, tag) = value.rsplit_once('.').unwrap();
+        let forged = format!("{}*.{tag}", &signed[..signed.len() - 1]);
+        assert_eq!(
+            open(&forged, NAME, &keys, 0),
+            Err(CookieError::BadSignature)
+        );
+        for payload in ["AB*D", "AB", "AAAA="] {
+            let signed = format!("v1.k1.{payload}");
+            let tag = mac_for(keys.current(), NAME, &signed)
+                .finalize()
+                .into_bytes();
+            let value = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag));
+            assert_eq!(
+                open(&value, NAME, &keys, 0),
+                Err(CookieError::BadBase64),
+                "{payload}"
+            );
+        }
+    }
+
+    #[test]
     fn payload_layout_is_strict_even_when_signed() {
         let keys = keys();
         let key = keys.current();

@@ -252,6 +252,123 @@ pub fn client_ip(req: &Request<'_>, trusted: &crate::web::client_ip::TrustedProx
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cookie::CookieError;
+    use crate::http::{Limits, Parsed, parse_request};
+    use crate::web::client_ip::TrustedProxies;
+
+    /// Runs `f` on a GET request from `peer` with the given header lines.
+    fn with_request<R>(peer: &str, headers: &[&[u8]], f: impl FnOnce(&Request<'_>) -> R) -> R {
+        let mut raw = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for h in headers {
+            raw.extend_from_slice(h);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        match parse_request(&raw, peer.parse().unwrap(), &Limits::default(), f) {
+            Ok(Parsed::Done { value, .. }) => value,
+            _ => panic!("test request did not parse"),
+        }
+    }
+
+    fn lookup(headers: &[&[u8]]) -> Result<Option<String>, CookieError> {
+        with_request("127.0.0.1:9", headers, |req| {
+            cookie_value(req, "sid").map(|v| v.map(str::to_owned))
+        })
+    }
+
+    #[test]
+    fn cookie_value_reads_one_cookie_across_lines() {
+        assert_eq!(lookup(&[]), Ok(None));
+        assert_eq!(lookup(&[b"Cookie: a=1; sid=x"]), Ok(Some("x".into())));
+        assert_eq!(
+            lookup(&[b"Cookie: a=1", b"X-Other: 2", b"cookie: sid=\"y\""]),
+            Ok(Some("y".into()))
+        );
+        assert_eq!(
+            lookup(&[b"Cookie: sid=1", b"Cookie: sid=2"]),
+            Err(CookieError::DuplicateCookie)
+        );
+        assert_eq!(
+            lookup(&[b"Cookie: sid=a b", b"Cookie: sid=forged"]),
+            Err(CookieError::MalformedPair)
+        );
+    }
+
+    #[test]
+    fn cookie_line_that_is_not_text_fails_wherever_it_comes() {
+        for headers in [
+            &[b"Cookie: \xff; sid=x".as_slice()][..],
+            &[b"Cookie: sid=x", b"Cookie: theme=\xe9t\xe9"],
+            &[b"Cookie: a=\xc3", b"Cookie: sid=x"],
+            // A duplicate found first does not hide a later line that is not text.
+            &[b"Cookie: sid=1; sid=2", b"Cookie: \xff"],
+            &[b"Cookie: sid=a b", b"Cookie: \xff"],
+        ] {
+            assert_eq!(
+                lookup(headers),
+                Err(CookieError::MalformedPair),
+                "{headers:?}"
+            );
+        }
+        // Non-ASCII text in another cookie is that cookie's problem, not ours.
+        assert_eq!(
+            lookup(&["Cookie: theme=\u{e9}; sid=x".as_bytes()]),
+            Ok(Some("x".into()))
+        );
+    }
+
+    fn ip_of(peer: &str, headers: &[&[u8]], trusted: &TrustedProxies) -> IpAddr {
+        with_request(peer, headers, |req| client_ip(req, trusted))
+    }
+
+    #[test]
+    fn client_ip_reads_forwarded_for_only_from_trusted_peers() {
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            ip_of("203.0.113.1:5", &[b"X-Forwarded-For: 1.1.1.1"], &trusted),
+            ip("203.0.113.1")
+        );
+        assert_eq!(
+            ip_of("[::ffff:203.0.113.1]:5", &[], &trusted),
+            ip("203.0.113.1")
+        );
+        assert_eq!(ip_of("10.0.0.2:5", &[], &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            ip_of(
+                "10.0.0.2:5",
+                &[b"X-Forwarded-For: 1.1.1.1, 198.51.100.7"],
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        // Several lines are one list, walked from the last; lines that are not text
+        // are skipped.
+        assert_eq!(
+            ip_of(
+                "10.0.0.2:5",
+                &[
+                    b"X-Forwarded-For: 198.51.100.9",
+                    b"X-Forwarded-For: 10.0.0.7",
+                    b"X-Forwarded-For: \xff",
+                    b"X-Forwarded-For: 10.0.0.8"
+                ],
+                &trusted
+            ),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            ip_of(
+                "10.0.0.2:5",
+                &[
+                    b"X-Forwarded-For: 198.51.100.9",
+                    b"X-Forwarded-For: 10.0.0.7"
+                ],
+                &trusted
+            ),
+            ip("198.51.100.9")
+        );
+    }
 
     #[test]
     fn authorization_schemes() {
