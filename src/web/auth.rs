@@ -14,6 +14,28 @@ use crate::web::errors::AuthError;
 
 /// Base name of the session cookie; `__Host-` is prefixed when it is Secure.
 pub const SESSION_COOKIE: &str = "latchkey_session";
+/// The full name of the session cookie when it is Secure: [`SESSION_COOKIE`] with the
+/// `__Host-` prefix, as [`cookie_name`](cookie::set_cookie::cookie_name) builds it.
+pub const SESSION_COOKIE_HOST: &str = "__Host-latchkey_session";
+
+/// The full name of the session cookie, without building it per request:
+/// `cookie_name(SESSION_COOKIE, secure)` as a constant.
+///
+/// ```
+/// use latchkey::cookie::set_cookie::cookie_name;
+/// use latchkey::web::auth::{SESSION_COOKIE, session_cookie_name};
+/// for secure in [true, false] {
+///     assert_eq!(session_cookie_name(secure), cookie_name(SESSION_COOKIE, secure));
+/// }
+/// ```
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SESSION_COOKIE_HOST
+    } else {
+        SESSION_COOKIE
+    }
+}
+
 /// Base name of the pre-session cookie that CSRF tokens of the login form bind to.
 pub const PRESESSION_COOKIE: &str = "latchkey_pre";
 
