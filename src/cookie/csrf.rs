@@ -8,6 +8,10 @@
 //! token without the [`Csrf`](crate::keys::Purpose::Csrf) key, so it cannot log the
 //! victim into the attacker's account (login CSRF) or post anything else.
 //!
+//! Forms that act on a logged-in session (logout) bind their token to the session id
+//! instead: [`session_token`] and [`verify_session`] build the same token for the
+//! binding `base64url(sid)` on the stack, with no allocation.
+//!
 //! ```
 //! use latchkey::cookie::csrf;
 //! use latchkey::keys::{Keyring, Purpose};
@@ -33,8 +37,10 @@ use crate::keys::{Key, KeySet};
 const PRESESSION_BYTES: usize = 16;
 /// Length of a pre-session value on the wire (unpadded base64url of 16 bytes).
 pub const PRESESSION_LEN: usize = (PRESESSION_BYTES * 4).div_ceil(3);
+/// Length of an HMAC-SHA256 tag.
+const TAG_LEN: usize = 32;
 /// Length of a CSRF token on the wire (unpadded base64url of an HMAC-SHA256).
-pub const TOKEN_LEN: usize = (32usize * 4).div_ceil(3);
+pub const TOKEN_LEN: usize = (TAG_LEN * 4).div_ceil(3);
 
 /// A fresh pre-session cookie value: 128 random bits, unpadded base64url.
 ///
@@ -165,8 +171,6 @@ impl fmt::Debug for Token {
         f.write_str("Token(..)")
     }
 }
-
-const TAG_LEN: usize = 32;
 
 /// The pre-session-shaped binding of a session id: `base64url(sid)`, on the stack.
 fn sid_binding(sid: &[u8; 16]) -> [u8; PRESESSION_LEN] {

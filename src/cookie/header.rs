@@ -245,27 +245,40 @@ fn is_ows(c: char) -> bool {
 /// assert!(!is_token("") && !is_token("a b") && !is_token("a=b") && !is_token("a;"));
 /// ```
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
+    // A u8 index into a 256-entry table is always in bounds.
+    !s.is_empty() && s.bytes().all(|b| TOKEN_BYTES[usize::from(b)])
+}
+
+/// Which bytes an RFC 7230 token may hold: a table, because the closure over a chain
+/// of ranges was not inlined and cost a call per byte of every cookie name.
+static TOKEN_BYTES: [bool; 256] = token_bytes();
+
+const fn token_bytes() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
 }
 
 /// Whether `b` is an RFC 6265 cookie-octet: printable US-ASCII except space, `"`, `,`,
@@ -410,6 +423,15 @@ mod tests {
                     assert_eq!(all_cookie_octets(&bytes), want, "{a:#x} {b:#x} at {pos}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn token_table_holds_exactly_the_tchar_bytes() {
+        let tchars =
+            b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        for b in 0..=255u8 {
+            assert_eq!(TOKEN_BYTES[usize::from(b)], tchars.contains(&b), "{b:#x}");
         }
     }
 
