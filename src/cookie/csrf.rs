@@ -8,6 +8,10 @@
 //! token without the [`Csrf`](crate::keys::Purpose::Csrf) key, so it cannot log the
 //! victim into the attacker's account (login CSRF) or post anything else.
 //!
+//! Forms that act on a logged-in session (logout) bind their token to the session id
+//! instead: [`session_token`] and [`verify_session`] build the same token for the
+//! binding `base64url(sid)` on the stack, with no allocation.
+//!
 //! ```
 //! use latchkey::cookie::csrf;
 //! use latchkey::keys::{Keyring, Purpose};
@@ -19,20 +23,24 @@
 //! assert!(csrf::verify(&form_token, &other, &keys).is_err());
 //! ```
 
+use std::fmt;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 use subtle::{Choice, ConstantTimeEq};
 
-use super::CookieError;
+use super::{CookieError, b64};
 use crate::keys::{Key, KeySet};
 
 /// Random bytes in a pre-session value.
 const PRESESSION_BYTES: usize = 16;
 /// Length of a pre-session value on the wire (unpadded base64url of 16 bytes).
 pub const PRESESSION_LEN: usize = (PRESESSION_BYTES * 4).div_ceil(3);
+/// Length of an HMAC-SHA256 tag.
+const TAG_LEN: usize = 32;
 /// Length of a CSRF token on the wire (unpadded base64url of an HMAC-SHA256).
-pub const TOKEN_LEN: usize = (32usize * 4).div_ceil(3);
+pub const TOKEN_LEN: usize = (TAG_LEN * 4).div_ceil(3);
 
 /// A fresh pre-session cookie value: 128 random bits, unpadded base64url.
 ///
@@ -46,7 +54,8 @@ pub fn new_presession() -> Result<String, CookieError> {
 }
 
 /// The CSRF token for `presession`, signed with the current key of `keys` (the
-/// [`Csrf`](crate::keys::Purpose::Csrf) key set).
+/// [`Csrf`](crate::keys::Purpose::Csrf) key set). The returned string is the only
+/// allocation; [`token_text`] makes none.
 ///
 /// ```
 /// use latchkey::keys::{Keyring, Purpose};
@@ -55,7 +64,54 @@ pub fn new_presession() -> Result<String, CookieError> {
 /// assert_eq!(t.len(), latchkey::cookie::csrf::TOKEN_LEN);
 /// ```
 pub fn token(presession: &str, keys: &KeySet) -> String {
-    URL_SAFE_NO_PAD.encode(tag(keys.current(), presession))
+    token_text(presession, keys).as_str().to_owned()
+}
+
+/// [`token`] without the heap: the token in a stack buffer.
+///
+/// ```
+/// use latchkey::cookie::csrf;
+/// use latchkey::keys::{Keyring, Purpose};
+/// let keys = Keyring::from_master("k1", &[3u8; 32]).unwrap().key_set(Purpose::Csrf);
+/// let pre = "AAAAAAAAAAAAAAAAAAAAAA";
+/// assert_eq!(csrf::token_text(pre, &keys).as_str(), csrf::token(pre, &keys));
+/// ```
+pub fn token_text(presession: &str, keys: &KeySet) -> Token {
+    Token::from_tag(&tag(keys.current(), presession.as_bytes()))
+}
+
+/// The CSRF token of a form that acts on the session `sid` (the logout button),
+/// signed with the current key of `keys`, without touching the heap.
+///
+/// The token is the one [`token`] gives for the pre-session-shaped binding
+/// `base64url(sid)`, so pages rendered by either function verify with either
+/// [`verify`] or [`verify_session`]: two SHA-256 compressions with the pre-keyed MAC.
+///
+/// ```
+/// use latchkey::cookie::csrf;
+/// use latchkey::keys::{Keyring, Purpose};
+/// let keys = Keyring::from_master("k1", &[3u8; 32]).unwrap().key_set(Purpose::Csrf);
+/// let sid = [7u8; 16];
+/// let t = csrf::session_token(&sid, &keys);
+/// assert!(csrf::verify_session(t.as_str(), &sid, &keys).is_ok());
+/// assert!(csrf::verify_session(t.as_str(), &[8u8; 16], &keys).is_err());
+/// ```
+pub fn session_token(sid: &[u8; 16], keys: &KeySet) -> Token {
+    Token::from_tag(&tag(keys.current(), &sid_binding(sid)))
+}
+
+/// Checks that `token` is the [`session_token`] of `sid` under any key of `keys`,
+/// in constant time; a malformed token fails with [`CookieError::BadCsrfToken`] like
+/// a wrong one.
+///
+/// ```
+/// use latchkey::cookie::{CookieError, csrf};
+/// use latchkey::keys::{Keyring, Purpose};
+/// let keys = Keyring::from_master("k1", &[3u8; 32]).unwrap().key_set(Purpose::Csrf);
+/// assert_eq!(csrf::verify_session("", &[0; 16], &keys), Err(CookieError::BadCsrfToken));
+/// ```
+pub fn verify_session(token: &str, sid: &[u8; 16], keys: &KeySet) -> Result<(), CookieError> {
+    verify_binding(token, &sid_binding(sid), keys)
 }
 
 /// Checks that `token` is the CSRF token of `presession` under any key of `keys`, so
@@ -70,17 +126,69 @@ pub fn token(presession: &str, keys: &KeySet) -> String {
 /// assert_eq!(csrf::verify("", "", &keys), Err(CookieError::BadCsrfToken));
 /// ```
 pub fn verify(token: &str, presession: &str, keys: &KeySet) -> Result<(), CookieError> {
-    if !is_presession(presession) || token.len() != TOKEN_LEN {
+    if !is_presession(presession) {
         return Err(CookieError::BadCsrfToken);
     }
-    let mut given = [0u8; TOKEN_LEN];
-    let given_len = URL_SAFE_NO_PAD
-        .decode_slice(token, &mut given)
-        .map_err(|_| CookieError::BadCsrfToken)?;
-    let given = given.get(..given_len).unwrap_or_default();
+    verify_binding(token, presession.as_bytes(), keys)
+}
+
+/// A CSRF token in a stack buffer, as [`token_text`] and [`session_token`] return it.
+/// Its `Debug` form does not show the token.
+#[derive(Clone, Copy)]
+pub struct Token {
+    text: [u8; TOKEN_LEN],
+}
+
+impl Token {
+    fn from_tag(tag: &[u8; TAG_LEN]) -> Token {
+        let mut text = [0u8; TOKEN_LEN];
+        // TOKEN_LEN is the encoded length of a tag: the buffer always fits.
+        let _ = b64::encode(tag, &mut text);
+        Token { text }
+    }
+
+    /// The token, unpadded base64url, [`TOKEN_LEN`] characters.
+    pub fn as_str(&self) -> &str {
+        // The buffer holds base64url characters only, which are ASCII.
+        std::str::from_utf8(&self.text).unwrap_or_default()
+    }
+}
+
+impl AsRef<str> for Token {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+/// The pre-session-shaped binding of a session id: `base64url(sid)`, on the stack.
+fn sid_binding(sid: &[u8; 16]) -> [u8; PRESESSION_LEN] {
+    let mut binding = [0u8; PRESESSION_LEN];
+    // PRESESSION_LEN is the encoded length of 16 bytes: the buffer always fits.
+    let _ = b64::encode(sid, &mut binding);
+    binding
+}
+
+fn verify_binding(token: &str, binding: &[u8], keys: &KeySet) -> Result<(), CookieError> {
+    if token.len() != TOKEN_LEN {
+        return Err(CookieError::BadCsrfToken);
+    }
+    let mut given = [0u8; TAG_LEN];
+    b64::decode(token.as_bytes(), &mut given).ok_or(CookieError::BadCsrfToken)?;
     let mut matched = Choice::from(0);
     for key in keys.iter() {
-        matched |= tag(key, presession).as_slice().ct_eq(given);
+        matched |= tag(key, binding).ct_eq(&given);
     }
     if bool::from(matched) {
         Ok(())
@@ -89,21 +197,20 @@ pub fn verify(token: &str, presession: &str, keys: &KeySet) -> Result<(), Cookie
     }
 }
 
-fn tag(key: &Key, presession: &str) -> [u8; 32] {
+/// HMAC(key, "csrf" || binding): with a 22-byte binding the input fits one block, so
+/// the pre-keyed MAC costs two SHA-256 compressions, the least an HMAC can.
+fn tag(key: &Key, binding: &[u8]) -> [u8; TAG_LEN] {
     let mut mac = key.mac();
     mac.update(b"csrf");
-    mac.update(presession.as_bytes());
+    mac.update(binding);
     mac.finalize().into_bytes().into()
 }
 
 /// Whether `value` has the shape [`new_presession`] produces: only values we could
 /// have issued are worth a MAC computation.
 fn is_presession(value: &str) -> bool {
-    let mut buf = [0u8; PRESESSION_LEN];
-    value.len() == PRESESSION_LEN
-        && URL_SAFE_NO_PAD
-            .decode_slice(value, &mut buf)
-            .is_ok_and(|n| n == PRESESSION_BYTES)
+    let mut buf = [0u8; PRESESSION_BYTES];
+    value.len() == PRESESSION_LEN && b64::decode(value.as_bytes(), &mut buf).is_some()
 }
 
 #[cfg(test)]
@@ -157,6 +264,81 @@ mod tests {
         assert_ne!(token(&pre, &rotated), old_token);
         assert_eq!(verify(&old_token, &pre, &rotated), Ok(()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn session_token_is_the_token_of_the_encoded_sid_both_ways() {
+        let keys = ring().key_set(Purpose::Csrf);
+        let sid = [0xC3u8; 16];
+        let binding = URL_SAFE_NO_PAD.encode(sid);
+        let stack = session_token(&sid, &keys);
+        assert_eq!(stack.as_str(), token(&binding, &keys));
+        assert_eq!(stack.to_string(), token(&binding, &keys));
+        assert_eq!(token_text(&binding, &keys).as_str(), token(&binding, &keys));
+        // Pages rendered before the switch post to code after it, and the reverse.
+        assert_eq!(verify_session(&token(&binding, &keys), &sid, &keys), Ok(()));
+        assert_eq!(verify(stack.as_str(), &binding, &keys), Ok(()));
+    }
+
+    #[test]
+    fn session_token_is_bound_to_its_session_and_key_purpose() {
+        let ring = ring();
+        let keys = ring.key_set(Purpose::Csrf);
+        let sid = [1u8; 16];
+        let good = session_token(&sid, &keys);
+        let mut other = sid;
+        other[15] ^= 1;
+        assert_eq!(
+            verify_session(good.as_str(), &other, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+        for purpose in [Purpose::SessionCookie, Purpose::ApiToken] {
+            let wrong = session_token(&sid, &ring.key_set(purpose));
+            assert_eq!(
+                verify_session(wrong.as_str(), &sid, &keys),
+                Err(CookieError::BadCsrfToken)
+            );
+        }
+        let text = good.as_str();
+        for i in 0..text.len() {
+            let mut t = text.as_bytes().to_vec();
+            t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+            let t = String::from_utf8(t).unwrap();
+            assert_eq!(
+                verify_session(&t, &sid, &keys),
+                Err(CookieError::BadCsrfToken)
+            );
+        }
+        for bad in ["", &text[1..], &format!("{text}="), &"*".repeat(TOKEN_LEN)] {
+            assert_eq!(
+                verify_session(bad, &sid, &keys),
+                Err(CookieError::BadCsrfToken),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_tokens_from_before_a_rotation_still_verify() {
+        let dir = std::env::temp_dir().join(format!(
+            "latchkey-csrf-sid-rotate-{}",
+            URL_SAFE_NO_PAD.encode(crate::random::array::<6>().unwrap())
+        ));
+        let (old, _) = Keyring::load_or_create(&dir).unwrap();
+        let sid = [9u8; 16];
+        let old_token = session_token(&sid, &old.key_set(Purpose::Csrf));
+        Keyring::rotate(&dir).unwrap();
+        let rotated = Keyring::load(&dir).unwrap().key_set(Purpose::Csrf);
+        assert_ne!(session_token(&sid, &rotated).as_str(), old_token.as_str());
+        assert_eq!(verify_session(old_token.as_str(), &sid, &rotated), Ok(()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn token_debug_does_not_show_the_token() {
+        let keys = ring().key_set(Purpose::Csrf);
+        let t = session_token(&[2u8; 16], &keys);
+        assert_eq!(format!("{t:?}"), "Token(..)");
     }
 
     #[test]

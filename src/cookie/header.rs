@@ -130,23 +130,85 @@ where
     }
     let mut found = None;
     for header in headers {
-        for segment in pairs(header).segments.into_iter().flatten() {
-            match parse_pair(segment) {
-                Ok(pair) if pair.name == name => {
-                    if found.is_some() {
-                        return Err(CookieError::DuplicateCookie);
-                    }
-                    found = Some(pair.value);
-                }
-                Ok(_) => {}
-                Err(claimed_name) if claimed_name == name => {
-                    return Err(CookieError::MalformedPair);
-                }
-                Err(_) => {}
+        for segment in header.split(';') {
+            let segment = segment.trim_matches(is_ows);
+            // A segment without `=` claims the empty name, which is never ours.
+            let Some((raw_name, raw_value)) = segment.split_once('=') else {
+                continue;
+            };
+            // Only pairs that claim our name matter (see `parse_pair`): the others
+            // are skipped whether well-formed or not, so their values are not read.
+            if raw_name.trim_end_matches(is_ows) != name {
+                continue;
             }
+            // Whitespace before `=`: our name, claimed by a malformed pair.
+            if raw_name.len() != name.len() {
+                return Err(CookieError::MalformedPair);
+            }
+            let value = unquote(raw_value).0;
+            if !all_cookie_octets(value.as_bytes()) {
+                return Err(CookieError::MalformedPair);
+            }
+            if found.is_some() {
+                return Err(CookieError::DuplicateCookie);
+            }
+            found = Some(value);
         }
     }
     Ok(found)
+}
+
+/// The value without one pair of surrounding double quotes, and whether it had them.
+fn unquote(raw_value: &str) -> (&str, bool) {
+    match raw_value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+    {
+        Some(inner) => (inner, true),
+        None => (raw_value, false),
+    }
+}
+
+/// Whether every byte of `value` is a cookie-octet, eight bytes at a time: a session
+/// cookie is a few hundred bytes, and a byte-by-byte range check cost more than
+/// everything else the lookup does.
+fn all_cookie_octets(value: &[u8]) -> bool {
+    let mut words = value.chunks_exact(8);
+    let mut flags = 0u64;
+    for word in words.by_ref() {
+        // `chunks_exact(8)` yields 8-byte chunks; a zero word would fail closed.
+        flags |= octet_flags(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+    }
+    // Pad the tail with a cookie-octet so it takes the same test.
+    let mut tail = [b'A'; 8];
+    let rest = words.remainder();
+    if let Some(head) = tail.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    flags |= octet_flags(u64::from_le_bytes(tail));
+    flags == 0
+}
+
+/// Non-zero if some byte of `word` is not a cookie-octet (0x21..=0x7E except `"`, `,`,
+/// `;` and `\`).
+///
+/// Each term sets the top bit of every byte it rejects: the byte itself for 0x80 and
+/// up, `+1` for 0x7F, `-0x21` for control bytes and space, and `^c - 1` for each
+/// excluded character `c`. A term can also set a top bit wrongly, through a carry or
+/// borrow out of a lower byte, but only out of a byte that is rejected itself, so the
+/// answer for the word as a whole is exact.
+fn octet_flags(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const TOP: u64 = u64::from_le_bytes([0x80; 8]);
+    let excluded = |c: u8| (word ^ (ONES * u64::from(c))).wrapping_sub(ONES);
+    (word
+        | word.wrapping_add(ONES)
+        | word.wrapping_sub(ONES * 0x21)
+        | excluded(b'"')
+        | excluded(b',')
+        | excluded(b';')
+        | excluded(b'\\'))
+        & TOP
 }
 
 /// Parses one `;`-separated segment; on failure returns the name the segment would
@@ -160,14 +222,8 @@ fn parse_pair(segment: &str) -> Result<CookiePair<'_>, &str> {
     if !is_token(name) {
         return Err(name.trim_matches(is_ows));
     }
-    let (value, quoted) = match raw_value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-    {
-        Some(inner) => (inner, true),
-        None => (raw_value, false),
-    };
-    if !value.bytes().all(is_cookie_octet) {
+    let (value, quoted) = unquote(raw_value);
+    if !all_cookie_octets(value.as_bytes()) {
         return Err(name);
     }
     Ok(CookiePair {
@@ -189,27 +245,40 @@ fn is_ows(c: char) -> bool {
 /// assert!(!is_token("") && !is_token("a b") && !is_token("a=b") && !is_token("a;"));
 /// ```
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
+    // A u8 index into a 256-entry table is always in bounds.
+    !s.is_empty() && s.bytes().all(|b| TOKEN_BYTES[usize::from(b)])
+}
+
+/// Which bytes an RFC 7230 token may hold: a table, because the closure over a chain
+/// of ranges was not inlined and cost a call per byte of every cookie name.
+static TOKEN_BYTES: [bool; 256] = token_bytes();
+
+const fn token_bytes() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
 }
 
 /// Whether `b` is an RFC 6265 cookie-octet: printable US-ASCII except space, `"`, `,`,
@@ -324,6 +393,46 @@ mod tests {
             get_unique("prefs={\"a\": 1}; junk; sid=ok; other=a b", "sid"),
             Ok(Some("ok"))
         );
+    }
+
+    #[test]
+    fn word_at_a_time_octet_check_agrees_with_the_byte_rule() {
+        for b in 0..=255u8 {
+            // Every position of a word and of the tail, next to good and bad neighbours.
+            for len in 1..=17 {
+                for pos in 0..len {
+                    for filler in [b'A', b'!', b'~', b'"', 0xFF] {
+                        let mut bytes = vec![filler; len];
+                        bytes[pos] = b;
+                        let want = bytes.iter().all(|&x| is_cookie_octet(x));
+                        assert_eq!(all_cookie_octets(&bytes), want, "{bytes:?}");
+                    }
+                }
+            }
+        }
+        assert!(all_cookie_octets(b""));
+        // Every pair of neighbours, where a carry or borrow could hide or invent a
+        // rejected byte, inside a word, at its end, and across two words.
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for pos in [0, 3, 6, 7] {
+                    let mut bytes = [b'A'; 16];
+                    bytes[pos] = a;
+                    bytes[pos + 1] = b;
+                    let want = is_cookie_octet(a) && is_cookie_octet(b);
+                    assert_eq!(all_cookie_octets(&bytes), want, "{a:#x} {b:#x} at {pos}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn token_table_holds_exactly_the_tchar_bytes() {
+        let tchars =
+            b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        for b in 0..=255u8 {
+            assert_eq!(TOKEN_BYTES[usize::from(b)], tchars.contains(&b), "{b:#x}");
+        }
     }
 
     #[test]

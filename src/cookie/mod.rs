@@ -27,6 +27,7 @@
 
 use std::fmt;
 
+mod b64;
 pub mod csrf;
 pub mod header;
 pub mod session;

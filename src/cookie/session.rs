@@ -27,7 +27,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 
-use super::CookieError;
+use super::{CookieError, b64};
 use crate::keys::{HmacSha256, Key, KeySet, MAX_KID_LEN};
 
 /// Longest signed value [`open`] looks at; longer values are refused before any work.
@@ -36,6 +36,7 @@ pub const MAX_VALUE_LEN: usize = 512;
 pub const MAX_USER_LEN: usize = 64;
 
 const VERSION: &str = "v1";
+const VERSION_DOT: &str = "v1.";
 const LAYOUT_VERSION: u8 = 1;
 const FLAG_REMEMBER: u8 = 0b0000_0001;
 const SID_LEN: usize = 16;
@@ -171,48 +172,69 @@ pub fn open(
     keys: &KeySet,
     now: u64,
 ) -> Result<Session, CookieError> {
+    let mut payload = [0u8; MAX_PAYLOAD_LEN];
+    let payload_len = verify(value, cookie_name, keys, &mut payload)?;
+    let session = decode_payload(payload.get(..payload_len).unwrap_or_default())?;
+    if session.expires_at <= now {
+        return Err(CookieError::Expired);
+    }
+    Ok(session)
+}
+
+/// Every check of [`open`] up to and including the MAC; then decodes the payload
+/// into `payload` and returns its length.
+///
+/// The value is walked once to find its dots, the tag is decoded into a stack array
+/// and checked in constant time, and the payload is decoded only once the MAC has
+/// vouched for it: nothing touches the heap. Errors come in the order the checks
+/// were first written in (the `cookie_value` fuzz target holds that model).
+fn verify(
+    value: &str,
+    cookie_name: &str,
+    keys: &KeySet,
+    payload: &mut [u8; MAX_PAYLOAD_LEN],
+) -> Result<usize, CookieError> {
     if value.len() > MAX_VALUE_LEN {
         return Err(CookieError::TooLong);
     }
-    let mut parts = value.split('.');
-    let (Some(version), Some(kid), Some(payload_b64), Some(tag_b64), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(CookieError::BadFormat);
+    let Some(rest) = value.strip_prefix(VERSION_DOT) else {
+        // Another version is only worth naming if the value has our shape.
+        return Err(if value.split('.').count() == 4 {
+            CookieError::UnsupportedVersion
+        } else {
+            CookieError::BadFormat
+        });
     };
-    if version != VERSION {
-        return Err(CookieError::UnsupportedVersion);
-    }
-    if kid.is_empty() || kid.len() > MAX_KID_LEN || payload_b64.len() > MAX_PAYLOAD_B64 {
+    // Every shape error from here on is `BadFormat`, whichever is found first. The
+    // key id is short: a byte loop finds its end sooner than `memchr` starts up.
+    let kid_len = rest
+        .bytes()
+        .take(MAX_KID_LEN + 1)
+        .position(|b| b == b'.')
+        .filter(|&n| n > 0)
+        .ok_or(CookieError::BadFormat)?;
+    let (kid, rest) = rest
+        .split_at_checked(kid_len)
+        .ok_or(CookieError::BadFormat)?;
+    let rest = rest.get(1..).ok_or(CookieError::BadFormat)?;
+    let (payload_b64, tag_b64) = rest.split_once('.').ok_or(CookieError::BadFormat)?;
+    if tag_b64.contains('.') || payload_b64.len() > MAX_PAYLOAD_B64 {
         return Err(CookieError::BadFormat);
     }
     let key = keys.get(kid).ok_or(CookieError::UnknownKid)?;
     if tag_b64.len() != TAG_B64 {
         return Err(CookieError::BadSignature);
     }
-    let mut tag = [0u8; TAG_B64];
-    let tag_len = URL_SAFE_NO_PAD
-        .decode_slice(tag_b64, &mut tag)
-        .map_err(|_| CookieError::BadBase64)?;
-    let tag = tag.get(..tag_len).unwrap_or_default();
-    let (signed, _) = value.rsplit_once('.').ok_or(CookieError::BadFormat)?;
+    let mut tag = [0u8; TAG_LEN];
+    b64::decode(tag_b64.as_bytes(), &mut tag).ok_or(CookieError::BadBase64)?;
+    // `v1.<kid>.<payload>`: everything before the tag's dot.
+    let signed = value
+        .get(..VERSION_DOT.len() + kid.len() + 1 + payload_b64.len())
+        .ok_or(CookieError::BadFormat)?;
     mac_for(key, cookie_name, signed)
-        .verify_slice(tag)
+        .verify_slice(&tag)
         .map_err(|_| CookieError::BadSignature)?;
-
-    let mut payload = [0u8; MAX_PAYLOAD_B64];
-    let payload_len = URL_SAFE_NO_PAD
-        .decode_slice(payload_b64, &mut payload)
-        .map_err(|_| CookieError::BadBase64)?;
-    let session = decode_payload(payload.get(..payload_len).unwrap_or_default())?;
-    if session.expires_at <= now {
-        return Err(CookieError::Expired);
-    }
-    Ok(session)
+    b64::decode(payload_b64.as_bytes(), payload).ok_or(CookieError::BadBase64)
 }
 
 /// The MAC over the length-prefixed cookie name and the signed text.
@@ -549,6 +571,75 @@ mod tests {
             if last == b'A' { 'B' } else { 'A' }
         );
         assert!(open(&noncanonical, NAME, &keys, 0).is_err());
+    }
+
+    #[test]
+    fn shape_errors_keep_their_precedence() {
+        let keys = keys();
+        let value = seal(&session(), NAME, keys.current());
+        let (_, tail) = value.split_once("k1.").unwrap();
+        for (what, bad, want) in [
+            (
+                "other version, our shape",
+                "v0.k1.AAAA.AAAA",
+                CookieError::UnsupportedVersion,
+            ),
+            (
+                "other version, 3 parts",
+                "v0.k1.AAAA",
+                CookieError::BadFormat,
+            ),
+            (
+                "other version, 5 parts",
+                "v2.a.b.c.d",
+                CookieError::BadFormat,
+            ),
+            ("no version dot", "v1", CookieError::BadFormat),
+            (
+                "uppercase version",
+                "V1.k1.AAAA.AAAA",
+                CookieError::UnsupportedVersion,
+            ),
+            ("nothing after version", "v1.", CookieError::BadFormat),
+            ("no kid dot", "v1.k1", CookieError::BadFormat),
+            ("no tag", "v1.k1.AAAA", CookieError::BadFormat),
+            (
+                "unknown kid, 5 parts",
+                "v1.zz.AAAA.AAAA.AAAA",
+                CookieError::BadFormat,
+            ),
+            ("unknown kid", "v1.zz.AAAA.AAAA", CookieError::UnknownKid),
+        ] {
+            assert_eq!(open(bad, NAME, &keys, 0), Err(want), "{what}");
+        }
+        let long_kid = format!("v1.{}.{tail}", "k".repeat(MAX_KID_LEN + 1));
+        assert_eq!(open(&long_kid, NAME, &keys, 0), Err(CookieError::BadFormat));
+        let max_kid = format!("v1.{}.{tail}", "k".repeat(MAX_KID_LEN));
+        assert_eq!(open(&max_kid, NAME, &keys, 0), Err(CookieError::UnknownKid));
+        let long_payload = format!("v1.k1.{}.{}", "A".repeat(MAX_PAYLOAD_B64 + 1), "A");
+        assert_eq!(
+            open(&long_payload, NAME, &keys, 0),
+            Err(CookieError::BadFormat)
+        );
+        // A payload that is not base64 is only reported once the MAC vouches for it.
+        let (signed, tag) = value.rsplit_once('.').unwrap();
+        let forged = format!("{}*.{tag}", &signed[..signed.len() - 1]);
+        assert_eq!(
+            open(&forged, NAME, &keys, 0),
+            Err(CookieError::BadSignature)
+        );
+        for payload in ["AB*D", "AB", "AAAA="] {
+            let signed = format!("v1.k1.{payload}");
+            let tag = mac_for(keys.current(), NAME, &signed)
+                .finalize()
+                .into_bytes();
+            let value = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag));
+            assert_eq!(
+                open(&value, NAME, &keys, 0),
+                Err(CookieError::BadBase64),
+                "{payload}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,28 @@ use crate::web::errors::AuthError;
 
 /// Base name of the session cookie; `__Host-` is prefixed when it is Secure.
 pub const SESSION_COOKIE: &str = "latchkey_session";
+/// The full name of the session cookie when it is Secure: [`SESSION_COOKIE`] with the
+/// `__Host-` prefix, as [`cookie_name`](cookie::set_cookie::cookie_name) builds it.
+pub const SESSION_COOKIE_HOST: &str = "__Host-latchkey_session";
+
+/// The full name of the session cookie, without building it per request:
+/// `cookie_name(SESSION_COOKIE, secure)` as a constant.
+///
+/// ```
+/// use latchkey::cookie::set_cookie::cookie_name;
+/// use latchkey::web::auth::{SESSION_COOKIE, session_cookie_name};
+/// for secure in [true, false] {
+///     assert_eq!(session_cookie_name(secure), cookie_name(SESSION_COOKIE, secure));
+/// }
+/// ```
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SESSION_COOKIE_HOST
+    } else {
+        SESSION_COOKIE
+    }
+}
+
 /// Base name of the pre-session cookie that CSRF tokens of the login form bind to.
 pub const PRESESSION_COOKIE: &str = "latchkey_pre";
 
@@ -194,35 +216,181 @@ impl Authenticator<'_> {
 
 /// The value of cookie `name` across every `Cookie` header line of `req`; a name
 /// sent twice, or a header line that is not text, is an error, never a guess.
+///
+/// One walk over the header lines: each is checked for UTF-8 as the parser reaches
+/// it. A line that is not text fails the whole lookup with
+/// [`CookieError::MalformedPair`](cookie::CookieError::MalformedPair) wherever it
+/// comes, as if every line had been checked first: only a failed lookup looks at the
+/// lines after the one it stopped at.
 pub fn cookie_value<'a>(
     req: &Request<'a>,
     name: &str,
 ) -> Result<Option<&'a str>, cookie::CookieError> {
-    if req
+    let mut not_text = false;
+    let lines = req
         .headers_all("cookie")
-        .any(|v| std::str::from_utf8(v).is_err())
+        .map_while(|v| match std::str::from_utf8(v) {
+            Ok(line) => Some(line),
+            Err(_) => {
+                not_text = true;
+                None
+            }
+        });
+    let found = cookie::header::get_unique_in(lines, name);
+    if not_text
+        || (found.is_err()
+            && req
+                .headers_all("cookie")
+                .any(|v| std::str::from_utf8(v).is_err()))
     {
         return Err(cookie::CookieError::MalformedPair);
     }
-    cookie::header::get_unique_in(
-        req.headers_all("cookie")
-            .map(|v| std::str::from_utf8(v).unwrap_or("")),
-        name,
-    )
+    found
 }
 
 /// The address a request is treated as coming from.
+///
+/// `X-Forwarded-For` is read only when the peer is a trusted proxy, and its lines
+/// are gathered on the heap only when there are several.
 pub fn client_ip(req: &Request<'_>, trusted: &crate::web::client_ip::TrustedProxies) -> IpAddr {
-    let xff: Vec<&str> = req
+    let peer = req.peer().ip();
+    if !trusted.contains(peer) {
+        return crate::web::client_ip::normalize(peer);
+    }
+    let mut lines = req
         .headers_all("x-forwarded-for")
-        .filter_map(|v| std::str::from_utf8(v).ok())
-        .collect();
-    crate::web::client_ip::client_ip(req.peer().ip(), &xff, trusted)
+        .filter_map(|v| std::str::from_utf8(v).ok());
+    match (lines.next(), lines.next()) {
+        (None, _) => crate::web::client_ip::client_ip(peer, &[], trusted),
+        (Some(one), None) => crate::web::client_ip::client_ip(peer, &[one], trusted),
+        (Some(first), Some(second)) => {
+            let mut all = vec![first, second];
+            all.extend(lines);
+            crate::web::client_ip::client_ip(peer, &all, trusted)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cookie::CookieError;
+    use crate::http::{Limits, Parsed, parse_request};
+    use crate::web::client_ip::TrustedProxies;
+
+    /// Runs `f` on a GET request from `peer` with the given header lines.
+    fn with_request<R>(peer: &str, headers: &[&[u8]], f: impl FnOnce(&Request<'_>) -> R) -> R {
+        let mut raw = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for h in headers {
+            raw.extend_from_slice(h);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        match parse_request(&raw, peer.parse().unwrap(), &Limits::default(), f) {
+            Ok(Parsed::Done { value, .. }) => value,
+            _ => panic!("test request did not parse"),
+        }
+    }
+
+    fn lookup(headers: &[&[u8]]) -> Result<Option<String>, CookieError> {
+        with_request("127.0.0.1:9", headers, |req| {
+            cookie_value(req, "sid").map(|v| v.map(str::to_owned))
+        })
+    }
+
+    #[test]
+    fn cookie_value_reads_one_cookie_across_lines() {
+        assert_eq!(lookup(&[]), Ok(None));
+        assert_eq!(lookup(&[b"Cookie: a=1; sid=x"]), Ok(Some("x".into())));
+        assert_eq!(
+            lookup(&[b"Cookie: a=1", b"X-Other: 2", b"cookie: sid=\"y\""]),
+            Ok(Some("y".into()))
+        );
+        assert_eq!(
+            lookup(&[b"Cookie: sid=1", b"Cookie: sid=2"]),
+            Err(CookieError::DuplicateCookie)
+        );
+        assert_eq!(
+            lookup(&[b"Cookie: sid=a b", b"Cookie: sid=forged"]),
+            Err(CookieError::MalformedPair)
+        );
+    }
+
+    #[test]
+    fn cookie_line_that_is_not_text_fails_wherever_it_comes() {
+        for headers in [
+            &[b"Cookie: \xff; sid=x".as_slice()][..],
+            &[b"Cookie: sid=x", b"Cookie: theme=\xe9t\xe9"],
+            &[b"Cookie: a=\xc3", b"Cookie: sid=x"],
+            // A duplicate found first does not hide a later line that is not text.
+            &[b"Cookie: sid=1; sid=2", b"Cookie: \xff"],
+            &[b"Cookie: sid=a b", b"Cookie: \xff"],
+        ] {
+            assert_eq!(
+                lookup(headers),
+                Err(CookieError::MalformedPair),
+                "{headers:?}"
+            );
+        }
+        // Non-ASCII text in another cookie is that cookie's problem, not ours.
+        assert_eq!(
+            lookup(&["Cookie: theme=\u{e9}; sid=x".as_bytes()]),
+            Ok(Some("x".into()))
+        );
+    }
+
+    fn ip_of(peer: &str, headers: &[&[u8]], trusted: &TrustedProxies) -> IpAddr {
+        with_request(peer, headers, |req| client_ip(req, trusted))
+    }
+
+    #[test]
+    fn client_ip_reads_forwarded_for_only_from_trusted_peers() {
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            ip_of("203.0.113.1:5", &[b"X-Forwarded-For: 1.1.1.1"], &trusted),
+            ip("203.0.113.1")
+        );
+        assert_eq!(
+            ip_of("[::ffff:203.0.113.1]:5", &[], &trusted),
+            ip("203.0.113.1")
+        );
+        assert_eq!(ip_of("10.0.0.2:5", &[], &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            ip_of(
+                "10.0.0.2:5",
+                &[b"X-Forwarded-For: 1.1.1.1, 198.51.100.7"],
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        // Several lines are one list, walked from the last; lines that are not text
+        // are skipped.
+        assert_eq!(
+            ip_of(
+                "10.0.0.2:5",
+                &[
+                    b"X-Forwarded-For: 198.51.100.9",
+                    b"X-Forwarded-For: 10.0.0.7",
+                    b"X-Forwarded-For: \xff",
+                    b"X-Forwarded-For: 10.0.0.8"
+                ],
+                &trusted
+            ),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            ip_of(
+                "10.0.0.2:5",
+                &[
+                    b"X-Forwarded-For: 198.51.100.9",
+                    b"X-Forwarded-For: 10.0.0.7"
+                ],
+                &trusted
+            ),
+            ip("198.51.100.9")
+        );
+    }
 
     #[test]
     fn authorization_schemes() {
