@@ -96,14 +96,51 @@ fn flask_identity_is_the_subject_only_without_sub() {
         Ok(Some("alice".into()))
     );
     assert_eq!(
+        subject(&format!(r#"{{"identity":"bob","sub":"bob","exp":{exp}}}"#)),
+        Ok(Some("bob".into()))
+    );
+    // Escapes are resolved before the two names are compared.
+    assert_eq!(
         subject(&format!(
-            r#"{{"identity":"alice","sub":"bob","exp":{exp}}}"#
+            r#"{{"identity":"\u0062ob","sub":"bob","exp":{exp}}}"#
         )),
         Ok(Some("bob".into()))
     );
     assert_eq!(
         subject(&format!(r#"{{"identity":7,"exp":{exp}}}"#)),
         Ok(None)
+    );
+}
+
+#[test]
+fn sub_and_identity_naming_different_users_are_refused() {
+    let k = keys();
+    let exp = NOW + 60;
+    let mut scratch = Vec::new();
+    for payload in [
+        format!(r#"{{"identity":"alice","sub":"bob","exp":{exp}}}"#),
+        format!(r#"{{"sub":"bob","identity":"Bob","exp":{exp}}}"#),
+        format!(r#"{{"sub":"bob","identity":7,"exp":{exp}}}"#),
+        format!(r#"{{"sub":"bob","identity":null,"exp":{exp}}}"#),
+        format!(r#"{{"sub":"bob","identity":["bob"],"exp":{exp}}}"#),
+    ] {
+        let t = signed(&payload);
+        assert_eq!(
+            jwt::verify_view(&t, &k, &Validation::default(), NOW, &mut scratch),
+            Err(TokenError::ConflictingSubject),
+            "{payload}"
+        );
+        assert_eq!(
+            jwt::verify(&t, &k, &Validation::default(), NOW),
+            Err(TokenError::ConflictingSubject),
+            "{payload}"
+        );
+    }
+    // Only between two well-formed claims: a claim error found first still wins.
+    let t = signed(r#"{"sub":"bob","identity":"alice","exp":"soon"}"#);
+    assert_eq!(
+        jwt::verify_view(&t, &k, &Validation::default(), NOW, &mut scratch),
+        Err(TokenError::WrongType("exp"))
     );
 }
 

@@ -38,31 +38,51 @@ pub(crate) fn decoded_len(len: usize) -> Option<usize> {
     }
 }
 
+/// Whether or-ed sextets say every character was in the alphabet.
+#[inline]
+pub(crate) fn valid(flags: u8) -> bool {
+    flags & 0xC0 == 0
+}
+
+/// Eight characters into six bytes; returns the or of their sextets (see [`valid`]).
+/// Written out by hand: the crate is built for size, which keeps loops rolled.
+#[inline]
+fn decode_octet(chars: &[u8; 8], bytes: &mut [u8; 6]) -> u8 {
+    let &[c0, c1, c2, c3, c4, c5, c6, c7] = chars;
+    let (v0, v1, v2, v3) = (sextet(c0), sextet(c1), sextet(c2), sextet(c3));
+    let (v4, v5, v6, v7) = (sextet(c4), sextet(c5), sextet(c6), sextet(c7));
+    let high = u32::from(v0) << 18 | u32::from(v1) << 12 | u32::from(v2) << 6 | u32::from(v3);
+    let low = u32::from(v4) << 18 | u32::from(v5) << 12 | u32::from(v6) << 6 | u32::from(v7);
+    let group = u64::from(high) << 24 | u64::from(low);
+    bytes.copy_from_slice(&group.to_be_bytes()[2..]);
+    v0 | v1 | v2 | v3 | v4 | v5 | v6 | v7
+}
+
 /// Decodes `input` into the start of `out`, returning the decoded length. Fails on any
 /// byte outside the URL-safe alphabet (`=`, `+`, `/`, whitespace included), on an
 /// impossible length, on non-zero trailing bits, and when `out` is too small.
 pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Result<usize, ()> {
     let total = decoded_len(input.len()).ok_or(())?;
     let out = out.get_mut(..total).ok_or(())?;
-    let mut chunks = input.chunks_exact(4);
-    let mut dest = out.chunks_exact_mut(3);
-    // Invalid bytes are collected and checked once: an early exit per quad costs more
+    let (octets, rest_in) = input.as_chunks::<8>();
+    let (sixes, rest_out) = out.as_chunks_mut::<6>();
+    // Invalid bytes are collected and checked once: an early exit per step costs more
     // than it saves on the tokens that matter (valid ones).
     let mut flags = 0u8;
-    for (quad, triple) in chunks.by_ref().zip(dest.by_ref()) {
-        if let ([a, b, c, d], [x, y, z]) = (quad, triple) {
-            let (a, b, c, d) = (sextet(*a), sextet(*b), sextet(*c), sextet(*d));
-            flags |= a | b | c | d;
-            *x = a << 2 | b >> 4;
-            *y = b << 4 | c >> 2;
-            *z = c << 6 | d;
-        }
+    for (chars, bytes) in octets.iter().zip(sixes.iter_mut()) {
+        flags |= decode_octet(chars, bytes);
     }
-    if flags & 0xC0 != 0 {
+    let (quads, tail_in) = rest_in.as_chunks::<4>();
+    let (triples, tail_out) = rest_out.as_chunks_mut::<3>();
+    for (quad, triple) in quads.iter().zip(triples.iter_mut()) {
+        let [a, b, c, d] = quad.map(sextet);
+        flags |= a | b | c | d;
+        *triple = [a << 2 | b >> 4, b << 4 | c >> 2, c << 6 | d];
+    }
+    if !valid(flags) {
         return Err(());
     }
-    let tail = dest.into_remainder();
-    match (chunks.remainder(), tail) {
+    match (tail_in, tail_out) {
         ([], []) => {}
         (&[a, b], [x]) => {
             let (a, b) = (sextet(a), sextet(b));
@@ -109,6 +129,16 @@ mod tests {
             let ours = dec(bad).ok();
             let theirs = super::super::B64.decode(bad).ok();
             assert_eq!(ours, theirs, "{bad:?}");
+        }
+        for len in [8, 9, 16, 17, 24, 27, 30, 31] {
+            let mut s = super::super::B64.encode(vec![0x5Au8; len]);
+            for (i, bad) in [(0, b'.'), (len / 2, b'='), (s.len() - 1, b'+')] {
+                let mut t = s.clone().into_bytes();
+                t[i] = bad;
+                assert_eq!(dec(std::str::from_utf8(&t).unwrap()), Err(()), "{len} {i}");
+            }
+            s.push('A');
+            assert_eq!(dec(&s).ok(), super::super::B64.decode(&s).ok(), "{len}");
         }
         assert_eq!(dec("AA"), Ok(vec![0]));
         assert_eq!(dec("AB"), Err(()));

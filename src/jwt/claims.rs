@@ -282,9 +282,15 @@ pub(crate) fn scan<'p>(
     payload: &'p [u8],
     extra: Option<&mut Map<String, Value>>,
 ) -> Result<ClaimsView<'p>, TokenError> {
+    if extra.is_none()
+        && let Some(view) = scan_flat(payload)
+    {
+        return Ok(view);
+    }
     let mut builder = ViewBuilder {
         view: ClaimsView::default(),
         identity: None,
+        identity_seen: false,
         error: None,
         extra,
     };
@@ -305,7 +311,10 @@ pub(crate) fn scan_owned(payload: &[u8]) -> Result<Claims, TokenError> {
 /// remembering the first claim-level error (reported only if the JSON itself is fine).
 struct ViewBuilder<'p, 'e> {
     view: ClaimsView<'p>,
+    /// `identity` when it is a string.
     identity: Option<Cow<'p, str>>,
+    /// Whether there is an `identity` claim, of any type.
+    identity_seen: bool,
     error: Option<TokenError>,
     extra: Option<&'e mut Map<String, Value>>,
 }
@@ -338,10 +347,11 @@ impl<'p> ViewBuilder<'p, '_> {
             }
             "aud" => c.aud = audiences(value)?,
             _ => {
-                if name == IDENTITY
-                    && let Raw::Str(raw) = value
-                {
-                    self.identity = Some(unescape(raw).map_err(|_| TokenError::BadJson)?);
+                if name == IDENTITY {
+                    self.identity_seen = true;
+                    if let Raw::Str(raw) = value {
+                        self.identity = Some(unescape(raw).map_err(|_| TokenError::BadJson)?);
+                    }
                 }
                 if let Some(extra) = self.extra.as_deref_mut() {
                     let v = match value {
@@ -366,10 +376,422 @@ impl<'p> ViewBuilder<'p, '_> {
             return Err(e);
         }
         let mut view = self.view;
-        if view.sub.is_none() {
-            view.sub = self.identity;
+        match &view.sub {
+            None => view.sub = self.identity,
+            Some(sub) if self.identity_seen && self.identity.as_ref() != Some(sub) => {
+                return Err(TokenError::ConflictingSubject);
+            }
+            Some(_) => {}
         }
         Ok(view)
+    }
+}
+
+/// Bits of the claims [`scan_flat`] knows by name, to find one written twice.
+const SEEN_SUB: u16 = 1;
+const SEEN_IAT: u16 = 1 << 1;
+const SEEN_NBF: u16 = 1 << 2;
+const SEEN_EXP: u16 = 1 << 3;
+const SEEN_JTI: u16 = 1 << 4;
+const SEEN_TYPE: u16 = 1 << 5;
+const SEEN_ISS: u16 = 1 << 6;
+const SEEN_AUD: u16 = 1 << 7;
+const SEEN_IDENTITY: u16 = 1 << 8;
+
+/// How many claims without a typed field [`scan_flat`] tracks for duplicates.
+const FLAT_UNKNOWN: usize = 8;
+
+/// A value [`scan_flat`] accepts: a string without escapes, a plain integer of at
+/// most 16 digits, or `true`/`false`/`null`.
+#[derive(Clone, Copy)]
+enum Flat<'p> {
+    Str(&'p str),
+    Int(u64),
+    Literal,
+}
+
+/// The claims of a payload shaped like the ones latchkey and common libraries issue,
+/// in one pass without the general scanner: a flat object, no whitespace, keys and
+/// strings without escapes, numbers that are plain integers, well-typed registered
+/// claims, no claim twice. `None` means "not that shape or not valid": the general
+/// scanner then decides, so every error (and every unusual token) gets its answer
+/// there, and this shortcut only ever returns what [`scan`] would (checked by the
+/// fuzzer on every input).
+pub(crate) fn scan_flat(payload: &[u8]) -> Option<ClaimsView<'_>> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut cur = FlatCursor {
+        text,
+        bytes: payload,
+        pos: 0,
+    };
+    let mut view = ClaimsView::default();
+    let mut seen = 0u16;
+    let mut identity: Option<Flat<'_>> = None;
+    let mut unknown = [""; FLAT_UNKNOWN];
+    let mut unknown_len = 0;
+    cur.eat(b'{')?;
+    if cur.peek() == Some(b'}') {
+        cur.pos += 1;
+    } else {
+        loop {
+            // A registered claim of the wrong type or out of range returns `None`
+            // here: the general scanner names the error.
+            let bit = match cur.key()? {
+                FlatKey::Sub => {
+                    view.sub = Some(Cow::Borrowed(cur.string()?));
+                    SEEN_SUB
+                }
+                FlatKey::Iat => {
+                    view.iat = Some(cur.numeric_date()?);
+                    SEEN_IAT
+                }
+                FlatKey::Nbf => {
+                    view.nbf = Some(cur.numeric_date()?);
+                    SEEN_NBF
+                }
+                FlatKey::Exp => {
+                    view.exp = Some(cur.numeric_date()?);
+                    SEEN_EXP
+                }
+                FlatKey::Jti => {
+                    view.jti = Some(Cow::Borrowed(cur.string()?));
+                    SEEN_JTI
+                }
+                FlatKey::Type => {
+                    view.token_type = Some(match cur.string()? {
+                        "access" => TokenType::Access,
+                        "refresh" => TokenType::Refresh,
+                        _ => return None,
+                    });
+                    SEEN_TYPE
+                }
+                FlatKey::Iss => {
+                    view.iss = Some(Cow::Borrowed(cur.string()?));
+                    SEEN_ISS
+                }
+                FlatKey::Aud => {
+                    view.aud = Audiences(AudienceList::One(Cow::Borrowed(cur.string()?)));
+                    SEEN_AUD
+                }
+                FlatKey::Identity => {
+                    identity = Some(cur.value()?);
+                    SEEN_IDENTITY
+                }
+                FlatKey::Other(name) => {
+                    cur.value()?;
+                    if unknown.get(..unknown_len)?.contains(&name) {
+                        return None;
+                    }
+                    *unknown.get_mut(unknown_len)? = name;
+                    unknown_len += 1;
+                    0
+                }
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match cur.next()? {
+                b',' => {}
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    if cur.pos != payload.len() {
+        return None;
+    }
+    match (&view.sub, identity) {
+        (None, Some(Flat::Str(id))) => view.sub = Some(Cow::Borrowed(id)),
+        (None, _) | (Some(_), None) => {}
+        (Some(sub), Some(Flat::Str(id))) if sub == id => {}
+        // Both present and different: ConflictingSubject, from the general scanner.
+        (Some(_), Some(_)) => return None,
+    }
+    Some(view)
+}
+
+/// A member name as [`scan_flat`] sees it.
+#[derive(Clone, Copy)]
+enum FlatKey<'p> {
+    Sub,
+    Iat,
+    Nbf,
+    Exp,
+    Jti,
+    Type,
+    Iss,
+    Aud,
+    Identity,
+    /// A claim without a typed field.
+    Other(&'p str),
+}
+
+/// `"xyz":` as the low six bytes of a little-endian word.
+const fn key6(name: &[u8; 3]) -> u64 {
+    u64::from_le_bytes([b'"', name[0], name[1], name[2], b'"', b':', 0, 0])
+}
+const LOW6: u64 = 0xFFFF_FFFF_FFFF;
+const LOW7: u64 = 0xFF_FFFF_FFFF_FFFF;
+const KEY_SUB: u64 = key6(b"sub");
+const KEY_IAT: u64 = key6(b"iat");
+const KEY_NBF: u64 = key6(b"nbf");
+const KEY_EXP: u64 = key6(b"exp");
+const KEY_JTI: u64 = key6(b"jti");
+const KEY_ISS: u64 = key6(b"iss");
+const KEY_AUD: u64 = key6(b"aud");
+const KEY_TYPE: u64 = u64::from_le_bytes(*b"\"type\":\0");
+const KEY_IDENTIT: u64 = u64::from_le_bytes(*b"\"identit");
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Flags (high bit of the byte) the bytes of `word` that end a plain string run:
+/// `"`, `\\` or a control character. The lowest flag is always a true one (a borrow
+/// only reaches the bytes above a flagged byte), which is the one that matters.
+#[inline]
+fn string_stops(word: u64) -> u64 {
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control
+}
+
+/// How many of the eight bytes of `word` (in memory order) are ASCII digits before
+/// the first that is not.
+#[inline]
+fn digit_run(word: u64) -> usize {
+    let offset = word ^ (ONES * u64::from(b'0'));
+    // Per byte, with no carry between bytes: the high bit is set when the byte was
+    // >= 0x80 or when its low seven bits are 10 or more, i.e. when it is not a digit.
+    let low = offset & !HIGHS;
+    let not_digit = (low.wrapping_add(ONES * 0x76) | offset) & HIGHS;
+    (not_digit.trailing_zeros() / 8) as usize
+}
+
+/// Powers of ten up to 10^8.
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The value of the first `len` (1..=8) bytes of `word`, ASCII digits, most
+/// significant first; three multiplies instead of a multiply-add per digit.
+#[inline]
+fn eight_digits(word: u64, len: usize) -> u64 {
+    // Digits as values, the first in the lowest byte; shifting left drops the bytes
+    // past the run and leaves zeros (leading zero digits) in their place.
+    let values = word.wrapping_sub(ONES * u64::from(b'0'));
+    let v = values.checked_shl(8 * (8 - len as u32)).unwrap_or(0);
+    let v = (v & 0x0F0F_0F0F_0F0F_0F0F)
+        .wrapping_mul(10)
+        .wrapping_add(v >> 8 & 0x0F0F_0F0F_0F0F_0F0F);
+    let v = (v & 0x00FF_00FF_00FF_00FF)
+        .wrapping_mul(100)
+        .wrapping_add(v >> 16 & 0x00FF_00FF_00FF_00FF);
+    (v & 0x0000_FFFF_0000_FFFF)
+        .wrapping_mul(10_000)
+        .wrapping_add(v >> 32 & 0x0000_FFFF_0000_FFFF)
+        & 0xFFFF_FFFF
+}
+
+/// A position in a payload for [`scan_flat`].
+struct FlatCursor<'p> {
+    text: &'p str,
+    bytes: &'p [u8],
+    pos: usize,
+}
+
+impl<'p> FlatCursor<'p> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    #[inline]
+    fn eat(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// The member name at the cursor and the colon after it. The registered names
+    /// are recognised by the word they start (`"exp":` is six bytes), the others
+    /// read as a string.
+    #[inline]
+    fn key(&mut self) -> Option<FlatKey<'p>> {
+        if let Some(word) = self.word() {
+            let known = match word & LOW6 {
+                KEY_EXP => Some((FlatKey::Exp, 6)),
+                KEY_IAT => Some((FlatKey::Iat, 6)),
+                KEY_NBF => Some((FlatKey::Nbf, 6)),
+                KEY_SUB => Some((FlatKey::Sub, 6)),
+                KEY_JTI => Some((FlatKey::Jti, 6)),
+                KEY_ISS => Some((FlatKey::Iss, 6)),
+                KEY_AUD => Some((FlatKey::Aud, 6)),
+                _ if word & LOW7 == KEY_TYPE => Some((FlatKey::Type, 7)),
+                _ if word == KEY_IDENTIT
+                    && self.bytes.get(self.pos + 8..self.pos + 11) == Some(b"y\":") =>
+                {
+                    Some((FlatKey::Identity, 11))
+                }
+                _ => None,
+            };
+            if let Some((key, len)) = known {
+                self.pos += len;
+                return Some(key);
+            }
+        }
+        let name = self.string()?;
+        self.eat(b':')?;
+        Some(match name {
+            "sub" => FlatKey::Sub,
+            "iat" => FlatKey::Iat,
+            "nbf" => FlatKey::Nbf,
+            "exp" => FlatKey::Exp,
+            "jti" => FlatKey::Jti,
+            "type" => FlatKey::Type,
+            "iss" => FlatKey::Iss,
+            "aud" => FlatKey::Aud,
+            "identity" => FlatKey::Identity,
+            other => FlatKey::Other(other),
+        })
+    }
+
+    /// A NumericDate written as a plain integer in `0..=2^53`.
+    #[inline]
+    fn numeric_date(&mut self) -> Option<u64> {
+        match self.value()? {
+            Flat::Int(n) if n <= MAX_NUMERIC_DATE => Some(n),
+            _ => None,
+        }
+    }
+
+    /// A string without escapes or control characters, at its opening quote.
+    #[inline(always)]
+    fn string(&mut self) -> Option<&'p str> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        // Eight bytes per step: claim strings are a few to a few dozen bytes, and a
+        // byte loop with three tests per byte was a fifth of the scan.
+        while let Some(word) = self.word() {
+            let stops = string_stops(word);
+            if stops != 0 {
+                self.pos += (stops.trailing_zeros() / 8) as usize;
+                return self.string_end(start);
+            }
+            self.pos += 8;
+        }
+        let rest = self.bytes.get(self.pos..)?;
+        self.pos += rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        self.string_end(start)
+    }
+
+    /// At the byte that stopped a string: its contents if that byte is the closing quote.
+    #[inline]
+    fn string_end(&mut self, start: usize) -> Option<&'p str> {
+        let end = self.pos;
+        self.eat(b'"')?;
+        self.text.get(start..end)
+    }
+
+    /// The next eight bytes as a little-endian word, if there are eight.
+    #[inline]
+    fn word(&self) -> Option<u64> {
+        let chunk = self.bytes.get(self.pos..self.pos + 8)?;
+        Some(u64::from_le_bytes(chunk.try_into().ok()?))
+    }
+
+    #[inline]
+    fn value(&mut self) -> Option<Flat<'p>> {
+        match self.peek()? {
+            b'"' => self.string().map(Flat::Str),
+            b'0' => {
+                self.pos += 1;
+                self.integer_end(0)
+            }
+            b'1'..=b'9' => {
+                let (n, len) = match self.word() {
+                    Some(word) => self.digits_swar(word)?,
+                    None => self.digits_bytewise()?,
+                };
+                self.pos += len;
+                self.integer_end(n)
+            }
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            _ => None,
+        }
+    }
+
+    /// The value and length of the run of at most 16 digits starting with `first`
+    /// (the word at the cursor); `None` for a longer run (the general path decides).
+    #[inline]
+    fn digits_swar(&self, first: u64) -> Option<(u64, usize)> {
+        let len = digit_run(first);
+        if len < 8 {
+            return Some((eight_digits(first, len), len));
+        }
+        let high = eight_digits(first, 8);
+        let second = match self.bytes.get(self.pos + 8..self.pos + 16) {
+            Some(chunk) => u64::from_le_bytes(chunk.try_into().ok()?),
+            None => return self.digits_bytewise(),
+        };
+        let more = digit_run(second);
+        if more == 8 {
+            // 16 digits, but a 17th may follow.
+            if let Some(b'0'..=b'9') = self.bytes.get(self.pos + 16) {
+                return None;
+            }
+        }
+        let scale = POW10.get(more)?;
+        Some((high * scale + eight_digits(second, more), 8 + more))
+    }
+
+    /// [`Self::digits_swar`] near the end of the payload, one byte at a time.
+    fn digits_bytewise(&self) -> Option<(u64, usize)> {
+        let rest = self.bytes.get(self.pos..)?;
+        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if len > 16 {
+            return None;
+        }
+        let n = rest
+            .get(..len)?
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        Some((n, len))
+    }
+
+    /// An integer ends here unless a fraction, exponent or digit follows (`01`).
+    #[inline]
+    fn integer_end(&self, n: u64) -> Option<Flat<'p>> {
+        match self.peek() {
+            Some(b'.' | b'e' | b'E' | b'0'..=b'9') => None,
+            _ => Some(Flat::Int(n)),
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Option<Flat<'p>> {
+        let end = self.pos + word.len();
+        (self.bytes.get(self.pos..end)? == word.as_bytes()).then_some(())?;
+        self.pos = end;
+        Some(Flat::Literal)
     }
 }
 

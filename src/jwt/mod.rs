@@ -46,6 +46,8 @@ pub const DEFAULT_LEEWAY: u64 = 10;
 
 /// Length of an HS256 tag.
 const TAG_LEN: usize = 32;
+/// Characters of an HS256 tag in unpadded base64url.
+const TAG_B64_LEN: usize = 43;
 
 /// Base64url as JWS requires it, and canonical: no padding, no `+`/`/`, no
 /// whitespace, zero trailing bits, so each byte string has exactly one encoding.
@@ -110,6 +112,9 @@ pub enum TokenError {
     MissingClaim(&'static str),
     /// A claim has the wrong JSON type or is out of range.
     WrongType(&'static str),
+    /// `sub` and Flask-JWT's `identity` are both present but do not name the same
+    /// user (or `identity` is not a string): an app reading either must see one user.
+    ConflictingSubject,
 }
 
 impl fmt::Display for TokenError {
@@ -136,6 +141,7 @@ impl fmt::Display for TokenError {
             TokenError::WrongAudience => "wrong audience",
             TokenError::WrongIssuer => "wrong issuer",
             TokenError::WrongTokenType => "wrong token type",
+            TokenError::ConflictingSubject => "sub and identity differ",
             TokenError::MissingClaim(name) => return write!(f, "missing claim {name}"),
             TokenError::WrongType(name) => return write!(f, "claim {name} has the wrong type"),
         };
@@ -332,8 +338,7 @@ pub fn verify_view<'s>(
     now: u64,
     scratch: &'s mut Vec<u8>,
 ) -> Result<ClaimsView<'s>, TokenError> {
-    let payload_b64 = authenticate_signature(token, keys)?;
-    let payload = decode_to_vec(payload_b64, scratch)?;
+    let payload = authenticate_into(token, keys, scratch)?;
     let claims = claims::scan(payload, None)?;
     validation.validate_view(&claims, now)?;
     Ok(claims)
@@ -342,35 +347,114 @@ pub fn verify_view<'s>(
 /// Everything [`verify`] does but the claim validation: the token is authentic and
 /// well-formed, and these are its claims.
 pub(crate) fn authenticate(token: &str, keys: &KeySet) -> Result<Claims, TokenError> {
-    let payload_b64 = authenticate_signature(token, keys)?;
-    let mut inline = [0u8; INLINE_SEGMENT];
-    let mut heap = Vec::new();
-    let payload = decode_segment(payload_b64, &mut inline, &mut heap)?;
-    claims::scan_owned(payload)
+    let mut payload = Vec::new();
+    claims::scan_owned(authenticate_into(token, keys, &mut payload)?)
 }
 
-/// Shape and length, header (alg, crit, typ, kid → key), then the MAC in constant
-/// time over the exact signing input. Returns the payload segment, now authentic.
-fn authenticate_signature<'t>(token: &'t str, keys: &KeySet) -> Result<&'t str, TokenError> {
+/// Shape and length, header (alg, crit, typ, kid → key), the MAC in constant time
+/// over the exact signing input, then the payload segment decoded into `buf`
+/// (replacing what it held): the authentic payload bytes, not yet parsed.
+///
+/// A token whose header is one [`sign`] writes takes a shortcut: the header is
+/// recognised by its bytes (no decoding, no JSON) and the signature segment is found
+/// by its length (no search for dots). The shortcut only ever answers "authentic,
+/// here is the payload"; every other outcome is decided by the general checks, so
+/// errors are the same on both roads.
+fn authenticate_into<'b>(
+    token: &str,
+    keys: &KeySet,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8], TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::TooLong);
+    }
+    if let Some((key, header_len)) = known_header(token, keys)
+        && let Some(tag_dot) = token.len().checked_sub(TAG_B64_LEN + 1)
+        // A non-empty payload between the header's dot and the tag's.
+        && tag_dot > header_len + 1
+        && token.as_bytes().get(tag_dot) == Some(&b'.')
+        && let (Some(signing_input), Some(tag_b64)) = (token.get(..tag_dot), token.get(tag_dot + 1..))
+    {
+        let mut mac = key.mac();
+        mac.update(signing_input.as_bytes());
+        let mut tag = [0u8; TAG_LEN];
+        // A tag that is not canonical base64url takes the general path to its error.
+        let authentic = b64::decode(tag_b64.as_bytes(), &mut tag) == Ok(TAG_LEN)
+            && mac.verify_slice(&tag).is_ok();
+        if authentic {
+            if let Some(payload_b64) = token.get(header_len + 1..tag_dot)
+                && let Ok(payload) = decode_to_vec(payload_b64, buf)
+            {
+                return Ok(payload);
+            }
+            // Authentic, yet the payload is not base64url: possibly a stray dot,
+            // which the general checks report first.
+            general_checks(token, keys)?;
+            return Err(TokenError::BadBase64);
+        }
+        // Not authentic, or not well-formed: the general checks up to the MAC tell
+        // which, and the MAC they would compute is the one just refused.
+        general_checks(token, keys)?;
+        return Err(TokenError::BadSignature);
+    }
+    let checked = general_checks(token, keys)?;
+    let mut mac = checked.key.mac();
+    mac.update(checked.signing_input.as_bytes());
+    mac.verify_slice(&checked.tag)
+        .map_err(|_| TokenError::BadSignature)?;
+    decode_to_vec(checked.payload_b64, buf)
+}
+
+/// A header byte-identical to one [`sign`] writes, at the start of `token` and
+/// followed by a dot: the key it names and the header's length. `None` sends the
+/// token down the general path (which reports an unknown kid precisely).
+fn known_header<'k>(token: &str, keys: &'k KeySet) -> Option<(&'k Key, usize)> {
+    let bytes = token.as_bytes();
+    if bytes.starts_with(PLAIN_HEADER_B64.as_bytes())
+        && bytes.get(PLAIN_HEADER_B64.len()) == Some(&b'.')
+    {
+        return Some((keys.current(), PLAIN_HEADER_B64.len()));
+    }
+    if !bytes.starts_with(KID_HEADER_PREFIX_B64.as_bytes()) {
+        return None;
+    }
+    // `"<kid>"}` is at most MAX_KID_LEN + 3 bytes: 4 characters per 3 bytes, rounded up.
+    let window = bytes.get(KID_HEADER_PREFIX_B64.len()..)?;
+    let window = window.get(..window.len().min((MAX_KID_LEN + 3).div_ceil(3) * 4 + 1))?;
+    let header_len = KID_HEADER_PREFIX_B64.len() + window.iter().position(|&b| b == b'.')?;
+    let key = header_key_fast(token.get(..header_len)?, keys)?.ok()?;
+    Some((key, header_len))
+}
+
+/// What the general checks found: an authentic-looking token, MAC not yet checked.
+struct Checked<'t, 'k> {
+    key: &'k Key,
+    signing_input: &'t str,
+    payload_b64: &'t str,
+    tag: [u8; TAG_LEN],
+}
+
+/// Every check before the MAC, in the order errors are reported: length, shape,
+/// header (alg, crit, typ, kid → key), signature segment.
+fn general_checks<'t, 'k>(token: &'t str, keys: &'k KeySet) -> Result<Checked<'t, 'k>, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLong);
     }
     let (signing_input, header_b64, payload_b64, tag_b64) = split(token)?;
-
     let key = match header_key_fast(header_b64, keys) {
         Some(found) => found?,
         None => header_key_slow(header_b64, keys)?,
     };
-
     if tag_b64.is_empty() {
         return Err(TokenError::EmptySegment);
     }
     let tag = decode_tag(tag_b64)?;
-    let mut mac = key.mac();
-    mac.update(signing_input.as_bytes());
-    mac.verify_slice(&tag)
-        .map_err(|_| TokenError::BadSignature)?;
-    Ok(payload_b64)
+    Ok(Checked {
+        key,
+        signing_input,
+        payload_b64,
+        tag,
+    })
 }
 
 /// Decodes a header the fast path does not know and checks it.
@@ -444,7 +528,8 @@ fn decode_segment<'b>(
 /// Decodes one segment into `buf`, replacing what it held.
 fn decode_to_vec<'b>(b64: &str, buf: &'b mut Vec<u8>) -> Result<&'b [u8], TokenError> {
     let len = b64::decoded_len(b64.len()).ok_or(TokenError::BadBase64)?;
-    buf.clear();
+    // A successful decode overwrites every byte, so a reused buffer is not cleared
+    // first: only growth is zero-filled.
     buf.resize(len, 0);
     decode_into(b64, buf)
 }
