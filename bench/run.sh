@@ -21,7 +21,7 @@
 #   DURATION [10s] WARMUP [2s] THREADS [2] CONNECTIONS_LIST ["32 256"] WRK_TIMEOUT [5s]
 #   PORT [18090] FLASK_WORKERS [1] SHARED_RUN [../shared/bench/run.sh from the root]
 #   FLOOD_DURATION [10s] FLOOD_CONNECTIONS [32] PROBE_CONNECTIONS [4]
-#   STARTUP_RUNS [40] VERIFY_BENCH [1] SKIP_BUILD [0] SHARED [1] (0 skips step 3's shared rows)
+#   STARTUP_RUNS [40] RSS_STARTS [5] VERIFY_BENCH [1] SKIP_BUILD [0] SHARED [1] (0 skips step 3's shared rows)
 #   QUIET_MAX [20] QUIET_WAIT [120] (wait for the machine to calm down before each step)
 #   BENCH_OUT [bench/work/<stamp>] (raw output) RESULTS_MD [bench/results/latest.md]
 # See bench/README.md.
@@ -43,6 +43,7 @@ FLOOD_DURATION="${FLOOD_DURATION:-10s}"
 FLOOD_CONNECTIONS="${FLOOD_CONNECTIONS:-32}"
 PROBE_CONNECTIONS="${PROBE_CONNECTIONS:-4}"
 STARTUP_RUNS="${STARTUP_RUNS:-40}"
+RSS_STARTS="${RSS_STARTS:-5}"
 VERIFY_BENCH="${VERIFY_BENCH:-1}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 SHARED="${SHARED:-1}"
@@ -241,12 +242,24 @@ done
 log "== footprint"
 BIN_BYTES=$(stat -c %s "$BIN")
 wait_quiet "footprint"
-start_server "$BENCH_OUT/footprint.server.log"
-sleep 1
-RSS_FRESH=$(vm VmRSS "$SERVER_PID")
-cookie=$(get_cookie)
-sleep 1
-RSS_IDLE=$(vm VmRSS "$SERVER_PID")
+# Idle RSS moves by up to ~80 kB from start to start (ASLR decides which 64 KiB
+# fault-around windows of libc get mapped), so it is the median of RSS_STARTS starts;
+# the last start stays up for the peak measurement.
+IDLE_ALL=()
+FRESH_ALL=()
+for ((i = 1; i <= RSS_STARTS; i++)); do
+    start_server "$BENCH_OUT/footprint-$i.server.log"
+    sleep 1
+    FRESH_ALL+=("$(vm VmRSS "$SERVER_PID")")
+    cookie=$(get_cookie)
+    sleep 1
+    IDLE_ALL+=("$(vm VmRSS "$SERVER_PID")")
+    if [ "$i" -lt "$RSS_STARTS" ]; then stop_pid "$SERVER_PID"; fi
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+RSS_IDLE=$(median "${IDLE_ALL[@]}")
+RSS_FRESH=$(median "${FRESH_ALL[@]}")
+RSS_RANGE="$(printf '%s\n' "${IDLE_ALL[@]}" | sort -n | head -1)–$(printf '%s\n' "${IDLE_ALL[@]}" | sort -n | tail -1)"
 # where the idle pages are: anonymous (heap, stacks, data) vs file-backed (binary, libc)
 RSS_SPLIT=$(awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Anonymous:/ { a = $2 } END { printf "anon %d kB, file-backed %d kB, PSS %d kB", a, r - a, p }' \
     "/proc/$SERVER_PID/smaps_rollup" 2>/dev/null || true)
@@ -377,7 +390,7 @@ for C in $CONNECTIONS_LIST; do
     [ -n "$MIO_IDLE" ] || MIO_IDLE=$(awk 'index($0, "mio-hello GET / (floor)") == 1 { split(substr($0, 41), a, " "); print a[4] " " a[5] }' \
         "$BENCH_OUT/shared-c$C.table.txt" 2>/dev/null || true)
 done
-row "idle RSS (after one login)" "$RSS_IDLE kB: $RSS_SPLIT (fresh, before login: $RSS_FRESH kB; mio-hello floor idle: ${MIO_IDLE:-?})" "≤ 2 MiB (2048 kB)" \
+row "idle RSS (after one login)" "median $RSS_IDLE kB of $RSS_STARTS starts (range $RSS_RANGE kB); last start: $RSS_SPLIT (fresh, before login: median $RSS_FRESH kB; mio-hello floor idle: ${MIO_IDLE:-?})" "≤ 2 MiB (2048 kB)" \
     "$(calc "$RSS_IDLE / 2048" 2)" "$(le "$RSS_IDLE" 2048)"
 fp=${R[footprint@256]:-}
 # context: the peaks the shared harness read in its own -c256 latchkey rows
