@@ -278,6 +278,7 @@ impl Claims {
 /// [`verify_view`](super::verify_view): every member of `payload` is checked here, in
 /// order, so both report the same first error. Members without a typed field go to
 /// `extra` when it is given (the owned path) and are skipped otherwise.
+#[inline]
 pub(crate) fn scan<'p>(
     payload: &'p [u8],
     extra: Option<&mut Map<String, Value>>,
@@ -417,6 +418,7 @@ enum Flat<'p> {
 /// scanner then decides, so every error (and every unusual token) gets its answer
 /// there, and this shortcut only ever returns what [`scan`] would (checked by the
 /// fuzzer on every input).
+#[inline]
 pub(crate) fn scan_flat(payload: &[u8]) -> Option<ClaimsView<'_>> {
     let text = std::str::from_utf8(payload).ok()?;
     let mut cur = FlatCursor {
@@ -474,7 +476,10 @@ pub(crate) fn scan_flat(payload: &[u8]) -> Option<ClaimsView<'_>> {
                     SEEN_AUD
                 }
                 FlatKey::Identity => {
-                    identity = Some(cur.value()?);
+                    identity = Some(match cur.peek()? {
+                        b'"' => Flat::Str(cur.string()?),
+                        _ => cur.value()?,
+                    });
                     SEEN_IDENTITY
                 }
                 FlatKey::Other(name) => {
@@ -585,7 +590,7 @@ const POW10: [u64; 9] = [
 
 /// The value of the first `len` (1..=8) bytes of `word`, ASCII digits, most
 /// significant first; three multiplies instead of a multiply-add per digit.
-#[inline]
+#[inline(always)]
 fn eight_digits(word: u64, len: usize) -> u64 {
     // Digits as values, the first in the lowest byte; shifting left drops the bytes
     // past the run and leaves zeros (leading zero digits) in their place.
@@ -672,8 +677,26 @@ impl<'p> FlatCursor<'p> {
     }
 
     /// A NumericDate written as a plain integer in `0..=2^53`.
-    #[inline]
+    #[inline(always)]
     fn numeric_date(&mut self) -> Option<u64> {
+        // Today's dates are ten digits: two words, no loop. Anything else (a
+        // leading zero, more digits, the end of the payload near) goes through
+        // `value`.
+        if let (Some(high), Some(low)) = (self.word(), self.word_at(8))
+            && high & 0xFF != u64::from(b'0')
+            && digit_run(high) == 8
+        {
+            let more = digit_run(low);
+            if more < 8 {
+                let after = (low >> (8 * more)) as u8;
+                if matches!(after, b'.' | b'e' | b'E') {
+                    return None;
+                }
+                let n = eight_digits(high, 8) * POW10.get(more)? + eight_digits(low, more);
+                self.pos += 8 + more;
+                return Some(n);
+            }
+        }
         match self.value()? {
             Flat::Int(n) if n <= MAX_NUMERIC_DATE => Some(n),
             _ => None,
@@ -713,8 +736,17 @@ impl<'p> FlatCursor<'p> {
     /// The next eight bytes as a little-endian word, if there are eight.
     #[inline]
     fn word(&self) -> Option<u64> {
-        let chunk = self.bytes.get(self.pos..self.pos + 8)?;
-        Some(u64::from_le_bytes(chunk.try_into().ok()?))
+        self.word_at(0)
+    }
+
+    /// The eight bytes `offset` bytes ahead as a little-endian word, if there are eight.
+    #[inline]
+    fn word_at(&self, offset: usize) -> Option<u64> {
+        let (chunk, _) = self
+            .bytes
+            .get(self.pos + offset..)?
+            .split_first_chunk::<8>()?;
+        Some(u64::from_le_bytes(*chunk))
     }
 
     #[inline]
