@@ -933,6 +933,77 @@ mod tests {
         );
     }
 
+    fn word(bytes: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
+    }
+
+    #[test]
+    fn word_helpers_find_the_first_stop_and_read_digits() {
+        assert_eq!(digit_run(word(b"1234567,")), 7);
+        assert_eq!(digit_run(word(b"12345678")), 8);
+        assert_eq!(digit_run(word(b"9/:0\xb9")), 1);
+        assert_eq!(digit_run(word(b"\xb0123")), 0);
+        assert_eq!(eight_digits(word(b"17000009"), 8), 17_000_009);
+        assert_eq!(eight_digits(word(b"00,xxxxx"), 2), 0);
+        assert_eq!(eight_digits(word(b"905}...."), 3), 905);
+        let first_stop = |bytes: &[u8]| string_stops(word(bytes)).trailing_zeros() / 8;
+        assert_eq!(first_stop(b"admin\",\""), 5);
+        assert_eq!(first_stop(b"ab\\\"cdef"), 2);
+        assert_eq!(first_stop(b"a\x1f\"bcdef"), 1);
+        assert_eq!(first_stop(b"\xe9\xa0!#xyz\""), 7);
+        assert_eq!(string_stops(word(b"plain-ok")), 0);
+    }
+
+    #[test]
+    fn the_flat_scan_reads_issued_payloads_and_defers_the_rest() {
+        let issued = Claims::new_token("admin", 1_700_000_000, 900, "j-1", TokenType::Access);
+        let json = issued.to_json();
+        let flat = scan_flat(json.as_bytes()).expect("an issued payload is flat");
+        assert_eq!(flat, issued.view());
+        assert!(matches!(flat.sub, Some(Cow::Borrowed("admin"))));
+        let general = scan_owned(br#"{"exp":1,"sub":"a","identity":"a"}"#).unwrap();
+        assert_eq!(
+            scan_flat(br#"{"exp":1,"sub":"a","identity":"a"}"#),
+            Some(general.view())
+        );
+        assert_eq!(scan_flat(b"{}"), Some(ClaimsView::default()));
+        // Each of these is valid (or an error) for the general scanner to name.
+        for deferred in [
+            r#"{ "exp":1}"#,
+            r#"{"exp":1 }"#,
+            r#"{"s\u0075b":"a"}"#,
+            r#"{"sub":"a\"b"}"#,
+            r#"{"exp":1.5}"#,
+            r#"{"exp":1e3}"#,
+            r#"{"exp":01}"#,
+            r#"{"exp":-1}"#,
+            r#"{"exp":"1"}"#,
+            r#"{"exp":9007199254740993}"#,
+            r#"{"n":12345678901234567}"#,
+            r#"{"aud":["a"]}"#,
+            r#"{"x":{"y":1}}"#,
+            r#"{"type":"other"}"#,
+            r#"{"exp":1,"exp":1}"#,
+            r#"{"k":1,"k":2}"#,
+            r#"{"sub":"a","identity":"b"}"#,
+            r#"{"sub":"a","identity":null}"#,
+            r#"{"exp":1}x"#,
+            r#"{"exp":1,}"#,
+            r#"{"a":tru}"#,
+        ] {
+            assert_eq!(scan_flat(deferred.as_bytes()), None, "{deferred}");
+        }
+        let many: Vec<String> = (0..FLAT_UNKNOWN + 1)
+            .map(|i| format!("\"k{i}\":{i}"))
+            .collect();
+        assert_eq!(
+            scan_flat(format!("{{{}}}", many.join(",")).as_bytes()),
+            None
+        );
+    }
+
     #[test]
     fn typed_fields_win_over_extra_in_json() {
         let mut c = Claims::default();
