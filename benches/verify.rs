@@ -116,6 +116,30 @@ fn rows(f: &Fixture) -> Vec<Row> {
         }),
     });
 
+    let (keys, validation) = (f.keys.clone(), Validation::default());
+    let minimal_view = jwt::sign(
+        &Claims {
+            exp: Some(f.now + 900),
+            ..Claims::default()
+        },
+        keys.current(),
+    );
+    let mut scratch = Vec::new();
+    rows.push(Row {
+        name: "jwt::verify_view minimal",
+        includes: "verify_view for a token whose payload is only {\"exp\":…} (the hot path's fixed cost)",
+        op: Box::new(move || {
+            let c = jwt::verify_view(
+                black_box(&minimal_view),
+                black_box(&keys),
+                &validation,
+                now,
+                &mut scratch,
+            );
+            c.map(|c| usize::from(c.exp.is_some())).unwrap_or(usize::MAX)
+        }),
+    });
+
     let signing_input = f.token.rsplit_once('.').map(|(i, _)| i.to_owned()).unwrap();
     let key = f.keys.current().clone();
     rows.push(Row {

@@ -682,7 +682,8 @@ impl<'p> FlatCursor<'p> {
         // Today's dates are ten digits: two words, no loop. Anything else (a
         // leading zero, more digits, the end of the payload near) goes through
         // `value`.
-        if let (Some(high), Some(low)) = (self.word(), self.word_at(8))
+        if let Some(high) = self.word()
+            && let low = self.padded_word_at(8)
             && high & 0xFF != u64::from(b'0')
             && digit_run(high) == 8
         {
@@ -739,6 +740,22 @@ impl<'p> FlatCursor<'p> {
         self.word_at(0)
     }
 
+    /// [`Self::word_at`], or near the end of the payload the bytes that are left,
+    /// padded with zero bytes (which are neither digits nor anything else a value
+    /// could continue with).
+    #[inline]
+    fn padded_word_at(&self, offset: usize) -> u64 {
+        if let Some(word) = self.word_at(offset) {
+            return word;
+        }
+        let rest = self.bytes.get(self.pos + offset..).unwrap_or_default();
+        let mut padded = [0u8; 8];
+        for (slot, &b) in padded.iter_mut().zip(rest) {
+            *slot = b;
+        }
+        u64::from_le_bytes(padded)
+    }
+
     /// The eight bytes `offset` bytes ahead as a little-endian word, if there are eight.
     #[inline]
     fn word_at(&self, offset: usize) -> Option<u64> {
@@ -758,10 +775,7 @@ impl<'p> FlatCursor<'p> {
                 self.integer_end(0)
             }
             b'1'..=b'9' => {
-                let (n, len) = match self.word() {
-                    Some(word) => self.digits_swar(word)?,
-                    None => self.digits_bytewise()?,
-                };
+                let (n, len) = self.digits_swar(self.padded_word_at(0))?;
                 self.pos += len;
                 self.integer_end(n)
             }
@@ -781,10 +795,7 @@ impl<'p> FlatCursor<'p> {
             return Some((eight_digits(first, len), len));
         }
         let high = eight_digits(first, 8);
-        let second = match self.bytes.get(self.pos + 8..self.pos + 16) {
-            Some(chunk) => u64::from_le_bytes(chunk.try_into().ok()?),
-            None => return self.digits_bytewise(),
-        };
+        let second = self.padded_word_at(8);
         let more = digit_run(second);
         if more == 8 {
             // 16 digits, but a 17th may follow.
@@ -794,20 +805,6 @@ impl<'p> FlatCursor<'p> {
         }
         let scale = POW10.get(more)?;
         Some((high * scale + eight_digits(second, more), 8 + more))
-    }
-
-    /// [`Self::digits_swar`] near the end of the payload, one byte at a time.
-    fn digits_bytewise(&self) -> Option<(u64, usize)> {
-        let rest = self.bytes.get(self.pos..)?;
-        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if len > 16 {
-            return None;
-        }
-        let n = rest
-            .get(..len)?
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        Some((n, len))
     }
 
     /// An integer ends here unless a fraction, exponent or digit follows (`01`).
@@ -969,6 +966,19 @@ mod tests {
             Some(general.view())
         );
         assert_eq!(scan_flat(b"{}"), Some(ClaimsView::default()));
+        // Numbers ending at the end of the payload, where no whole word is left.
+        for (json, exp) in [
+            (r#"{"exp":1764260000}"#, 1_764_260_000),
+            (r#"{"exp":7}"#, 7),
+            (r#"{"exp":0}"#, 0),
+            (r#"{"exp":12345678}"#, 12_345_678),
+            (r#"{"exp":9007199254740992}"#, 1 << 53),
+            (r#"{"n":1234567890123456,"exp":99}"#, 99),
+        ] {
+            let view = scan_flat(json.as_bytes()).expect(json);
+            assert_eq!(view.exp, Some(exp), "{json}");
+            assert_eq!(view, scan_owned(json.as_bytes()).unwrap().view(), "{json}");
+        }
         // Each of these is valid (or an error) for the general scanner to name.
         for deferred in [
             r#"{ "exp":1}"#,
