@@ -457,3 +457,71 @@ fn flask_jwt_identity_is_the_subject() {
         (None, serde_json::json!(7))
     );
 }
+
+/// A token whose header is the one `sign` writes takes the verification shortcut;
+/// broken in each way the shortcut skips looking for, it must get the general
+/// path's error, not a guess.
+#[test]
+fn the_signing_shortcut_reports_the_general_errors() {
+    let k = keys();
+    let signed = |payload_b64: &str| {
+        let input = format!("{}.{payload_b64}", B64.encode(GOOD_HEADER));
+        let mut mac = k.current().mac();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+    };
+    let payload_b64 = B64.encode(payload());
+    assert!(check(&signed(&payload_b64)).is_ok());
+    // A stray dot inside an authentic payload: four segments, not bad base64.
+    let (front, back) = payload_b64.split_at(8);
+    assert_eq!(
+        check(&signed(&format!("{front}.{back}"))),
+        Err(TokenError::SegmentCount)
+    );
+    // An authentic payload that is not base64url.
+    assert_eq!(
+        check(&signed(&format!("{front}+{back}"))),
+        Err(TokenError::BadBase64)
+    );
+    let good = signed(&payload_b64);
+    let (input, tag) = good.rsplit_once('.').unwrap();
+    // The same tag bytes spelled with non-zero trailing bits: not canonical.
+    let last = tag.as_bytes()[42];
+    let sibling = if last % 2 == 0 { last + 1 } else { last - 1 };
+    let spelled = format!("{input}.{}{}", &tag[..42], sibling as char);
+    assert_eq!(check(&spelled), Err(TokenError::BadBase64));
+    // A tag of the right length that is simply wrong.
+    let wrong = format!("{input}.{}", B64.encode([0u8; 32]));
+    assert_eq!(check(&wrong), Err(TokenError::BadSignature));
+    // No dot where the tag's should be, and tags of the wrong length.
+    assert_eq!(
+        check(&format!("{input}x{tag}")),
+        Err(TokenError::SegmentCount)
+    );
+    // 41 characters are no base64 length; 44 decode to 33 bytes, no HS256 tag.
+    assert_eq!(check(&good[..good.len() - 2]), Err(TokenError::BadBase64));
+    assert_eq!(check(&format!("{good}A")), Err(TokenError::BadSignature));
+    // The header `sign` writes, naming a key this set does not have.
+    let other = Keyring::from_master("k2", &[42u8; 32])
+        .unwrap()
+        .key_set(Purpose::ApiToken);
+    let foreign = jwt::sign(
+        &Claims::new_token("admin", NOW, 60, "j", TokenType::Access),
+        other.current(),
+    );
+    assert_eq!(check(&foreign), Err(TokenError::UnknownKid));
+}
+
+/// The header `sign` writes for a key without id names the current key, on the
+/// shortcut as on the general path.
+#[test]
+fn a_kidless_header_names_the_current_key() {
+    let k = keys();
+    let kidless = forge(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &payload(),
+        Some(k.current()),
+    );
+    assert!(kidless.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."));
+    assert_eq!(check(&kidless).unwrap().sub.as_deref(), Some("admin"));
+}

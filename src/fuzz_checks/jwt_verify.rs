@@ -1,4 +1,4 @@
-//! Fuzz invariants for `jwt::verify` and the strict JSON scanner under it.
+//! Fuzz invariants for `jwt::verify`, its shortcuts, and the strict JSON scanner under it.
 
 use crate::jwt::strict_json::{self, JsonError};
 use crate::jwt::{self, Claims, TokenError, TokenType, Validation};
@@ -27,6 +27,56 @@ pub fn check(data: &[u8]) {
     json_matches_serde(data);
     base64_matches_crate(data);
     header_fast_path_agrees(data, &keys);
+    flat_scan_agrees(data);
+    signature_shortcut_agrees(data, &keys);
+}
+
+/// The flat claims scanner (the hot path's) only ever answers what the general
+/// scanner answers: the same claims, for a payload both accept.
+fn flat_scan_agrees(payload: &[u8]) {
+    let Some(flat) = jwt::scan_flat(payload) else {
+        return;
+    };
+    match jwt::scan_owned(payload) {
+        Ok(claims) => assert_eq!(claims.view(), flat, "flat scan claims differ"),
+        Err(e) => panic!("flat scan accepted what the general scan refuses: {e:?}"),
+    }
+}
+
+/// The header-and-tag shortcut of verification agrees with the general checks (same
+/// payload or same error) on the data as a token, and on a correctly signed token
+/// broken in the ways the shortcut must notice: a byte of the data written over the
+/// signature, the payload, or the separating dots, or the data appended.
+fn signature_shortcut_agrees(data: &[u8], keys: &KeySet) {
+    let payload = data.get(..data.len().min(64)).unwrap_or_default();
+    let signed = jwt::sign_parts(HEADER, payload, keys.current());
+    let mut tokens = vec![signed.clone()];
+    if let Ok(text) = std::str::from_utf8(data) {
+        tokens.push(text.to_owned());
+        tokens.push(format!("{signed}{text}"));
+    }
+    for (i, &b) in data.iter().take(8).enumerate() {
+        let mut bytes = signed.clone().into_bytes();
+        let len = bytes.len();
+        let at = usize::from(b).wrapping_mul(31).wrapping_add(i * 7) % len;
+        for spot in [at, len - 1, len - 44, at.min(len - 45)] {
+            if let Some(slot) = bytes.get_mut(spot) {
+                *slot = data.get(i + 1).copied().unwrap_or(b'.');
+            }
+            if let Ok(text) = String::from_utf8(bytes.clone()) {
+                tokens.push(text);
+            }
+        }
+    }
+    let (mut fast_buf, mut general_buf) = (Vec::new(), Vec::new());
+    for token in &tokens {
+        let fast = jwt::authenticate_into(token, keys, &mut fast_buf);
+        let general = jwt::authenticate_general(token, keys, &mut general_buf);
+        assert_eq!(
+            fast, general,
+            "signature shortcut disagrees with the general checks"
+        );
+    }
 }
 
 /// The header fast path answers exactly as the general header check, for the data
@@ -108,7 +158,8 @@ fn as_payload(payload: &[u8], keys: &KeySet) {
             | TokenError::NotObject
             | TokenError::DuplicateKey
             | TokenError::TooDeep
-            | TokenError::WrongType(_),
+            | TokenError::WrongType(_)
+            | TokenError::ConflictingSubject,
         ) => {}
         Err(other) => panic!("signed payload refused for a non-payload reason: {other:?}"),
     }

@@ -38,24 +38,55 @@ pub(crate) fn decoded_len(len: usize) -> Option<usize> {
     }
 }
 
-/// Whether or-ed sextets say every character was in the alphabet.
+/// Whether or-ed quads say every character was in the alphabet.
 #[inline]
-pub(crate) fn valid(flags: u8) -> bool {
-    flags & 0xC0 == 0
+fn valid(flags: u32) -> bool {
+    flags & SHIFTED_INVALID == 0
 }
 
-/// Eight characters into six bytes; returns the or of their sextets (see [`valid`]).
-/// Written out by hand: the crate is built for size, which keeps loops rolled.
+/// Marks an invalid character in a [`SHIFTED`] entry: above the 24 data bits, so it
+/// survives or-ing four entries together.
+const SHIFTED_INVALID: u32 = 1 << 31;
+
+const fn shifted_tables() -> [[u32; 256]; 4] {
+    let mut t = [[SHIFTED_INVALID; 256]; 4];
+    let mut c = 0;
+    while c < 256 {
+        let v = DECODE[c];
+        if v != INVALID {
+            let v = v as u32;
+            t[0][c] = v << 18;
+            t[1][c] = v << 12;
+            t[2][c] = v << 6;
+            t[3][c] = v;
+        }
+        c += 1;
+    }
+    t
+}
+
+/// The sextet of a character already shifted to its place in a 24-bit quad, one
+/// table per place: a quad is then four loads and three ors, with validity riding
+/// along in bit 31 (4 KiB of tables, of which the 64 valid entries are ever hot).
+static SHIFTED: [[u32; 256]; 4] = shifted_tables();
+
+/// Four characters as a 24-bit value, bit 31 set if any is not base64url.
 #[inline]
-fn decode_octet(chars: &[u8; 8], bytes: &mut [u8; 6]) -> u8 {
+fn quad(chars: [u8; 4]) -> u32 {
+    let [t0, t1, t2, t3] = &SHIFTED;
+    let [c0, c1, c2, c3] = chars;
+    // A u8 always indexes a 256-entry table in bounds.
+    t0[usize::from(c0)] | t1[usize::from(c1)] | t2[usize::from(c2)] | t3[usize::from(c3)]
+}
+
+/// Eight characters into six bytes; returns the or of the two quads (see [`valid`]).
+#[inline]
+fn decode_octet(chars: &[u8; 8], bytes: &mut [u8; 6]) -> u32 {
     let &[c0, c1, c2, c3, c4, c5, c6, c7] = chars;
-    let (v0, v1, v2, v3) = (sextet(c0), sextet(c1), sextet(c2), sextet(c3));
-    let (v4, v5, v6, v7) = (sextet(c4), sextet(c5), sextet(c6), sextet(c7));
-    let high = u32::from(v0) << 18 | u32::from(v1) << 12 | u32::from(v2) << 6 | u32::from(v3);
-    let low = u32::from(v4) << 18 | u32::from(v5) << 12 | u32::from(v6) << 6 | u32::from(v7);
-    let group = u64::from(high) << 24 | u64::from(low);
+    let (high, low) = (quad([c0, c1, c2, c3]), quad([c4, c5, c6, c7]));
+    let group = u64::from(high) << 24 | u64::from(low & 0xFF_FFFF);
     bytes.copy_from_slice(&group.to_be_bytes()[2..]);
-    v0 | v1 | v2 | v3 | v4 | v5 | v6 | v7
+    high | low
 }
 
 /// Decodes `input` into the start of `out`, returning the decoded length. Fails on any
@@ -68,16 +99,17 @@ pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Result<usize, ()> {
     let (sixes, rest_out) = out.as_chunks_mut::<6>();
     // Invalid bytes are collected and checked once: an early exit per step costs more
     // than it saves on the tokens that matter (valid ones).
-    let mut flags = 0u8;
+    let mut flags = 0u32;
     for (chars, bytes) in octets.iter().zip(sixes.iter_mut()) {
         flags |= decode_octet(chars, bytes);
     }
     let (quads, tail_in) = rest_in.as_chunks::<4>();
     let (triples, tail_out) = rest_out.as_chunks_mut::<3>();
-    for (quad, triple) in quads.iter().zip(triples.iter_mut()) {
-        let [a, b, c, d] = quad.map(sextet);
-        flags |= a | b | c | d;
-        *triple = [a << 2 | b >> 4, b << 4 | c >> 2, c << 6 | d];
+    for (chars, triple) in quads.iter().zip(triples.iter_mut()) {
+        let n = quad(*chars);
+        flags |= n;
+        let [_, x, y, z] = n.to_be_bytes();
+        *triple = [x, y, z];
     }
     if !valid(flags) {
         return Err(());

@@ -278,6 +278,7 @@ impl Claims {
 /// [`verify_view`](super::verify_view): every member of `payload` is checked here, in
 /// order, so both report the same first error. Members without a typed field go to
 /// `extra` when it is given (the owned path) and are skipped otherwise.
+#[inline]
 pub(crate) fn scan<'p>(
     payload: &'p [u8],
     extra: Option<&mut Map<String, Value>>,
@@ -417,6 +418,7 @@ enum Flat<'p> {
 /// scanner then decides, so every error (and every unusual token) gets its answer
 /// there, and this shortcut only ever returns what [`scan`] would (checked by the
 /// fuzzer on every input).
+#[inline]
 pub(crate) fn scan_flat(payload: &[u8]) -> Option<ClaimsView<'_>> {
     let text = std::str::from_utf8(payload).ok()?;
     let mut cur = FlatCursor {
@@ -474,7 +476,10 @@ pub(crate) fn scan_flat(payload: &[u8]) -> Option<ClaimsView<'_>> {
                     SEEN_AUD
                 }
                 FlatKey::Identity => {
-                    identity = Some(cur.value()?);
+                    identity = Some(match cur.peek()? {
+                        b'"' => Flat::Str(cur.string()?),
+                        _ => cur.value()?,
+                    });
                     SEEN_IDENTITY
                 }
                 FlatKey::Other(name) => {
@@ -585,7 +590,7 @@ const POW10: [u64; 9] = [
 
 /// The value of the first `len` (1..=8) bytes of `word`, ASCII digits, most
 /// significant first; three multiplies instead of a multiply-add per digit.
-#[inline]
+#[inline(always)]
 fn eight_digits(word: u64, len: usize) -> u64 {
     // Digits as values, the first in the lowest byte; shifting left drops the bytes
     // past the run and leaves zeros (leading zero digits) in their place.
@@ -672,8 +677,27 @@ impl<'p> FlatCursor<'p> {
     }
 
     /// A NumericDate written as a plain integer in `0..=2^53`.
-    #[inline]
+    #[inline(always)]
     fn numeric_date(&mut self) -> Option<u64> {
+        // Today's dates are ten digits: two words, no loop. Anything else (a
+        // leading zero, more digits, the end of the payload near) goes through
+        // `value`.
+        if let Some(high) = self.word()
+            && let low = self.padded_word_at(8)
+            && high & 0xFF != u64::from(b'0')
+            && digit_run(high) == 8
+        {
+            let more = digit_run(low);
+            if more < 8 {
+                let after = (low >> (8 * more)) as u8;
+                if matches!(after, b'.' | b'e' | b'E') {
+                    return None;
+                }
+                let n = eight_digits(high, 8) * POW10.get(more)? + eight_digits(low, more);
+                self.pos += 8 + more;
+                return Some(n);
+            }
+        }
         match self.value()? {
             Flat::Int(n) if n <= MAX_NUMERIC_DATE => Some(n),
             _ => None,
@@ -713,8 +737,33 @@ impl<'p> FlatCursor<'p> {
     /// The next eight bytes as a little-endian word, if there are eight.
     #[inline]
     fn word(&self) -> Option<u64> {
-        let chunk = self.bytes.get(self.pos..self.pos + 8)?;
-        Some(u64::from_le_bytes(chunk.try_into().ok()?))
+        self.word_at(0)
+    }
+
+    /// [`Self::word_at`], or near the end of the payload the bytes that are left,
+    /// padded with zero bytes (which are neither digits nor anything else a value
+    /// could continue with).
+    #[inline]
+    fn padded_word_at(&self, offset: usize) -> u64 {
+        if let Some(word) = self.word_at(offset) {
+            return word;
+        }
+        let rest = self.bytes.get(self.pos + offset..).unwrap_or_default();
+        let mut padded = [0u8; 8];
+        for (slot, &b) in padded.iter_mut().zip(rest) {
+            *slot = b;
+        }
+        u64::from_le_bytes(padded)
+    }
+
+    /// The eight bytes `offset` bytes ahead as a little-endian word, if there are eight.
+    #[inline]
+    fn word_at(&self, offset: usize) -> Option<u64> {
+        let (chunk, _) = self
+            .bytes
+            .get(self.pos + offset..)?
+            .split_first_chunk::<8>()?;
+        Some(u64::from_le_bytes(*chunk))
     }
 
     #[inline]
@@ -726,10 +775,7 @@ impl<'p> FlatCursor<'p> {
                 self.integer_end(0)
             }
             b'1'..=b'9' => {
-                let (n, len) = match self.word() {
-                    Some(word) => self.digits_swar(word)?,
-                    None => self.digits_bytewise()?,
-                };
+                let (n, len) = self.digits_swar(self.padded_word_at(0))?;
                 self.pos += len;
                 self.integer_end(n)
             }
@@ -749,10 +795,7 @@ impl<'p> FlatCursor<'p> {
             return Some((eight_digits(first, len), len));
         }
         let high = eight_digits(first, 8);
-        let second = match self.bytes.get(self.pos + 8..self.pos + 16) {
-            Some(chunk) => u64::from_le_bytes(chunk.try_into().ok()?),
-            None => return self.digits_bytewise(),
-        };
+        let second = self.padded_word_at(8);
         let more = digit_run(second);
         if more == 8 {
             // 16 digits, but a 17th may follow.
@@ -762,20 +805,6 @@ impl<'p> FlatCursor<'p> {
         }
         let scale = POW10.get(more)?;
         Some((high * scale + eight_digits(second, more), 8 + more))
-    }
-
-    /// [`Self::digits_swar`] near the end of the payload, one byte at a time.
-    fn digits_bytewise(&self) -> Option<(u64, usize)> {
-        let rest = self.bytes.get(self.pos..)?;
-        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if len > 16 {
-            return None;
-        }
-        let n = rest
-            .get(..len)?
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        Some((n, len))
     }
 
     /// An integer ends here unless a fraction, exponent or digit follows (`01`).
@@ -898,6 +927,90 @@ mod tests {
         assert_eq!(
             numeric_date(Raw::Null, "iat"),
             Err(TokenError::WrongType("iat"))
+        );
+    }
+
+    fn word(bytes: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
+    }
+
+    #[test]
+    fn word_helpers_find_the_first_stop_and_read_digits() {
+        assert_eq!(digit_run(word(b"1234567,")), 7);
+        assert_eq!(digit_run(word(b"12345678")), 8);
+        assert_eq!(digit_run(word(b"9/:0\xb9")), 1);
+        assert_eq!(digit_run(word(b"\xb0123")), 0);
+        assert_eq!(eight_digits(word(b"17000009"), 8), 17_000_009);
+        assert_eq!(eight_digits(word(b"00,xxxxx"), 2), 0);
+        assert_eq!(eight_digits(word(b"905}...."), 3), 905);
+        let first_stop = |bytes: &[u8]| string_stops(word(bytes)).trailing_zeros() / 8;
+        assert_eq!(first_stop(b"admin\",\""), 5);
+        assert_eq!(first_stop(b"ab\\\"cdef"), 2);
+        assert_eq!(first_stop(b"a\x1f\"bcdef"), 1);
+        assert_eq!(first_stop(b"\xe9\xa0!#xyz\""), 7);
+        assert_eq!(string_stops(word(b"plain-ok")), 0);
+    }
+
+    #[test]
+    fn the_flat_scan_reads_issued_payloads_and_defers_the_rest() {
+        let issued = Claims::new_token("admin", 1_700_000_000, 900, "j-1", TokenType::Access);
+        let json = issued.to_json();
+        let flat = scan_flat(json.as_bytes()).expect("an issued payload is flat");
+        assert_eq!(flat, issued.view());
+        assert!(matches!(flat.sub, Some(Cow::Borrowed("admin"))));
+        let general = scan_owned(br#"{"exp":1,"sub":"a","identity":"a"}"#).unwrap();
+        assert_eq!(
+            scan_flat(br#"{"exp":1,"sub":"a","identity":"a"}"#),
+            Some(general.view())
+        );
+        assert_eq!(scan_flat(b"{}"), Some(ClaimsView::default()));
+        // Numbers ending at the end of the payload, where no whole word is left.
+        for (json, exp) in [
+            (r#"{"exp":1764260000}"#, 1_764_260_000),
+            (r#"{"exp":7}"#, 7),
+            (r#"{"exp":0}"#, 0),
+            (r#"{"exp":12345678}"#, 12_345_678),
+            (r#"{"exp":9007199254740992}"#, 1 << 53),
+            (r#"{"n":1234567890123456,"exp":99}"#, 99),
+        ] {
+            let view = scan_flat(json.as_bytes()).expect(json);
+            assert_eq!(view.exp, Some(exp), "{json}");
+            assert_eq!(view, scan_owned(json.as_bytes()).unwrap().view(), "{json}");
+        }
+        // Each of these is valid (or an error) for the general scanner to name.
+        for deferred in [
+            r#"{ "exp":1}"#,
+            r#"{"exp":1 }"#,
+            r#"{"s\u0075b":"a"}"#,
+            r#"{"sub":"a\"b"}"#,
+            r#"{"exp":1.5}"#,
+            r#"{"exp":1e3}"#,
+            r#"{"exp":01}"#,
+            r#"{"exp":-1}"#,
+            r#"{"exp":"1"}"#,
+            r#"{"exp":9007199254740993}"#,
+            r#"{"n":12345678901234567}"#,
+            r#"{"aud":["a"]}"#,
+            r#"{"x":{"y":1}}"#,
+            r#"{"type":"other"}"#,
+            r#"{"exp":1,"exp":1}"#,
+            r#"{"k":1,"k":2}"#,
+            r#"{"sub":"a","identity":"b"}"#,
+            r#"{"sub":"a","identity":null}"#,
+            r#"{"exp":1}x"#,
+            r#"{"exp":1,}"#,
+            r#"{"a":tru}"#,
+        ] {
+            assert_eq!(scan_flat(deferred.as_bytes()), None, "{deferred}");
+        }
+        let many: Vec<String> = (0..FLAT_UNKNOWN + 1)
+            .map(|i| format!("\"k{i}\":{i}"))
+            .collect();
+        assert_eq!(
+            scan_flat(format!("{{{}}}", many.join(",")).as_bytes()),
+            None
         );
     }
 

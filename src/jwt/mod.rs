@@ -35,6 +35,7 @@ use hmac::Mac;
 
 use crate::keys::{Key, KeySet, MAX_KID_LEN};
 pub use claims::{Audiences, Claims, ClaimsView, MAX_NUMERIC_DATE, TokenType};
+pub(crate) use claims::{scan_flat, scan_owned};
 use strict_json::{JsonError, Raw};
 
 /// Longest token accepted, in bytes.
@@ -360,7 +361,7 @@ pub(crate) fn authenticate(token: &str, keys: &KeySet) -> Result<Claims, TokenEr
 /// by its length (no search for dots). The shortcut only ever answers "authentic,
 /// here is the payload"; every other outcome is decided by the general checks, so
 /// errors are the same on both roads.
-fn authenticate_into<'b>(
+pub(crate) fn authenticate_into<'b>(
     token: &str,
     keys: &KeySet,
     buf: &'b mut Vec<u8>,
@@ -397,6 +398,16 @@ fn authenticate_into<'b>(
         general_checks(token, keys)?;
         return Err(TokenError::BadSignature);
     }
+    authenticate_general(token, keys, buf)
+}
+
+/// [`authenticate_into`] without the shortcut: what it must agree with on every
+/// token (checked by the fuzzer).
+pub(crate) fn authenticate_general<'b>(
+    token: &str,
+    keys: &KeySet,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8], TokenError> {
     let checked = general_checks(token, keys)?;
     let mut mac = checked.key.mac();
     mac.update(checked.signing_input.as_bytes());
@@ -410,20 +421,15 @@ fn authenticate_into<'b>(
 /// token down the general path (which reports an unknown kid precisely).
 fn known_header<'k>(token: &str, keys: &'k KeySet) -> Option<(&'k Key, usize)> {
     let bytes = token.as_bytes();
-    if bytes.starts_with(PLAIN_HEADER_B64.as_bytes())
-        && bytes.get(PLAIN_HEADER_B64.len()) == Some(&b'.')
-    {
-        return Some((keys.current(), PLAIN_HEADER_B64.len()));
+    if let Some(rest) = bytes.strip_prefix(KID_HEADER_PREFIX_B64.as_bytes()) {
+        // `"<kid>"}` is at most MAX_KID_LEN + 3 bytes: 4 characters per 3, rounded up.
+        let window = rest.get(..rest.len().min((MAX_KID_LEN + 3).div_ceil(3) * 4 + 1))?;
+        let kid_b64 = window.get(..window.iter().position(|&b| b == b'.')?)?;
+        let key = kid_header_key(kid_b64, keys)?.ok()?;
+        return Some((key, KID_HEADER_PREFIX_B64.len() + kid_b64.len()));
     }
-    if !bytes.starts_with(KID_HEADER_PREFIX_B64.as_bytes()) {
-        return None;
-    }
-    // `"<kid>"}` is at most MAX_KID_LEN + 3 bytes: 4 characters per 3 bytes, rounded up.
-    let window = bytes.get(KID_HEADER_PREFIX_B64.len()..)?;
-    let window = window.get(..window.len().min((MAX_KID_LEN + 3).div_ceil(3) * 4 + 1))?;
-    let header_len = KID_HEADER_PREFIX_B64.len() + window.iter().position(|&b| b == b'.')?;
-    let key = header_key_fast(token.get(..header_len)?, keys)?.ok()?;
-    Some((key, header_len))
+    let dot = bytes.strip_prefix(PLAIN_HEADER_B64.as_bytes())?.first();
+    (dot == Some(&b'.')).then(|| (keys.current(), PLAIN_HEADER_B64.len()))
 }
 
 /// What the general checks found: an authentic-looking token, MAC not yet checked.
@@ -572,8 +578,13 @@ pub(crate) fn header_key_fast<'k>(
         return Some(Ok(keys.current()));
     }
     let rest = header_b64.strip_prefix(KID_HEADER_PREFIX_B64)?;
+    kid_header_key(rest.as_bytes(), keys)
+}
+
+/// [`header_key_fast`] for the part of a kid header after [`KID_HEADER_PREFIX_B64`].
+fn kid_header_key<'k>(rest_b64: &[u8], keys: &'k KeySet) -> Option<Result<&'k Key, TokenError>> {
     let mut buf = [0u8; MAX_KID_LEN + 3];
-    let n = b64::decode(rest.as_bytes(), &mut buf).ok()?;
+    let n = b64::decode(rest_b64, &mut buf).ok()?;
     let kid = buf.get(..n)?.strip_prefix(b"\"")?.strip_suffix(b"\"}")?;
     let printable = !kid.is_empty()
         && kid
