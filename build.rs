@@ -7,17 +7,24 @@
 //! (then the request hot path) so the linker packs them at the start of `.text`: about
 //! 250 KiB less idle RSS, same instructions. Regenerate it with `bench/link-order.sh`.
 //!
+//! `.init` sits at the very end of `.text`, so the call glibc makes to it at start faulted
+//! in one more window of cold code. Ours is crti/crtn's `_init`, which only calls
+//! `__gmon_start__` (gprof) when linked; nothing else is put in `.init` any more
+//! (constructors use `.init_array`), so the binary gets no DT_INIT at all: `-init` names
+//! a symbol that does not exist, and lld then leaves the entry out.
+//!
 //! On glibc >= 2.36 (the host's, when it is also the target) relative relocations are
 //! packed as DT_RELR (`-z pack-relative-relocs`): `.rela.dyn` shrinks from ~21 KiB to ~3 KiB,
 //! so less of the read-only segment is paged in at start (and the binary is ~18 KB smaller).
-//! The binary then needs glibc >= 2.36 to load (it already needs 2.35), which lld records
+//! The binary then needs glibc >= 2.36 to load (it needs 2.35 anyway for the static
+//! unwinder's `_dl_find_object`, see .cargo/config.toml), which lld records
 //! as a `GLIBC_ABI_DT_RELR` version so an older loader refuses it with a clear error.
 //!
 //! Only rust-lld reads the list (`--symbol-ordering-file`), and only names that still exist
 //! count (a stale or foreign-toolchain list is silently ignored). rust-lld is the default
 //! linker of x86_64-unknown-linux-gnu from Rust 1.90; any other target, an older rustc or a
 //! linker chosen by the user gets no flag at all, so the build never depends on this.
-//! `LATCHKEY_NO_LINK_ORDER=1` in the environment drops both flags (to compare).
+//! `LATCHKEY_NO_LINK_ORDER=1` in the environment drops all these flags (to compare).
 #![forbid(unsafe_code)]
 
 use std::env;
@@ -40,6 +47,7 @@ fn main() {
             );
             println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
         }
+        println!("cargo:rustc-link-arg-bins=-Wl,-init=latchkey_no_dt_init");
         if host_glibc_at_least(2, 36) {
             println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
         }

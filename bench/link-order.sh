@@ -5,9 +5,10 @@
 #
 # Builds the release binary exactly as `cargo build --release` does but keeps its symbols
 # (RUSTFLAGS -C strip=none: cargo hashes the profile, not RUSTFLAGS, into symbol names, so
-# the names match the stripped build), runs it under callgrind twice (start + /healthz +
-# one form login; then also cookie GET /, /verify, POST /auth, JWT /protected, the login
-# page and a 404) and writes the functions that ran, login run first (bench/link_order.py).
+# the names match the stripped build), runs it under callgrind with a dump after start-up +
+# /healthz + one form login, another after cookie GET /, /verify, POST /auth, JWT
+# /protected, the login page and a 404, and a last one over shutdown, and writes the
+# functions that ran in that order (bench/link_order.py): idle code first, exit code last.
 # Rerun after changes that rename, add or re-inline functions on those paths; a stale list
 # only costs RSS (lld ignores names that are gone), never correctness.
 #
@@ -32,7 +33,7 @@ RUSTFLAGS="-C strip=none -l static:-bundle=gcc_eh" \
     cargo build --release --locked --quiet --target-dir "$TDIR"
 BIN="$TDIR/release/latchkey"
 
-mkdir -p "$OUT"
+rm -rf "$OUT"; mkdir -p "$OUT"
 DATA="$OUT/data"
 rm -rf "$DATA"; mkdir -m 700 "$DATA"
 echo 100000 >"$DATA/pbkdf2-iterations"
@@ -42,42 +43,48 @@ pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null --max-time 1 "http://$HOST:$PORT/healthz" && break; sleep 0.05; done
 kill -TERM $pid; wait $pid 2>/dev/null || true
 
-run() { # NAME FULL(0|1)
-    valgrind --tool=callgrind --demangle=no --callgrind-out-file="$OUT/$1.out" \
-        "$BIN" serve --listen "$HOST:$PORT" --data-dir "$DATA" >"$OUT/$1.log" 2>&1 &
-    local vpid=$! u="http://$HOST:$PORT" cookie token
-    for _ in $(seq 600); do curl -s -o /dev/null --max-time 2 "$u/healthz" && break; sleep 0.1; done
-    cookie=$(curl -s -o /dev/null -D - --max-time 120 -A "$UA" -d username=user1 -d password=password1 \
-        "$u/login" | tr -d '\r' |
-        awk 'tolower($1) == "set-cookie:" { sub(/^[^:]*:[ \t]*/, ""); split($0, a, ";"); printf "%s", a[1] }')
-    [ -n "$cookie" ] || die "login failed"
-    if [ "$2" = 1 ]; then
-        token=$(curl -s --max-time 120 -A "$UA" -H 'Content-Type: application/json' \
-            -d '{"username": "user1", "password": "password1"}' "$u/auth" |
-            python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
-        for _ in 1 2; do
-            curl -s -o /dev/null -A "$UA" -H "Cookie: $cookie" "$u/"
-            curl -s -o /dev/null -A "$UA" -H "Cookie: $cookie" "$u/verify"
-            curl -s -o /dev/null -A "$UA" -H "Authorization: JWT $token" "$u/protected"
-        done
-        curl -s -o /dev/null -A "$UA" "$u/"
-        curl -s -o /dev/null -A "$UA" "$u/login"
-        curl -s -o /dev/null -A "$UA" "$u/no-such-page"
-    fi
+# callgrind_control only gets through when the server runs: send the command, then wake
+# the event loop with a request (GET /healthz runs at start-up anyway).
+dump() {
+    callgrind_control -d "$VPID" >/dev/null 2>&1 &
+    local c=$!
     sleep 0.5
-    kill -TERM $vpid; wait $vpid 2>/dev/null || true
+    curl -s -o /dev/null --max-time 10 "$U/healthz"
+    wait "$c"
 }
-log "callgrind: start-up and one login"
-run login 0
-log "callgrind: start-up, login and the request paths"
-run requests 1
+log "callgrind: start-up and one login, then the request paths, then shutdown"
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$OUT/callgrind.out" \
+    "$BIN" serve --listen "$HOST:$PORT" --data-dir "$DATA" >"$OUT/server.log" 2>&1 &
+VPID=$!
+U="http://$HOST:$PORT"
+trap 'kill -TERM $VPID 2>/dev/null || true; wait $VPID 2>/dev/null || true' EXIT
+for _ in $(seq 600); do curl -s -o /dev/null --max-time 2 "$U/healthz" && break; sleep 0.1; done
+cookie=$(curl -s -o /dev/null -D - --max-time 120 -A "$UA" -d username=user1 -d password=password1 \
+    "$U/login" | tr -d '\r' |
+    awk 'tolower($1) == "set-cookie:" { sub(/^[^:]*:[ \t]*/, ""); split($0, a, ";"); printf "%s", a[1] }')
+[ -n "$cookie" ] || die "login failed"
+dump # callgrind.out.1: what the idle server has run
+token=$(curl -s --max-time 120 -A "$UA" -H 'Content-Type: application/json' \
+    -d '{"username": "user1", "password": "password1"}' "$U/auth" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+for _ in 1 2; do
+    curl -s -o /dev/null -A "$UA" -H "Cookie: $cookie" "$U/"
+    curl -s -o /dev/null -A "$UA" -H "Cookie: $cookie" "$U/verify"
+    curl -s -o /dev/null -A "$UA" -H "Authorization: JWT $token" "$U/protected"
+done
+curl -s -o /dev/null -A "$UA" "$U/"
+curl -s -o /dev/null -A "$UA" "$U/login"
+curl -s -o /dev/null -A "$UA" "$U/no-such-page"
+dump # callgrind.out.2: the request paths
+kill -TERM $VPID; wait $VPID 2>/dev/null || true # callgrind.out: shutdown
+trap - EXIT
 
 {
     echo "# Function order for rust-lld --symbol-ordering-file (build.rs): start-up and one"
     echo "# login first, then the request hot path. Generated by bench/link-order.sh with"
     echo "# $(rustc --version); regenerate after changing those paths. Names a build no"
     echo "# longer has are ignored."
-    python3 "$BENCH_DIR/link_order.py" "$BIN" "$OUT/login.out" "$OUT/requests.out"
+    python3 "$BENCH_DIR/link_order.py" "$BIN" "$OUT/callgrind.out.1" "$OUT/callgrind.out.2" "$OUT/callgrind.out"
 } >"$OUT/link-order.txt"
 mv "$OUT/link-order.txt" .cargo/link-order.txt
 log "wrote .cargo/link-order.txt ($(grep -vc '^#' .cargo/link-order.txt) functions)"
