@@ -100,10 +100,6 @@ fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// [`SESSION_COOKIE`]'s name when Secure, as `cookie_name(SESSION_COOKIE, true)`
-/// spells it (a test checks), spelled out so no request builds it.
-const SECURE_SESSION_COOKIE: &str = "__Host-latchkey_session";
-
 /// Seconds between two prunings of expired revocations.
 const PRUNE_EVERY: u64 = 600;
 
@@ -192,16 +188,6 @@ impl App {
                     .collect::<Vec<_>>(),
                 &self.cfg.trusted_proxies,
             ),
-        }
-    }
-
-    /// The session cookie's name on the wire, as [`cookie_name`] spells it (a test
-    /// checks), without building it per request.
-    fn session_cookie_name(&self, secure: bool) -> &'static str {
-        if secure {
-            SECURE_SESSION_COOKIE
-        } else {
-            SESSION_COOKIE
         }
     }
 
@@ -556,7 +542,7 @@ impl App {
                 else {
                     return self.error_page(&WebError::Internal);
                 };
-                let name = self.session_cookie_name(secure);
+                let name = auth::session_cookie_name(secure);
                 let value = cookie::seal(&session, name, self.keys.session.current());
                 let set = SetCookie::new(SESSION_COOKIE, &value)
                     .secure(secure)
@@ -646,14 +632,13 @@ impl App {
         };
         let now = now_secs();
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-        let claims = self
+        let user = self
             .authenticator()
             .token(token, TokenType::Refresh, now)
             .inspect_err(|e| {
                 log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
             })?;
-        let user = claims.sub.as_deref().unwrap_or_default();
-        Ok(self.issue_tokens(user, now, false))
+        Ok(self.issue_tokens(&user, now, false))
     }
 
     /// Flask-JWT's `GET /protected`: bearer tokens only.
@@ -670,7 +655,7 @@ impl App {
         let result = auth::bearer_token(header)
             .and_then(|t| self.authenticator().token(t, TokenType::Access, now));
         match result {
-            Ok(claims) => respond::identity(claims.sub.as_deref().unwrap_or_default()),
+            Ok(user) => respond::identity(&user),
             Err(e) => {
                 let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
                 log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
@@ -691,7 +676,7 @@ impl App {
         let secure = self.secure(req);
         match self
             .authenticator()
-            .request(req, self.session_cookie_name(secure), now)
+            .request(req, auth::session_cookie_name(secure), now)
         {
             Ok(identity) => self.serve_page(route, &identity),
             Err(e) => {
@@ -725,12 +710,14 @@ impl App {
         match &self.cfg.serve_dir {
             Some(dir) => static_files::serve(dir, route).unwrap_or_else(|e| self.error_page(&e)),
             None if route == "/" => {
-                let binding = match identity {
-                    Identity::Session(s) => LogoutBinding::of(&s.sid),
-                    Identity::Token(_) => LogoutBinding::none(),
+                // The sign-out token binds to the session, so one lifted from another
+                // session cannot end this one. A bearer token has no session: its
+                // token binds to nothing and no logout accepts it.
+                let csrf = match identity {
+                    Identity::Session(s) => cookie::csrf::session_token(&s.sid, &self.keys.csrf),
+                    Identity::Token(_) => cookie::csrf::token_text("", &self.keys.csrf),
                 };
-                let csrf = cookie::csrf::token(binding.as_str(), &self.keys.csrf);
-                respond::html(200, self.welcome.render(identity.user(), &csrf))
+                respond::html(200, self.welcome.render(identity.user(), csrf.as_str()))
             }
             None => self.error_page(&WebError::NotFound),
         }
@@ -749,18 +736,14 @@ impl App {
         }
         let now = now_secs();
         let secure = self.secure(req);
-        let name = self.session_cookie_name(secure);
+        let name = auth::session_cookie_name(secure);
         let session = self.authenticator().session(req, name, now);
         if let Ok(session) = &session {
             if req.method() == "POST" && Self::is_browser(req) {
                 let form = form::parse_form(req.body())?;
                 let token = form.get("csrf").ok_or(WebError::Csrf)?;
-                cookie::csrf::verify(
-                    token,
-                    LogoutBinding::of(&session.sid).as_str(),
-                    &self.keys.csrf,
-                )
-                .map_err(|_| WebError::Csrf)?;
+                cookie::csrf::verify_session(token, &session.sid, &self.keys.csrf)
+                    .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
             if self
@@ -793,11 +776,11 @@ impl App {
         let secure = secure_here || forwarded_https(req);
         let mut result = self
             .authenticator()
-            .request(req, self.session_cookie_name(secure), now);
+            .request(req, auth::session_cookie_name(secure), now);
         if result.is_err() && secure != secure_here {
             result = self
                 .authenticator()
-                .request(req, self.session_cookie_name(false), now);
+                .request(req, auth::session_cookie_name(false), now);
         }
         match result {
             Ok(identity) => respond::forward_auth_ok(identity.user()),
@@ -866,40 +849,6 @@ fn origin_matches(origin: &[u8], host: &str, allowed: &[String]) -> bool {
     rest == host || allowed.iter().any(|a| bare(&rest) == *a || rest == *a)
 }
 
-/// The value the logout form's CSRF token binds to: the session id, in the shape of
-/// a pre-session value (unpadded base64url of 16 bytes), so a token lifted from one
-/// session cannot end another. Kept on the stack: it is made for every welcome page.
-struct LogoutBinding {
-    encoded: [u8; cookie::csrf::PRESESSION_LEN],
-    len: usize,
-}
-
-impl LogoutBinding {
-    fn of(sid: &[u8; 16]) -> LogoutBinding {
-        use base64::Engine;
-        let mut encoded = [0u8; cookie::csrf::PRESESSION_LEN];
-        // 16 bytes always fit in PRESESSION_LEN; were it otherwise the binding would be
-        // empty, which `csrf::verify` refuses: logout would fail closed.
-        let len = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode_slice(sid, &mut encoded)
-            .unwrap_or(0);
-        LogoutBinding { encoded, len }
-    }
-
-    /// No session (a bearer token on the welcome page): nothing a token can bind to.
-    fn none() -> LogoutBinding {
-        LogoutBinding {
-            encoded: [0; cookie::csrf::PRESESSION_LEN],
-            len: 0,
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        let bytes = self.encoded.get(..self.len).unwrap_or_default();
-        std::str::from_utf8(bytes).unwrap_or_default()
-    }
-}
-
 impl Handler for App {
     type Done = LoginDone;
 
@@ -937,29 +886,5 @@ impl Handler for App {
                 eprintln!("latchkey: could not prune revocations: {e}");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_cookie_names_are_what_set_cookie_writes() {
-        assert_eq!(cookie_name(SESSION_COOKIE, true), SECURE_SESSION_COOKIE);
-        assert_eq!(cookie_name(SESSION_COOKIE, false), SESSION_COOKIE);
-    }
-
-    #[test]
-    fn logout_binding_has_the_shape_of_a_presession() {
-        use base64::Engine;
-        let sid = [0xfb; 16];
-        let binding = LogoutBinding::of(&sid);
-        assert_eq!(
-            binding.as_str(),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid)
-        );
-        assert_eq!(binding.as_str().len(), cookie::csrf::PRESESSION_LEN);
-        assert_eq!(LogoutBinding::none().as_str(), "");
     }
 }

@@ -25,8 +25,6 @@ pub enum AuthError {
     UnknownUser,
     /// The user's password changed after the session was made.
     PasswordChanged,
-    /// The token's `sub` and Flask-JWT `identity` claims name different users.
-    ConflictingSubject,
 }
 
 impl fmt::Display for AuthError {
@@ -39,7 +37,6 @@ impl fmt::Display for AuthError {
             AuthError::Revoked => f.write_str("revoked"),
             AuthError::UnknownUser => f.write_str("unknown user"),
             AuthError::PasswordChanged => f.write_str("password changed since login"),
-            AuthError::ConflictingSubject => f.write_str("sub and identity differ"),
         }
     }
 }
