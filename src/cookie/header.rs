@@ -257,28 +257,39 @@ const fn token_bytes() -> [bool; 256] {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
+        table[b] = is_tchar(b as u8);
         b += 1;
     }
     table
+}
+
+/// Whether `b` is an RFC 9110 `tchar`, a byte of a token: the grammar of cookie
+/// names here and of header names in `http::Response`.
+///
+/// ```
+/// use latchkey::cookie::header::is_tchar;
+/// assert!(is_tchar(b'a') && is_tchar(b'-') && is_tchar(b'~'));
+/// assert!(!is_tchar(b' ') && !is_tchar(b':') && !is_tchar(b'=') && !is_tchar(0x80));
+/// ```
+pub const fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 /// Whether `b` is an RFC 6265 cookie-octet: printable US-ASCII except space, `"`, `,`,

@@ -396,26 +396,9 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
     out.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
-/// RFC 9110 `tchar`.
+/// RFC 9110 `tchar`: header names are tokens, as cookie names are.
 const fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+    crate::cookie::header::is_tchar(b)
 }
 
 /// The whole status line of the statuses answered most, ready to copy.
