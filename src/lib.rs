@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic_file;
+mod b64url;
 pub mod cli;
 pub mod cookie;
 #[doc(hidden)]

@@ -27,7 +27,7 @@
 
 use std::fmt;
 
-mod b64;
+use crate::b64url as b64;
 pub mod csrf;
 pub mod header;
 pub mod session;

@@ -22,7 +22,7 @@
 //! assert_eq!(late, Err(TokenError::Expired));
 //! ```
 
-pub(crate) mod b64;
+use crate::b64url as b64;
 mod claims;
 pub(crate) mod strict_json;
 
@@ -380,7 +380,7 @@ pub(crate) fn authenticate_into<'b>(
         mac.update(signing_input.as_bytes());
         let mut tag = [0u8; TAG_LEN];
         // A tag that is not canonical base64url takes the general path to its error.
-        let authentic = b64::decode(tag_b64.as_bytes(), &mut tag) == Ok(TAG_LEN)
+        let authentic = b64::decode(tag_b64.as_bytes(), &mut tag) == Some(TAG_LEN)
             && mac.verify_slice(&tag).is_ok();
         if authentic {
             if let Some(payload_b64) = token.get(header_len + 1..tag_dot)
@@ -542,7 +542,7 @@ fn decode_to_vec<'b>(b64: &str, buf: &'b mut Vec<u8>) -> Result<&'b [u8], TokenE
 
 /// Decodes one segment into the start of `buf`, which must be large enough.
 fn decode_into<'b>(b64: &str, buf: &'b mut [u8]) -> Result<&'b [u8], TokenError> {
-    let n = b64::decode(b64.as_bytes(), buf).map_err(|()| TokenError::BadBase64)?;
+    let n = b64::decode(b64.as_bytes(), buf).ok_or(TokenError::BadBase64)?;
     buf.get(..n).ok_or(TokenError::BadBase64)
 }
 
@@ -551,7 +551,7 @@ fn decode_into<'b>(b64: &str, buf: &'b mut [u8]) -> Result<&'b [u8], TokenError>
 fn decode_tag(b64: &str) -> Result<[u8; TAG_LEN], TokenError> {
     let mut tag = [0u8; TAG_LEN];
     if b64::decoded_len(b64.len()) == Some(TAG_LEN) {
-        b64::decode(b64.as_bytes(), &mut tag).map_err(|()| TokenError::BadBase64)?;
+        b64::decode(b64.as_bytes(), &mut tag).ok_or(TokenError::BadBase64)?;
         Ok(tag)
     } else {
         let mut inline = [0u8; INLINE_SEGMENT];
@@ -584,7 +584,7 @@ pub(crate) fn header_key_fast<'k>(
 /// [`header_key_fast`] for the part of a kid header after [`KID_HEADER_PREFIX_B64`].
 fn kid_header_key<'k>(rest_b64: &[u8], keys: &'k KeySet) -> Option<Result<&'k Key, TokenError>> {
     let mut buf = [0u8; MAX_KID_LEN + 3];
-    let n = b64::decode(rest_b64, &mut buf).ok()?;
+    let n = b64::decode(rest_b64, &mut buf)?;
     let kid = buf.get(..n)?.strip_prefix(b"\"")?.strip_suffix(b"\"}")?;
     let printable = !kid.is_empty()
         && kid

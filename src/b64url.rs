@@ -1,19 +1,24 @@
-//! Canonical unpadded base64url decoding for the verify hot path.
+//! Canonical unpadded base64url into and out of fixed buffers, for the hot paths of
+//! session cookies, CSRF tokens and access tokens.
 //!
-//! Behaves exactly like the `base64` crate's URL_SAFE engine configured with
-//! `DecodePaddingMode::RequireNone` and `decode_allow_trailing_bits(false)` (the fuzz
-//! check compares the two on every input), but decodes a short token segment several
-//! times faster: no padding detection, no chunked fast-path setup.
+//! Decoding accepts exactly what the `base64` crate's `URL_SAFE_NO_PAD` engine accepts
+//! (no padding, no bytes outside `A-Za-z0-9-_`, no non-zero trailing bits, no length
+//! of 1 mod 4; the tests and the `jwt_verify` and `cookie_value` fuzz checks compare
+//! the two), so every value has one encoding. It decodes eight characters a step with
+//! pre-shifted tables and checks validity once at the end: the crate's general-purpose
+//! engine spends most of its time setting up chunked paths that a 43-character tag
+//! never reaches. Encoding writes into a caller's buffer, so a tag or token needs no heap.
 
 /// Marks bytes outside the base64url alphabet; the top two bits flag it cheaply.
 const INVALID: u8 = 0xFF;
 
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 const fn table() -> [u8; 256] {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut t = [INVALID; 256];
     let mut i = 0;
     while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
+        t[ALPHABET[i] as usize] = i as u8;
         i += 1;
     }
     t
@@ -92,9 +97,9 @@ fn decode_octet(chars: &[u8; 8], bytes: &mut [u8; 6]) -> u32 {
 /// Decodes `input` into the start of `out`, returning the decoded length. Fails on any
 /// byte outside the URL-safe alphabet (`=`, `+`, `/`, whitespace included), on an
 /// impossible length, on non-zero trailing bits, and when `out` is too small.
-pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Result<usize, ()> {
-    let total = decoded_len(input.len()).ok_or(())?;
-    let out = out.get_mut(..total).ok_or(())?;
+pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let total = decoded_len(input.len())?;
+    let out = out.get_mut(..total)?;
     let (octets, rest_in) = input.as_chunks::<8>();
     let (sixes, rest_out) = out.as_chunks_mut::<6>();
     // Invalid bytes are collected and checked once: an early exit per step costs more
@@ -112,67 +117,138 @@ pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Result<usize, ()> {
         *triple = [x, y, z];
     }
     if !valid(flags) {
-        return Err(());
+        return None;
     }
     match (tail_in, tail_out) {
         ([], []) => {}
         (&[a, b], [x]) => {
             let (a, b) = (sextet(a), sextet(b));
             if (a | b) & 0xC0 != 0 || b & 0x0F != 0 {
-                return Err(());
+                return None;
             }
             *x = a << 2 | b >> 4;
         }
         (&[a, b, c], [x, y]) => {
             let (a, b, c) = (sextet(a), sextet(b), sextet(c));
             if (a | b | c) & 0xC0 != 0 || c & 0x03 != 0 {
-                return Err(());
+                return None;
             }
             *x = a << 2 | b >> 4;
             *y = (b & 0x0F) << 4 | c >> 2;
         }
-        _ => return Err(()),
+        _ => return None,
     }
-    Ok(total)
+    Some(total)
+}
+
+/// The character for the low six bits of `v`.
+fn symbol(v: u8) -> u8 {
+    ALPHABET[usize::from(v & 0x3F)]
+}
+
+/// Length of the unpadded encoding of `len` bytes.
+pub(crate) const fn encoded_len(len: usize) -> usize {
+    (len * 4).div_ceil(3)
+}
+
+/// Encodes `input` into the start of `out` and returns the encoded length, or `None`
+/// when `out` is shorter than [`encoded_len`] of the input.
+pub(crate) fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let total = encoded_len(input.len());
+    let out = out.get_mut(..total)?;
+    let mut triples = input.chunks_exact(3);
+    let mut quads = out.chunks_exact_mut(4);
+    for (triple, quad) in triples.by_ref().zip(quads.by_ref()) {
+        if let (&[x, y, z], [a, b, c, d]) = (triple, quad) {
+            *a = symbol(x >> 2);
+            *b = symbol(x << 4 | y >> 4);
+            *c = symbol(y << 2 | z >> 6);
+            *d = symbol(z);
+        }
+    }
+    match (triples.remainder(), quads.into_remainder()) {
+        ([], []) => {}
+        (&[x], [a, b]) => {
+            *a = symbol(x >> 2);
+            *b = symbol(x << 4);
+        }
+        (&[x, y], [a, b, c]) => {
+            *a = symbol(x >> 2);
+            *b = symbol(x << 4 | y >> 4);
+            *c = symbol(y << 2);
+        }
+        _ => return None,
+    }
+    Some(total)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-    fn dec(s: &str) -> Result<Vec<u8>, ()> {
+    fn dec(s: &[u8]) -> Option<Vec<u8>> {
         let mut out = vec![0u8; s.len()];
-        let n = decode(s.as_bytes(), &mut out)?;
+        let n = decode(s, &mut out)?;
         out.truncate(n);
-        Ok(out)
+        Some(out)
+    }
+
+    fn enc(bytes: &[u8]) -> String {
+        let mut out = vec![0u8; encoded_len(bytes.len())];
+        assert_eq!(encode(bytes, &mut out), Some(out.len()));
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
-    fn matches_the_base64_crate_on_valid_and_invalid_input() {
-        for len in 0..40u8 {
+    fn agrees_with_the_base64_crate_on_every_length() {
+        for len in 0..70u8 {
             let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37) ^ 0xA5).collect();
-            let s = super::super::B64.encode(&bytes);
-            assert_eq!(dec(&s), Ok(bytes));
+            let want = URL_SAFE_NO_PAD.encode(&bytes);
+            assert_eq!(enc(&bytes), want);
+            assert_eq!(dec(want.as_bytes()), Some(bytes));
         }
+    }
+
+    #[test]
+    fn refuses_exactly_what_the_base64_crate_refuses() {
         for bad in [
-            "A", "AB=", "A+B/", "AB C", "AB\n", "AB", "ABD", "AAAAA", "QUJ=", "QUI",
+            "A", "AB=", "A+B/", "AB C", "AB\n", "AB", "ABD", "AAAAA", "QUJ=", "QUI", "QR", "QUJD=",
+            "QUJD.", "\u{e9}AA", "AA\u{0}A",
         ] {
-            let ours = dec(bad).ok();
-            let theirs = super::super::B64.decode(bad).ok();
+            let ours = dec(bad.as_bytes());
+            let theirs = URL_SAFE_NO_PAD.decode(bad).ok();
             assert_eq!(ours, theirs, "{bad:?}");
         }
+        // Every last character of a 2- and 3-character tail: only canonical ones pass.
+        for last in ALPHABET {
+            for prefix in ["A", "AA"] {
+                let s = [prefix.as_bytes(), &[*last]].concat();
+                assert_eq!(dec(&s), URL_SAFE_NO_PAD.decode(&s).ok(), "{s:?}");
+            }
+        }
+        assert_eq!(dec(b"AA"), Some(vec![0]));
+        assert_eq!(dec(b"AB"), None);
+    }
+
+    #[test]
+    fn a_bad_character_anywhere_in_the_eight_character_steps_is_refused() {
         for len in [8, 9, 16, 17, 24, 27, 30, 31] {
-            let mut s = super::super::B64.encode(vec![0x5Au8; len]);
+            let mut s = URL_SAFE_NO_PAD.encode(vec![0x5Au8; len]);
             for (i, bad) in [(0, b'.'), (len / 2, b'='), (s.len() - 1, b'+')] {
                 let mut t = s.clone().into_bytes();
                 t[i] = bad;
-                assert_eq!(dec(std::str::from_utf8(&t).unwrap()), Err(()), "{len} {i}");
+                assert_eq!(dec(&t), None, "{len} {i}");
             }
             s.push('A');
-            assert_eq!(dec(&s).ok(), super::super::B64.decode(&s).ok(), "{len}");
+            assert_eq!(dec(s.as_bytes()), URL_SAFE_NO_PAD.decode(&s).ok(), "{len}");
         }
-        assert_eq!(dec("AA"), Ok(vec![0]));
-        assert_eq!(dec("AB"), Err(()));
+    }
+
+    #[test]
+    fn short_buffers_are_refused_not_overrun() {
+        assert_eq!(decode(b"AAAA", &mut [0u8; 2]), None);
+        assert_eq!(encode(&[1, 2, 3], &mut [0u8; 3]), None);
     }
 }
