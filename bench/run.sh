@@ -4,11 +4,14 @@
 #
 #   1. cargo build --release (x86_64, default features): the binary every step runs.
 #   2. a data dir with user1/password1 (PBKDF2 cost written first: no calibration).
-#   3. for C in CONNECTIONS_LIST: ../shared/bench/run.sh with TARGET_CMD = latchkey
-#      (rows mio-hello, tiny-hello, latchkey GET / cookie, latchkey GET /protected JWT,
-#      flask gunicorn), then our own wrk row for GET /verify with the session cookie,
-#      same wrk settings, same report hook; and GET /healthz for context (no target).
-#   4. footprint: stripped binary size, idle VmRSS, VmHWM after wrk -c256.
+#   3. for C in CONNECTIONS_LIST, ROUNDS times: ../shared/bench/run.sh with TARGET_CMD =
+#      latchkey (rows mio-hello, tiny-hello, latchkey GET / cookie, latchkey GET /protected
+#      JWT; flask gunicorn in round 1 only), then our own wrk rows, same settings and report
+#      hook: mio-hello (the shared harness's floor binary) and right after it GET /verify
+#      with the session cookie; once per C, GET /healthz for context (no target). The
+#      throughput and p99 verdicts are medians over the rounds of per-round ratios.
+#   4. footprint: stripped binary size, idle VmRSS (and the floor's, same method),
+#      VmHWM after wrk -c256.
 #   5. start-up: exec -> first answered GET /healthz, STARTUP_RUNS times (median).
 #   6. login flood: 32 connections posting wrong passwords to /login while a small wrk
 #      measures cookie GET / latency; once from one address, once with random
@@ -21,7 +24,7 @@
 #   DURATION [10s] WARMUP [2s] THREADS [2] CONNECTIONS_LIST ["32 256"] WRK_TIMEOUT [5s]
 #   PORT [18090] FLASK_WORKERS [1] SHARED_RUN [../shared/bench/run.sh from the root]
 #   FLOOD_DURATION [10s] FLOOD_CONNECTIONS [32] PROBE_CONNECTIONS [4]
-#   STARTUP_RUNS [40] RSS_STARTS [5] VERIFY_BENCH [1] SKIP_BUILD [0] SHARED [1] (0 skips step 3's shared rows)
+#   ROUNDS [3] STARTUP_RUNS [40] RSS_STARTS [5] VERIFY_BENCH [1] SKIP_BUILD [0] SHARED [1] (0 skips step 3's shared rows)
 #   QUIET_MAX [20] QUIET_WAIT [120] (wait for the machine to calm down before each step)
 #   BENCH_OUT [bench/work/<stamp>] (raw output) RESULTS_MD [bench/results/latest.md]
 # See bench/README.md.
@@ -44,6 +47,7 @@ FLOOD_CONNECTIONS="${FLOOD_CONNECTIONS:-32}"
 PROBE_CONNECTIONS="${PROBE_CONNECTIONS:-4}"
 STARTUP_RUNS="${STARTUP_RUNS:-40}"
 RSS_STARTS="${RSS_STARTS:-5}"
+ROUNDS="${ROUNDS:-3}"
 VERIFY_BENCH="${VERIFY_BENCH:-1}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 SHARED="${SHARED:-1}"
@@ -143,6 +147,7 @@ kv() { # kv KEY LINE -> value of KEY=value in LINE
     awk -v k="$1" '{ for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) print substr($i, n + 1) } }' <<<"$2"
 }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 stem_of() { printf '%s' "$1" | tr -cs 'A-Za-z0-9.-' '_'; }
 
 # wrk_row NAME URL CONNECTIONS [header...]: warm-up + measured wrk with the shared
@@ -190,51 +195,87 @@ log "raw output: $BENCH_OUT"
 
 # ------------------------------------------------ 3. HTTP rows, per C --
 
-declare -A R # R[key]=BENCH_RESULT line; keys: <row>@<C>
+declare -A R # R[key]=BENCH_RESULT line; keys: <row>@<C> (round 1) and <row>@<C>#<round>
+
+# The floor binary the shared harness builds (its BENCH_WORK rule), for our own floor
+# row right before each /verify row: one machine moment for both.
+if [ -n "${BENCH_WORK:-}" ]; then SHARED_WORK=$BENCH_WORK
+elif [ -w "$SHARED_DIR" ]; then SHARED_WORK="$SHARED_DIR/work"
+else SHARED_WORK="${XDG_CACHE_HOME:-$HOME/.cache}/latchkey-bench"; fi
+MIO_BIN="$SHARED_WORK/floor-target/release/mio-hello"
+FLOOR_PORT=$((PORT + 1))
+
+# start_floor LOGFILE: the shared harness's mio-hello on $FLOOR_PORT, waits for GET /
+start_floor() {
+    "$MIO_BIN" "$HOST:$FLOOR_PORT" >"$1" 2>&1 &
+    FLOOR_PID=$!
+    STARTED+=("$FLOOR_PID")
+    for _ in $(seq 200); do
+        if curl -s -o /dev/null --max-time 1 "http://$HOST:$FLOOR_PORT/"; then return 0; fi
+        kill -0 "$FLOOR_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    die "mio-hello did not start (log: $1)"
+}
 
 for C in $CONNECTIONS_LIST; do
+  for ((round = 1; round <= ROUNDS; round++)); do
+    # round 1 keeps the old file names; Flask and the shared micro-benchmark run in round 1
+    # of the first C only (they are far from their targets, and slow)
+    tag=$([ "$round" = 1 ] && echo "c$C" || echo "c$C-r$round")
+    first=$([ "$C" = "${CONNECTIONS_LIST%% *}" ] && [ "$round" = 1 ] && echo 1 || echo 0)
     if [ "$SHARED" = 1 ]; then
-        log "== shared harness at -c$C"
-        first=$([ "$C" = "${CONNECTIONS_LIST%% *}" ] && echo 1 || echo 0)
+        log "== shared harness at -c$C, round $round of $ROUNDS"
         CONNECTIONS="$C" DURATION="$DURATION" WARMUP="$WARMUP" THREADS="$THREADS" \
-        WRK_TIMEOUT="$WRK_TIMEOUT" FLASK_WORKERS="$FLASK_WORKERS" \
+        WRK_TIMEOUT="$WRK_TIMEOUT" FLASK_WORKERS="$([ "$round" = 1 ] && echo "$FLASK_WORKERS")" \
         QUIET_MAX="$QUIET_MAX" QUIET_WAIT="$QUIET_WAIT" \
         MICRO="$first" SKIP_SETUP="$([ "$first" = 1 ] && echo 0 || echo 1)" \
-        RESULTS_DIR="$BENCH_OUT/shared-c$C" \
+        RESULTS_DIR="$BENCH_OUT/shared-$tag" \
         TARGET_CMD="$BIN serve --listen $HOST:$PORT --data-dir $DATA" TARGET_PORT="$PORT" \
         TARGET_NAME=latchkey \
-            "$SHARED_RUN" >"$BENCH_OUT/shared-c$C.table.txt" 2>"$BENCH_OUT/shared-c$C.log" ||
-            log "shared harness exited non-zero at -c$C (see $BENCH_OUT/shared-c$C.log)"
-        cat "$BENCH_OUT/shared-c$C.table.txt" >&2
+            "$SHARED_RUN" >"$BENCH_OUT/shared-$tag.table.txt" 2>"$BENCH_OUT/shared-$tag.log" ||
+            log "shared harness exited non-zero at -c$C (see $BENCH_OUT/shared-$tag.log)"
+        cat "$BENCH_OUT/shared-$tag.table.txt" >&2
         for pair in "mio:mio-hello GET / (floor)" "tiny:tiny-hello GET / (floor)" \
             "cookie:latchkey GET / (cookie)" "jwt:latchkey GET /protected (JWT)" \
             "flask_cookie:flask gunicorn -w1 GET / (cookie)" \
             "flask_jwt:flask gunicorn -w1 GET /protected (JWT)"; do
             key=${pair%%:*}; label=${pair#*:}
-            f=$(ls "$BENCH_OUT/shared-c$C"/*/"$(stem_of "$label").txt" 2>/dev/null | tail -1 || true)
+            f=$(ls "$BENCH_OUT/shared-$tag"/*/"$(stem_of "$label").txt" 2>/dev/null | tail -1 || true)
             line=""
             [ -n "$f" ] && line=$(grep '^BENCH_RESULT ' "$f" | tail -1 || true)
-            R[$key@$C]=$line
+            R[$key@$C#$round]=$line
+            [ "$round" = 1 ] && R[$key@$C]=$line
         done
     fi
 
-    log "== latchkey GET /verify (cookie) at -c$C"
-    wait_quiet "verify -c$C"
-    start_server "$BENCH_OUT/verify-c$C.server.log"
+    if [ -x "$MIO_BIN" ]; then
+        log "== mio-hello GET / at -c$C, round $round (the floor for the /verify row)"
+        wait_quiet "floor -$tag"
+        start_floor "$BENCH_OUT/floor-$tag.server.log"
+        sleep 1
+        R[vmio@$C#$round]=$(wrk_row "floor-$tag" "http://$HOST:$FLOOR_PORT/" "$C")
+        stop_pid "$FLOOR_PID"
+    fi
+    log "== latchkey GET /verify (cookie) at -c$C, round $round"
+    wait_quiet "verify -$tag"
+    start_server "$BENCH_OUT/verify-$tag.server.log"
     cookie=$(get_cookie)
     [ -n "$cookie" ] || die "login failed"
     code=$(curl -s -o /dev/null -w '%{http_code}' -A "$UA" -H "Cookie: $cookie" "http://$HOST:$PORT/verify")
     [ "$code" = 200 ] || die "GET /verify with the session cookie answered $code"
     sleep 1
-    R[verify@$C]=$(wrk_row "verify-c$C" "http://$HOST:$PORT/verify" "$C" "Cookie: $cookie")
+    R[verify@$C#$round]=$(wrk_row "verify-$tag" "http://$HOST:$PORT/verify" "$C" "Cookie: $cookie")
+    [ "$round" = 1 ] && R[verify@$C]=${R[verify@$C#$round]}
     stop_pid "$SERVER_PID"
-    # context, no target: the HTTP layer alone (no credentials, a 3-byte text answer)
-    log "== latchkey GET /healthz at -c$C (context)"
-    wait_quiet "healthz -c$C"
-    start_server "$BENCH_OUT/healthz-c$C.server.log"
-    sleep 1
-    R[healthz@$C]=$(wrk_row "healthz-c$C" "http://$HOST:$PORT/healthz" "$C")
-    stop_pid "$SERVER_PID"
+  done
+  # context, no target: the HTTP layer alone (no credentials, a 3-byte text answer)
+  log "== latchkey GET /healthz at -c$C (context)"
+  wait_quiet "healthz -c$C"
+  start_server "$BENCH_OUT/healthz-c$C.server.log"
+  sleep 1
+  R[healthz@$C]=$(wrk_row "healthz-c$C" "http://$HOST:$PORT/healthz" "$C")
+  stop_pid "$SERVER_PID"
 done
 
 # ------------------------------------------------------- 4. footprint --
@@ -256,7 +297,17 @@ for ((i = 1; i <= RSS_STARTS; i++)); do
     IDLE_ALL+=("$(vm VmRSS "$SERVER_PID")")
     if [ "$i" -lt "$RSS_STARTS" ]; then stop_pid "$SERVER_PID"; fi
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# the floor by the same method (one GET / instead of the login), for scale: most of an
+# idle process here is ld.so and glibc, which the floor maps too
+FLOOR_IDLE_ALL=()
+if [ -x "$MIO_BIN" ]; then
+    for ((i = 1; i <= RSS_STARTS; i++)); do
+        start_floor "$BENCH_OUT/footprint-floor-$i.log"
+        sleep 1
+        FLOOR_IDLE_ALL+=("$(vm VmRSS "$FLOOR_PID")")
+        stop_pid "$FLOOR_PID"
+    done
+fi
 RSS_IDLE=$(median "${IDLE_ALL[@]}")
 RSS_FRESH=$(median "${FRESH_ALL[@]}")
 RSS_RANGE="$(printf '%s\n' "${IDLE_ALL[@]}" | sort -n | head -1)–$(printf '%s\n' "${IDLE_ALL[@]}" | sort -n | tail -1)"
@@ -340,30 +391,44 @@ ms() { calc "$1 / 1000" 2; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? 1 : 0 }'; }
 
-http_rows() { # KEY LABEL FLASK_KEY C
-    local key=$1 label=$2 fkey=$3 C=$4
-    local line=${R[$key@$C]:-} mio=${R[mio@$C]:-} fl=${R[$fkey@$C]:-}
-    if [ -z "$line" ]; then row "$label -c$C" "no result" "" "" ""; return; fi
-    local rps p99 errs ok_err
-    rps=$(rps_of "$line"); p99=$(kv p99_us "$line"); errs=$(errs_of "$line")
-    ok_err=$([ "$errs" = 0/0 ] && echo 1 || echo 0)
-    if [ -n "$mio" ]; then
-        local mrps mp99 r
-        mrps=$(rps_of "$mio"); mp99=$(kv p99_us "$mio")
-        r=$(calc "$rps / $mrps" 3)
-        row "$label -c$C req/s vs floor" "$rps req/s (non2xx/err $errs)" "≥ 85 % of mio-hello $mrps req/s" \
-            "$(calc "$r * 100" 1) %" "$(( $(ge "$r" 0.85) && ok_err ))"
-        r=$(calc "$p99 / $mp99" 2)
-        row "$label -c$C p99 vs floor" "$(ms "$p99") ms" "≤ 1.5 × mio-hello p99 $(ms "$mp99") ms" "${r}×" "$(le "$r" 1.5)"
+# http_rows KEY LABEL FLASK_KEY C [FLASK_NOTE] [FLOOR_KEY]: the verdicts are medians over
+# the rounds of per-round ratios (each round's floor ran minutes, or for /verify seconds,
+# from the row it is compared with); one round alone moves by +-10 % on this machine.
+http_rows() {
+    local key=$1 label=$2 fkey=$3 C=$4 fnote=${5:-} floorkey=${6:-mio}
+    local r line m rps mrps ratios=() p99s=() rpss=() mrpss=() per="" errs_all=0/0 e
+    for ((r = 1; r <= ROUNDS; r++)); do
+        line=${R[$key@$C#$r]:-}; m=${R[$floorkey@$C#$r]:-}
+        [ -n "$line" ] || continue
+        rps=$(rps_of "$line"); rpss+=("$rps")
+        e=$(errs_of "$line"); [ "$e" = 0/0 ] || errs_all=$e
+        [ -n "$m" ] || continue
+        mrps=$(rps_of "$m"); mrpss+=("$mrps")
+        ratios+=("$(calc "$rps / $mrps" 3)")
+        p99s+=("$(calc "$(kv p99_us "$line") / $(kv p99_us "$m")" 2)")
+        per="$per${per:+, }$(calc "$rps * 100 / $mrps" 1) %"
+    done
+    if [ ${#rpss[@]} = 0 ]; then row "$label -c$C" "no result" "" "" ""; return; fi
+    local ok_err n=${#ratios[@]}
+    ok_err=$([ "$errs_all" = 0/0 ] && echo 1 || echo 0)
+    if [ "$n" -gt 0 ]; then
+        local mr mp
+        mr=$(median "${ratios[@]}"); mp=$(median "${p99s[@]}")
+        row "$label -c$C req/s vs floor" \
+            "median $(median "${rpss[@]}") req/s vs $(median "${mrpss[@]}") (non2xx/err $errs_all); per round: $per" \
+            "≥ 85 % of mio-hello, median of $n round(s)" "$(calc "$mr * 100" 1) %" "$(( $(ge "$mr" 0.85) && ok_err ))"
+        row "$label -c$C p99 vs floor" "per round: $(printf '%s× ' "${p99s[@]}" | sed 's/ $//')" \
+            "≤ 1.5 × mio-hello p99, median" "${mp}×" "$(le "$mp" 1.5)"
     else
-        row "$label -c$C req/s" "$rps req/s (non2xx/err $errs), p99 $(ms "$p99") ms" "floor row missing" "" ""
+        row "$label -c$C req/s" "median $(median "${rpss[@]}") req/s (non2xx/err $errs_all)" "floor row missing" "" ""
     fi
+    local fl=${R[$fkey@$C]:-}
     if [ -n "$fl" ]; then
-        local frps r note=""
-        frps=$(rps_of "$fl")
+        local frps note=""
+        frps=$(rps_of "$fl"); rps=$(median "${rpss[@]}")
         [ "$(errs_of "$fl")" = 0/0 ] || note=", flask non2xx/err $(errs_of "$fl")"
         r=$(calc "$rps / $frps" 1)
-        row "$label -c$C req/s vs Flask" "$rps req/s" "≥ 30 × flask -w1 ${5:-} $frps req/s$note" "${r}×" "$(ge "$r" 30)"
+        row "$label -c$C req/s vs Flask" "$rps req/s" "≥ 30 × flask -w1 $fnote $frps req/s$note" "${r}×" "$(ge "$r" 30)"
     fi
 }
 
@@ -371,7 +436,8 @@ bytes_of() { calc "$(kv bytes "$1") / $(kv requests "$1")" 0; }
 for C in $CONNECTIONS_LIST; do
     http_rows cookie "cookie GET /" flask_cookie "$C"
     http_rows jwt "bearer GET /protected" flask_jwt "$C"
-    http_rows verify "nginx GET /verify (cookie)" flask_cookie "$C" "(cookie GET /)"
+    http_rows verify "nginx GET /verify (cookie)" flask_cookie "$C" "(cookie GET /)" \
+        "$([ -x "$MIO_BIN" ] && echo vmio || echo mio)"
     # context rows, no verdict: the HTTP layer alone, and the bytes each answer takes
     h=${R[healthz@$C]:-} m=${R[mio@$C]:-}
     if [ -n "$h" ]; then
@@ -387,12 +453,11 @@ done
 MIB=1048576
 row "stripped binary (x86_64 release)" "$BIN_BYTES B ($(calc "$BIN_BYTES / $MIB" 2) MiB)" "≤ 1 MiB" \
     "$(calc "$BIN_BYTES / $MIB" 2)" "$(le "$BIN_BYTES" "$MIB")"
-MIO_IDLE=""
-for C in $CONNECTIONS_LIST; do
-    [ -n "$MIO_IDLE" ] || MIO_IDLE=$(awk 'index($0, "mio-hello GET / (floor)") == 1 { split(substr($0, 41), a, " "); print a[4] " " a[5] }' \
-        "$BENCH_OUT/shared-c$C.table.txt" 2>/dev/null || true)
-done
-row "idle RSS (after one login)" "median $RSS_IDLE kB of $RSS_STARTS starts (range $RSS_RANGE kB); last start: $RSS_SPLIT (fresh, before login: median $RSS_FRESH kB; mio-hello floor idle: ${MIO_IDLE:-?})" "≤ 2 MiB (2048 kB)" \
+FLOOR_IDLE="?"
+if [ ${#FLOOR_IDLE_ALL[@]} -gt 0 ]; then
+    FLOOR_IDLE="median $(median "${FLOOR_IDLE_ALL[@]}") kB (range $(printf '%s\n' "${FLOOR_IDLE_ALL[@]}" | sort -n | head -1)–$(printf '%s\n' "${FLOOR_IDLE_ALL[@]}" | sort -n | tail -1) kB)"
+fi
+row "idle RSS (after one login)" "median $RSS_IDLE kB of $RSS_STARTS starts (range $RSS_RANGE kB); last start: $RSS_SPLIT (fresh, before login: median $RSS_FRESH kB; mio-hello floor, same method: $FLOOR_IDLE)" "≤ 2 MiB (2048 kB)" \
     "$(calc "$RSS_IDLE / 2048" 2)" "$(le "$RSS_IDLE" 2048)"
 fp=${R[footprint@256]:-}
 # context: the peaks the shared harness read in its own -c256 latchkey rows
@@ -457,7 +522,7 @@ fi
     echo "- machine: $MACHINE ($(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo))"
     echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (+ uncommitted changes)'); $(rustc --version)"
     echo "- wrk $(wrk -v 2>&1 | head -1 | awk '{ print $2 }'): -t$THREADS, -d$DURATION after a $WARMUP warm-up, --timeout $WRK_TIMEOUT, loopback; server and wrk not pinned"
-    echo "- HTTP rows from \`../shared/bench/run.sh\` (one run per -c, floor and Flask in the same run); /verify is our own wrk row right after, same settings"
+    echo "- HTTP rows from \`../shared/bench/run.sh\`, $ROUNDS run(s) per -c (floor in each, Flask in the first); /verify is our own wrk row right after each, beside our own run of the same mio-hello binary; verdicts are medians of per-round ratios"
     echo "- flood: wrk -t1 -c$FLOOD_CONNECTIONS POST /login (bench/flood.lua) for $FLOOD_DURATION while wrk -t1 -c$PROBE_CONNECTIONS measures cookie GET /; data dir: PBKDF2 100000 iterations, default --max-logins-per-second 4"
     for n in "${NOISY[@]}"; do echo "- NOISY: $n"; done
     echo
