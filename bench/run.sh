@@ -104,13 +104,17 @@ start_server() {
     "$BIN" serve --listen "$HOST:$PORT" --data-dir "$DATA" "$@" >"$logf" 2>&1 &
     SERVER_PID=$!
     STARTED+=("$SERVER_PID")
+    wait_answer "http://$HOST:$PORT/healthz" "$SERVER_PID" || { tail -5 "$logf" >&2; die "latchkey did not start (log: $logf)"; }
+}
+
+# wait_answer URL PID: until URL answers (10 s at most) or PID is gone
+wait_answer() {
     for _ in $(seq 200); do
-        if curl -s -o /dev/null --max-time 1 "http://$HOST:$PORT/healthz"; then return 0; fi
-        kill -0 "$SERVER_PID" 2>/dev/null || break
+        if curl -s -o /dev/null --max-time 1 "$1"; then return 0; fi
+        kill -0 "$2" 2>/dev/null || return 1
         sleep 0.05
     done
-    tail -5 "$logf" >&2
-    die "latchkey did not start (log: $logf)"
+    return 1
 }
 
 # the session cookie from a form login, as the shared harness gets it
@@ -210,12 +214,7 @@ start_floor() {
     "$MIO_BIN" "$HOST:$FLOOR_PORT" >"$1" 2>&1 &
     FLOOR_PID=$!
     STARTED+=("$FLOOR_PID")
-    for _ in $(seq 200); do
-        if curl -s -o /dev/null --max-time 1 "http://$HOST:$FLOOR_PORT/"; then return 0; fi
-        kill -0 "$FLOOR_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    die "mio-hello did not start (log: $1)"
+    wait_answer "http://$HOST:$FLOOR_PORT/" "$FLOOR_PID" || die "mio-hello did not start (log: $1)"
 }
 
 for C in $CONNECTIONS_LIST; do
