@@ -368,13 +368,20 @@ fn shutdown_finishes_the_in_flight_request_and_returns() {
 }
 
 #[test]
-fn per_ip_cap_refuses_extra_connections() {
+fn per_ip_cap_refuses_extra_connections_when_all_are_busy() {
     let limits = Limits {
         max_connections_per_ip: 2,
         ..Limits::default()
     };
     let server = start(limits);
-    let held: Vec<TcpStream> = (0..2).map(|_| connect(server.addr)).collect();
+    // Each held connection is mid-request, so none of them may be given up.
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = connect(server.addr);
+            c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+            c
+        })
+        .collect();
     thread::sleep(Duration::from_millis(100));
     let mut extra = connect(server.addr);
     let _ = extra.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -384,6 +391,33 @@ fn per_ip_cap_refuses_extra_connections() {
     drop(held);
     thread::sleep(Duration::from_millis(100));
     assert_normal_request_answered(server.addr);
+}
+
+#[test]
+fn per_ip_cap_closes_that_addresses_oldest_idle_connection_for_a_new_one() {
+    let limits = Limits {
+        max_connections_per_ip: 2,
+        ..Limits::default()
+    };
+    let server = start(limits);
+    // The oldest is an idle keep-alive after one answer; the other is mid-request.
+    let mut oldest = connect(server.addr);
+    oldest
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = oldest.read(&mut answer).unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+    thread::sleep(Duration::from_millis(50));
+    let mut busy = connect(server.addr);
+    busy.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    thread::sleep(Duration::from_millis(100));
+    // A third connection from the same address is served...
+    assert_normal_request_answered(server.addr);
+    // ...in place of the idle one, closed without a word; the busy one is kept.
+    assert_eq!(read_all(&mut oldest), "");
+    busy.write_all(b"Connection: close\r\n\r\n").unwrap();
+    assert_eq!(status_line(&read_all(&mut busy)), "HTTP/1.1 200 OK");
 }
 
 #[test]

@@ -23,7 +23,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// closed to make room, else the new connection is refused.
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Most connections from one client IP. Generous, because a reverse proxy is one IP and
-/// benchmarks open hundreds of connections from 127.0.0.1.
+/// benchmarks open hundreds of connections from 127.0.0.1. A new connection from an
+/// address at its cap takes the place of that address's longest-idle one (a keep-alive
+/// between requests); if none of them is idle, it is refused.
 pub const MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Offloaded jobs (password hashing) that may wait for the worker; when full, 503.
 pub const OFFLOAD_QUEUE: usize = 16;

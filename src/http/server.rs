@@ -287,10 +287,15 @@ impl<H: Handler> Loop<H> {
             };
             let limits = &self.ctx.limits;
             let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
-            if from_ip >= limits.max_connections_per_ip {
-                continue; // dropping the socket refuses it
+            // At its cap an address gives up its own longest-idle connection, as the
+            // server does at the global cap: a browser or proxy that opens new
+            // connections while old keep-alives sit idle is served, and one that keeps
+            // all of its connections busy is refused (dropping the socket refuses it).
+            if from_ip >= limits.max_connections_per_ip && !self.evict_oldest_idle(Some(peer.ip()))
+            {
+                continue;
             }
-            if self.open >= limits.max_connections && !self.evict_oldest_idle() {
+            if self.open >= self.ctx.limits.max_connections && !self.evict_oldest_idle(None) {
                 continue;
             }
             let _ = sock.set_nodelay(true);
@@ -329,13 +334,15 @@ impl<H: Handler> Loop<H> {
         }
     }
 
-    /// Closes the idle keep-alive (or lingering) connection that has waited longest.
-    fn evict_oldest_idle(&mut self) -> bool {
+    /// Closes the idle keep-alive (or lingering) connection that has waited longest,
+    /// among those from `from` when given.
+    fn evict_oldest_idle(&mut self, from: Option<IpAddr>) -> bool {
         let oldest = self
             .conns
             .iter()
             .enumerate()
             .filter_map(|(slot, conn)| conn.as_ref().map(|conn| (slot, conn)))
+            .filter(|(_, conn)| from.is_none_or(|ip| conn.peer.ip() == ip))
             .filter(|(_, conn)| conn.is_idle() || matches!(conn.phase, Phase::Lingering { .. }))
             .min_by_key(|(_, conn)| conn.idle_since)
             .map(|(slot, _)| slot);

@@ -148,7 +148,7 @@ pub const OPTIONS: &[Opt] = &[
     Opt::value(
         "max-connections-per-ip",
         "N",
-        "open connections per client address at most (default 256)",
+        "open connections per client address at most; a new one replaces its oldest idle one (default 256)",
     )
     .env("LATCHKEY_MAX_CONNECTIONS_PER_IP"),
 ];
