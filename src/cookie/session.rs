@@ -172,9 +172,93 @@ pub fn open(
     keys: &KeySet,
     now: u64,
 ) -> Result<Session, CookieError> {
-    let mut payload = [0u8; MAX_PAYLOAD_LEN];
-    let payload_len = verify(value, cookie_name, keys, &mut payload)?;
-    let session = decode_payload(payload.get(..payload_len).unwrap_or_default())?;
+    let mut payload = PayloadBuf::new();
+    open_view(value, cookie_name, keys, now, &mut payload).map(|view| view.to_session())
+}
+
+/// Room for a decoded session payload, for [`open_view`]: the caller keeps it on its
+/// stack so the opened session can borrow its user name from it.
+#[derive(Clone)]
+pub struct PayloadBuf([u8; MAX_PAYLOAD_LEN]);
+
+impl PayloadBuf {
+    /// An empty buffer.
+    pub fn new() -> PayloadBuf {
+        PayloadBuf([0; MAX_PAYLOAD_LEN])
+    }
+}
+
+impl Default for PayloadBuf {
+    fn default() -> PayloadBuf {
+        PayloadBuf::new()
+    }
+}
+
+impl std::fmt::Debug for PayloadBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PayloadBuf(..)")
+    }
+}
+
+/// A session as [`open_view`] gives it: every field of [`Session`], the user name
+/// borrowed from the caller's [`PayloadBuf`] instead of copied to the heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionView<'p> {
+    /// The user name; valid per [`is_valid_user`].
+    pub user: &'p str,
+    /// 128-bit random session id.
+    pub sid: [u8; 16],
+    /// When the session was created, unix seconds.
+    pub issued_at: u64,
+    /// When the session stops being accepted, unix seconds.
+    pub expires_at: u64,
+    /// Whether the user asked to be remembered.
+    pub remember: bool,
+    /// When the user last typed their password, unix seconds.
+    pub auth_time: u64,
+    /// The user's password epoch when the session was issued.
+    pub epoch: u64,
+}
+
+impl SessionView<'_> {
+    /// The owned [`Session`] with the same fields.
+    pub fn to_session(&self) -> Session {
+        Session {
+            user: self.user.to_owned(),
+            sid: self.sid,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            remember: self.remember,
+            auth_time: self.auth_time,
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// [`open`] without the heap: the same checks in the same order and the same errors,
+/// the payload decoded into `payload` and the user name borrowed from it.
+///
+/// ```
+/// use latchkey::cookie::session::{PayloadBuf, open_view};
+/// use latchkey::cookie::{Session, seal};
+/// use latchkey::keys::{Keyring, Purpose};
+/// let keys = Keyring::from_master("k1", &[1u8; 32]).unwrap().key_set(Purpose::SessionCookie);
+/// let s = Session::new("admin", 0, 60, false, 0).unwrap();
+/// let value = seal(&s, "sid", keys.current());
+/// let mut payload = PayloadBuf::new();
+/// let view = open_view(&value, "sid", &keys, 30, &mut payload).unwrap();
+/// assert_eq!(view.user, "admin");
+/// assert_eq!(view.to_session(), s);
+/// ```
+pub fn open_view<'p>(
+    value: &str,
+    cookie_name: &str,
+    keys: &KeySet,
+    now: u64,
+    payload: &'p mut PayloadBuf,
+) -> Result<SessionView<'p>, CookieError> {
+    let payload_len = verify(value, cookie_name, keys, &mut payload.0)?;
+    let session = decode_payload(payload.0.get(..payload_len).unwrap_or_default())?;
     if session.expires_at <= now {
         return Err(CookieError::Expired);
     }
@@ -281,7 +365,7 @@ impl Writer<'_> {
     }
 }
 
-fn decode_payload(bytes: &[u8]) -> Result<Session, CookieError> {
+fn decode_payload(bytes: &[u8]) -> Result<SessionView<'_>, CookieError> {
     let mut r = Reader { bytes };
     let [layout] = r.take()?;
     if layout != LAYOUT_VERSION {
@@ -305,8 +389,8 @@ fn decode_payload(bytes: &[u8]) -> Result<Session, CookieError> {
     if !r.bytes.is_empty() {
         return Err(CookieError::BadPayload);
     }
-    Ok(Session {
-        user: user.to_owned(),
+    Ok(SessionView {
+        user,
         sid,
         issued_at,
         expires_at,

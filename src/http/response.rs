@@ -1,6 +1,7 @@
 //! Responses: a builder that refuses header names and values that could split the
 //! response, and the one serialiser that writes them to the wire.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -166,6 +167,51 @@ static TEXT_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "text/plain;
 static JSON_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "application/json")]);
 static HTML_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "text/html; charset=utf-8")]);
 
+/// Buffers of dropped responses, kept for the next response of the same thread: the
+/// loop thread answers one request at a time, so one spare body and one spare header
+/// buffer make a steady stream of dynamic answers allocation-free.
+struct Spare {
+    body: Vec<u8>,
+    headers: Vec<u8>,
+}
+
+thread_local! {
+    static SPARE: RefCell<Spare> = const {
+        RefCell::new(Spare {
+            body: Vec::new(),
+            headers: Vec::new(),
+        })
+    };
+}
+
+/// Buffers above this are given back to the allocator, not kept: one large answer
+/// (a big static file) must not pin its memory for the life of the thread.
+const SPARE_MAX: usize = 16 * 1024;
+
+/// Keeps `buf` as the spare in `slot` if it is worth keeping and better than the one
+/// there; whatever is not kept is freed.
+fn keep_spare(slot: &mut Vec<u8>, mut buf: Vec<u8>) {
+    if buf.capacity() <= SPARE_MAX && buf.capacity() > slot.capacity() {
+        buf.clear();
+        *slot = buf;
+    }
+}
+
+/// The spare buffer of `pick`, emptied, with room for `capacity` bytes.
+fn take_spare(pick: fn(&mut Spare) -> &mut Vec<u8>, capacity: usize) -> Vec<u8> {
+    let mut buf = SPARE
+        .try_with(|spare| {
+            spare
+                .try_borrow_mut()
+                .map(|mut spare| std::mem::take(pick(&mut spare)))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    buf.clear();
+    buf.reserve(capacity);
+    buf
+}
+
 #[derive(Debug, Clone)]
 enum Body {
     Static(&'static [u8]),
@@ -254,6 +300,24 @@ impl Response {
         response
     }
 
+    /// An empty buffer with room for `capacity` bytes, for a body to be built in and
+    /// given to [`Response::body`]: the buffer of a response dropped earlier on this
+    /// thread when there is one, so answering a stream of requests does not allocate.
+    ///
+    /// ```
+    /// use latchkey::http::Response;
+    /// let mut body = Response::body_buffer(64);
+    /// body.extend_from_slice(b"{}");
+    /// let response = Response::json(200, body);
+    /// assert_eq!(response.body_bytes(), b"{}");
+    /// drop(response);
+    /// // The next buffer reuses the dropped response's memory, emptied.
+    /// assert!(Response::body_buffer(0).is_empty());
+    /// ```
+    pub fn body_buffer(capacity: usize) -> Vec<u8> {
+        take_spare(|spare| &mut spare.body, capacity)
+    }
+
     /// Replaces the body.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Body::Owned(body.into());
@@ -291,9 +355,10 @@ impl Response {
     /// token, a value with control characters, or a header the server sets itself.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
         check_header(name, value)?;
-        // One allocation for the usual few headers instead of a realloc per append.
+        // One buffer for the usual few headers instead of a realloc per append: the
+        // header buffer of a response dropped earlier, or one allocation.
         if self.header_lines.capacity() == 0 {
-            self.header_lines.reserve(128);
+            self.header_lines = take_spare(|spare| &mut spare.headers, 128);
         }
         push_header_line(&mut self.header_lines, name, value);
         Ok(())
@@ -363,6 +428,26 @@ impl Response {
             out.extend_from_slice(b"\r\n\r\n");
         }
         out.extend_from_slice(sent_body);
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        let body = match &mut self.body {
+            Body::Owned(bytes) => std::mem::take(bytes),
+            Body::Static(_) => Vec::new(),
+        };
+        let headers = std::mem::take(&mut self.header_lines);
+        if body.capacity() == 0 && headers.capacity() == 0 {
+            return;
+        }
+        // Not kept (and so just freed) while the thread is being torn down.
+        let _ = SPARE.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                keep_spare(&mut spare.body, body);
+                keep_spare(&mut spare.headers, headers);
+            }
+        });
     }
 }
 

@@ -638,7 +638,7 @@ impl App {
             .inspect_err(|e| {
                 log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
             })?;
-        Ok(self.issue_tokens(&user, now, false))
+        Ok(self.issue_tokens(user, now, false))
     }
 
     /// Flask-JWT's `GET /protected`: bearer tokens only.
@@ -655,7 +655,7 @@ impl App {
         let result = auth::bearer_token(header)
             .and_then(|t| self.authenticator().token(t, TokenType::Access, now));
         match result {
-            Ok(user) => respond::identity(&user),
+            Ok(user) => respond::identity(user),
             Err(e) => {
                 let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
                 log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
@@ -717,7 +717,10 @@ impl App {
                     Identity::Session(s) => cookie::csrf::session_token(&s.sid, &self.keys.csrf),
                     Identity::Token(_) => cookie::csrf::token_text("", &self.keys.csrf),
                 };
-                respond::html(200, self.welcome.render(identity.user(), csrf.as_str()))
+                let mut body = Response::body_buffer(0);
+                self.welcome
+                    .render_into(&mut body, identity.user(), csrf.as_bytes());
+                respond::html_bytes(200, body)
             }
             None => self.error_page(&WebError::NotFound),
         }
@@ -737,23 +740,23 @@ impl App {
         let now = now_secs();
         let secure = self.secure(req);
         let name = auth::session_cookie_name(secure);
-        let session = self.authenticator().session(req, name, now);
-        if let Ok(session) = &session {
+        // The name is copied out: revoking below needs `self` mutably.
+        let session = self
+            .authenticator()
+            .session(req, name, now)
+            .map(|s| (s.sid, s.expires_at, s.user.to_owned()));
+        if let Ok((sid, expires_at, user)) = &session {
             if req.method() == "POST" && Self::is_browser(req) {
                 let form = form::parse_form(req.body())?;
                 let token = form.get("csrf").ok_or(WebError::Csrf)?;
-                cookie::csrf::verify_session(token, &session.sid, &self.keys.csrf)
+                cookie::csrf::verify_session(token, sid, &self.keys.csrf)
                     .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-            if self
-                .revoked
-                .revoke_session(session.sid, session.expires_at, now)
-                .is_err()
-            {
+            if self.revoked.revoke_session(*sid, *expires_at, now).is_err() {
                 return Err(WebError::Internal);
             }
-            log::event(now, Event::Logout, ip, Some(&session.user), None);
+            log::event(now, Event::Logout, ip, Some(user), None);
         }
         let clear = SetCookie::new(SESSION_COOKIE, "")
             .secure(secure)

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::cookie::{self, Session};
+use crate::cookie::{self, session::PayloadBuf};
 use crate::http::Request;
 use crate::jwt::{self, Claims, TokenType, Validation};
 use crate::keys::{KeySet, Keyring, Purpose};
@@ -61,23 +61,44 @@ impl Keys {
     }
 }
 
-/// Who a request speaks for, and how it proved it.
-#[derive(Debug)]
-pub enum Identity {
+/// Who a request speaks for, and how it proved it. The user name is borrowed from the
+/// user database, so answering who is logged in copies nothing to the heap.
+#[derive(Debug, Clone, Copy)]
+pub enum Identity<'a> {
     /// A valid session cookie.
-    Session(Session),
+    Session(SessionAuth<'a>),
     /// A valid access token: the user it names.
-    Token(String),
+    Token(&'a str),
 }
 
-impl Identity {
+impl<'a> Identity<'a> {
     /// The user name.
-    pub fn user(&self) -> &str {
+    pub fn user(&self) -> &'a str {
         match self {
-            Identity::Session(s) => &s.user,
+            Identity::Session(s) => s.user,
             Identity::Token(user) => user,
         }
     }
+}
+
+/// A session cookie that passed every check: the fields of
+/// [`Session`](cookie::Session), the user name borrowed from the user database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionAuth<'a> {
+    /// The user name, as the user database spells it (the session's, byte for byte).
+    pub user: &'a str,
+    /// 128-bit random session id, for server-side revocation of one session.
+    pub sid: [u8; 16],
+    /// When the session was created, unix seconds.
+    pub issued_at: u64,
+    /// When the session stops being accepted, unix seconds.
+    pub expires_at: u64,
+    /// Whether the user asked to be remembered.
+    pub remember: bool,
+    /// When the user last typed their password, unix seconds.
+    pub auth_time: u64,
+    /// The user's password epoch when the session was issued.
+    pub epoch: u64,
 }
 
 /// What authentication needs to look at.
@@ -132,42 +153,49 @@ pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-impl Authenticator<'_> {
+impl<'a> Authenticator<'a> {
     /// Checks the session cookie `cookie_name` of `req`.
     pub fn session(
         &self,
         req: &Request<'_>,
         cookie_name: &str,
         now: u64,
-    ) -> Result<Session, AuthError> {
+    ) -> Result<SessionAuth<'a>, AuthError> {
         let value = cookie_value(req, cookie_name)
             .map_err(AuthError::Cookie)?
             .ok_or(AuthError::NoCredentials)?;
+        let mut payload = PayloadBuf::new();
         let session =
-            cookie::open(value, cookie_name, &self.keys.session, now).map_err(AuthError::Cookie)?;
-        let user = self
-            .users
-            .get(&session.user)
-            .ok_or(AuthError::UnknownUser)?;
+            cookie::session::open_view(value, cookie_name, &self.keys.session, now, &mut payload)
+                .map_err(AuthError::Cookie)?;
+        let user = self.users.get(session.user).ok_or(AuthError::UnknownUser)?;
         if user.epoch != session.epoch {
             return Err(AuthError::PasswordChanged);
         }
         if self.revoked.is_session_revoked(&session.sid)
             || self
                 .revoked
-                .is_revoked_by_cutoff(&session.user, session.issued_at)
+                .is_revoked_by_cutoff(session.user, session.issued_at)
         {
             return Err(AuthError::Revoked);
         }
-        Ok(session)
+        Ok(SessionAuth {
+            user: &user.name,
+            sid: session.sid,
+            issued_at: session.issued_at,
+            expires_at: session.expires_at,
+            remember: session.remember,
+            auth_time: session.auth_time,
+            epoch: session.epoch,
+        })
     }
 
     /// Checks a bearer token of type `kind` and answers whose it is. The claims are
-    /// read borrowed from a per-thread scratch buffer (`jwt::verify_view`): the only
-    /// allocation is the returned name. A token whose `sub` and Flask-JWT `identity`
-    /// name different users is refused by `jwt` itself (`ConflictingSubject`): the app
-    /// behind the proxy may read either.
-    pub fn token(&self, token: &str, kind: TokenType, now: u64) -> Result<String, AuthError> {
+    /// read borrowed from a per-thread scratch buffer (`jwt::verify_view`) and the name
+    /// is the user database's: nothing is allocated. A token whose `sub` and Flask-JWT
+    /// `identity` name different users is refused by `jwt` itself
+    /// (`ConflictingSubject`): the app behind the proxy may read either.
+    pub fn token(&self, token: &str, kind: TokenType, now: u64) -> Result<&'a str, AuthError> {
         thread_local! {
             static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -175,13 +203,14 @@ impl Authenticator<'_> {
             token_type: Some(kind),
             ..Validation::default()
         };
+        let users: &'a UserDb = self.users;
         SCRATCH.with_borrow_mut(|scratch| {
             let claims = jwt::verify_view(token, &self.keys.token, &validation, now, scratch)
                 .map_err(AuthError::Token)?;
             let name = claims.sub.as_deref().ok_or(AuthError::UnknownUser)?;
-            if self.users.get(name).is_none() {
+            let Some(user) = users.get(name) else {
                 return Err(AuthError::UnknownUser);
-            }
+            };
             let revoked_id = claims
                 .jti
                 .as_deref()
@@ -193,7 +222,7 @@ impl Authenticator<'_> {
             {
                 return Err(AuthError::Revoked);
             }
-            Ok(name.to_owned())
+            Ok(user.name.as_str())
         })
     }
 
@@ -204,7 +233,7 @@ impl Authenticator<'_> {
         req: &Request<'_>,
         cookie_name: &str,
         now: u64,
-    ) -> Result<Identity, AuthError> {
+    ) -> Result<Identity<'a>, AuthError> {
         match req.header("authorization") {
             Some(h) => self
                 .token(bearer_token(h)?, TokenType::Access, now)

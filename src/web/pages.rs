@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use super::html::escape_into;
+use super::html::{escape_bytes_into, escape_into};
 
 /// The only CSS of any page, served at [`style_route`].
 pub const STYLE: &str = "\
@@ -226,16 +226,38 @@ impl WelcomePage {
 
     /// The page for `username`, with `csrf_token` in the logout form.
     pub fn render(&self, username: &str, csrf_token: &str) -> String {
-        // Room for the escaped values too, so the page is one allocation.
-        let mut out = String::with_capacity(
-            self.head.len() + self.middle.len() + WELCOME_TAIL.len() + 64 + username.len(),
+        let mut out = Vec::new();
+        self.render_into(&mut out, username, csrf_token.as_bytes());
+        // Every part is text and escaping keeps text text: this never fails.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the page for `username`, with `csrf_token` in the logout form, to `out`
+    /// (a response body): the same bytes as [`WelcomePage::render`], in as few copies
+    /// as the escaping allows.
+    ///
+    /// ```
+    /// use latchkey::web::pages::WelcomePage;
+    /// let welcome = WelcomePage::new("Admin", "/s.css", "/logout");
+    /// let mut body = Vec::new();
+    /// welcome.render_into(&mut body, "<ann>", b"tok");
+    /// assert_eq!(body, welcome.render("<ann>", "tok").into_bytes());
+    /// ```
+    pub fn render_into(&self, out: &mut Vec<u8>, username: &str, csrf_token: &[u8]) {
+        // Room for the escaped values too, so the page takes one reservation.
+        out.reserve(
+            self.head.len()
+                + self.middle.len()
+                + WELCOME_TAIL.len()
+                + 64
+                + username.len()
+                + csrf_token.len(),
         );
-        out.push_str(&self.head);
-        escape_into(&mut out, username);
-        out.push_str(&self.middle);
-        escape_into(&mut out, csrf_token);
-        out.push_str(WELCOME_TAIL);
-        out
+        out.extend_from_slice(self.head.as_bytes());
+        escape_bytes_into(out, username.as_bytes());
+        out.extend_from_slice(self.middle.as_bytes());
+        escape_bytes_into(out, csrf_token);
+        out.extend_from_slice(WELCOME_TAIL.as_bytes());
     }
 }
 
