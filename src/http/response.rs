@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
 
+use super::date::IMF_FIXDATE_LEN;
 use super::error::HttpError;
 
 /// Why a header was refused by [`Response::set_header`].
@@ -41,6 +42,14 @@ const RESERVED: [&str; 4] = ["content-length", "date", "connection", "transfer-e
 /// Checks one header as [`Response::set_header`] does; `const` so that a
 /// [`HeaderBlock`] in a `static` is checked when the program is compiled.
 const fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
+    if let Err(error) = check_name(name) {
+        return Err(error);
+    }
+    check_value(value)
+}
+
+/// The name half of [`check_header`].
+const fn check_name(name: &str) -> Result<(), HeaderError> {
     let name = name.as_bytes();
     if name.is_empty() {
         return Err(HeaderError::InvalidName);
@@ -59,6 +68,11 @@ const fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
         }
         reserved = tail;
     }
+    Ok(())
+}
+
+/// The value half of [`check_header`]: no control character but HTAB.
+const fn check_value(value: &str) -> Result<(), HeaderError> {
     let mut rest = value.as_bytes();
     while let [b, tail @ ..] = rest {
         if (*b < 0x20 && *b != b'\t') || *b == 0x7f {
@@ -67,6 +81,39 @@ const fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
         rest = tail;
     }
     Ok(())
+}
+
+/// A header name checked like [`Response::set_header`] checks names, once: build it in
+/// a `static` with [`HeaderName::new`] and a bad name is a build error. For a header
+/// whose value varies per response ([`Response::header_named`]), so only the value is
+/// checked per response.
+///
+/// ```
+/// use latchkey::http::{HeaderName, Response};
+/// static REMOTE_USER: HeaderName = HeaderName::new("Remote-User");
+/// let ok = Response::new(200).header_named(&REMOTE_USER, "ann");
+/// assert!(ok.header_error().is_none());
+/// let evil = Response::new(200).header_named(&REMOTE_USER, "ann\r\nSet-Cookie: a=b");
+/// assert!(evil.header_error().is_some());
+/// ```
+#[derive(Debug)]
+pub struct HeaderName {
+    name: &'static str,
+}
+
+impl HeaderName {
+    /// A checked header name, for a `static`.
+    ///
+    /// # Panics
+    ///
+    /// If [`Response::set_header`] would refuse the name; in a `static` that panic
+    /// happens while compiling, so it stops the build instead.
+    pub const fn new(name: &'static str) -> HeaderName {
+        match check_name(name) {
+            Ok(()) => HeaderName { name },
+            Err(_) => panic!("invalid header name in a HeaderName"),
+        }
+    }
 }
 
 /// Appends `Name: value\r\n`, the value without surrounding blanks.
@@ -351,17 +398,34 @@ impl Response {
         self
     }
 
+    /// [`Response::header`] for a name checked when it was built: only `value` is
+    /// checked here, as [`Response::set_header`] checks values.
+    pub fn header_named(mut self, name: &'static HeaderName, value: &str) -> Self {
+        match check_value(value) {
+            Ok(()) => self.push_header(name.name, value),
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
+        }
+        self
+    }
+
     /// Adds a header, refusing (and leaving the response unchanged) a name that is not a
     /// token, a value with control characters, or a header the server sets itself.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
         check_header(name, value)?;
+        self.push_header(name, value);
+        Ok(())
+    }
+
+    /// Appends a checked header's line.
+    fn push_header(&mut self, name: &str, value: &str) {
         // One buffer for the usual few headers instead of a realloc per append: the
         // header buffer of a response dropped earlier, or one allocation.
         if self.header_lines.capacity() == 0 {
             self.header_lines = take_spare(|spare| &mut spare.headers, 128);
         }
         push_header_line(&mut self.header_lines, name, value);
-        Ok(())
     }
 
     /// The status code.
@@ -388,7 +452,7 @@ impl Response {
         head_only: bool,
         close: bool,
         http10_keep_alive: bool,
-        date: &[u8],
+        date: &[u8; IMF_FIXDATE_LEN],
     ) {
         if self.error.is_some() {
             const BODY: &[u8] = b"500 Internal Server Error\n\ninvalid response header\n";
@@ -399,8 +463,16 @@ impl Response {
         }
         let body = self.body.as_slice();
         let sent_body = if head_only { &[][..] } else { body };
-        // Status line, Date, Content-Length and Connection fit in 160 bytes.
-        out.reserve(160 + self.block.len() + self.header_lines.len() + sent_body.len());
+        let framing = Framing::new(date, body.len(), close, http10_keep_alive);
+        let framing = framing.as_bytes();
+        out.reserve(
+            STATUS_LINE_MAX
+                + self.block.len()
+                + self.header_lines.len()
+                + RETRY_AFTER.len()
+                + framing.len()
+                + sent_body.len(),
+        );
         match status_line(self.status) {
             Some(line) => out.extend_from_slice(line.as_bytes()),
             None => {
@@ -412,22 +484,90 @@ impl Response {
             }
         }
         out.extend_from_slice(self.block);
-        out.extend_from_slice(&self.header_lines);
+        if !self.header_lines.is_empty() {
+            out.extend_from_slice(&self.header_lines);
+        }
         if self.retry_after {
-            out.extend_from_slice(b"Retry-After: 1\r\n");
+            out.extend_from_slice(RETRY_AFTER);
         }
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(date);
-        out.extend_from_slice(b"\r\nContent-Length: ");
-        push_decimal(out, body.len());
-        if close {
-            out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
-        } else if http10_keep_alive {
-            out.extend_from_slice(b"\r\nConnection: keep-alive\r\n\r\n");
-        } else {
-            out.extend_from_slice(b"\r\n\r\n");
-        }
+        out.extend_from_slice(framing);
         out.extend_from_slice(sent_body);
+    }
+}
+
+/// Room for the longest status line: `HTTP/1.1 `, three digits, a reason, CRLF.
+const STATUS_LINE_MAX: usize = 64;
+
+const RETRY_AFTER: &[u8] = b"Retry-After: 1\r\n";
+
+/// The server's own headers and the blank line, `Date: ..\r\nContent-Length: ..\r\n`
+/// then `Connection: ..\r\n` when needed and `\r\n`, assembled on the stack so they
+/// reach the output in one copy.
+struct Framing {
+    bytes: [u8; FRAMING_MAX],
+    len: usize,
+}
+
+const DATE_PREFIX: &[u8; 6] = b"Date: ";
+const LENGTH_PREFIX: &[u8; 18] = b"\r\nContent-Length: ";
+/// Where the `Content-Length` digits start.
+const DIGITS_AT: usize = DATE_PREFIX.len() + IMF_FIXDATE_LEN + LENGTH_PREFIX.len();
+/// The longest ending: `\r\nConnection: keep-alive\r\n\r\n`.
+const ENDING_MAX: usize = 28;
+/// Up to 20 digits (`usize::MAX`).
+const FRAMING_MAX: usize = DIGITS_AT + 20 + ENDING_MAX;
+
+impl Framing {
+    fn new(
+        date: &[u8; IMF_FIXDATE_LEN],
+        content_length: usize,
+        close: bool,
+        http10_keep_alive: bool,
+    ) -> Framing {
+        // Each ending padded to the longest, so it is copied as a fixed-size block and
+        // only its own length is kept.
+        const CLOSE: (&[u8; ENDING_MAX], usize) = (b"\r\nConnection: close\r\n\r\n\0\0\0\0\0", 23);
+        const KEEP_ALIVE: (&[u8; ENDING_MAX], usize) = (b"\r\nConnection: keep-alive\r\n\r\n", 28);
+        const PLAIN: (&[u8; ENDING_MAX], usize) = (
+            b"\r\n\r\n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            4,
+        );
+        let mut bytes = [0u8; FRAMING_MAX];
+        bytes[..6].copy_from_slice(DATE_PREFIX);
+        bytes[6..6 + IMF_FIXDATE_LEN].copy_from_slice(date);
+        bytes[6 + IMF_FIXDATE_LEN..DIGITS_AT].copy_from_slice(LENGTH_PREFIX);
+        let mut digits = 1;
+        let mut rest = content_length / 10;
+        while rest > 0 {
+            digits += 1;
+            rest /= 10;
+        }
+        let mut n = content_length;
+        for at in (DIGITS_AT..DIGITS_AT + digits).rev() {
+            if let Some(slot) = bytes.get_mut(at) {
+                *slot = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+        }
+        let (ending, ending_len) = if close {
+            CLOSE
+        } else if http10_keep_alive {
+            KEEP_ALIVE
+        } else {
+            PLAIN
+        };
+        let ending_at = DIGITS_AT + digits;
+        if let Some(slot) = bytes.get_mut(ending_at..ending_at + ENDING_MAX) {
+            slot.copy_from_slice(ending);
+        }
+        Framing {
+            bytes,
+            len: ending_at + ending_len,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
     }
 }
 

@@ -82,6 +82,9 @@ pub struct App {
     stylesheet_path: String,
     /// The welcome page's constant parts, rendered once.
     welcome: pages::WelcomePage,
+    /// The wall clock the server read when it last woke up ([`Handler::set_clock`]),
+    /// so requests handled together read it once between them.
+    clock: Option<u64>,
 }
 
 /// After this long an in-flight entry is forgotten: its answer was dropped (client
@@ -149,7 +152,14 @@ impl App {
                 &format!("{}/logout", cfg.prefix),
             ),
             cfg,
+            clock: None,
         }
+    }
+
+    /// Now, in unix seconds: the server's clock of this wake-up, or the system clock
+    /// when no server has set one.
+    fn now(&self) -> u64 {
+        self.clock.unwrap_or_else(now_secs)
     }
 
     fn route<'r>(&self, path: &'r str) -> Option<&'r str> {
@@ -475,7 +485,7 @@ impl App {
     }
 
     fn finish_login(&mut self, done: LoginDone) -> Response {
-        let now = now_secs();
+        let now = self.now();
         self.in_flight.remove(&address_key(done.ip));
         // The password may have changed or the user been deleted while hashing, or
         // since the last tick: `user passwd` writes its revocation cutoff right after
@@ -630,7 +640,7 @@ impl App {
                 &from_body
             }
         };
-        let now = now_secs();
+        let now = self.now();
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
         let user = self
             .authenticator()
@@ -643,7 +653,7 @@ impl App {
 
     /// Flask-JWT's `GET /protected`: bearer tokens only.
     fn protected(&self, req: &Request<'_>) -> Response {
-        let now = now_secs();
+        let now = self.now();
         let Some(header) = req.header("authorization") else {
             return respond::jwt_error(
                 401,
@@ -672,7 +682,7 @@ impl App {
 
     /// `GET /` and, with `--serve-dir`, every other path: logged-in users only.
     fn protected_page(&self, req: &Request<'_>, route: &str) -> Response {
-        let now = now_secs();
+        let now = self.now();
         let secure = self.secure(req);
         match self
             .authenticator()
@@ -718,8 +728,7 @@ impl App {
                     Identity::Token(_) => cookie::csrf::token_text("", &self.keys.csrf),
                 };
                 let mut body = Response::body_buffer(0);
-                self.welcome
-                    .render_into(&mut body, identity.user(), csrf.as_bytes());
+                self.welcome.render_into(&mut body, identity.user(), &csrf);
                 respond::html_bytes(200, body)
             }
             None => self.error_page(&WebError::NotFound),
@@ -737,7 +746,7 @@ impl App {
         {
             return Err(WebError::CrossSite);
         }
-        let now = now_secs();
+        let now = self.now();
         let secure = self.secure(req);
         let name = auth::session_cookie_name(secure);
         // The name is copied out: revoking below needs `self` mutably.
@@ -774,7 +783,7 @@ impl App {
     /// a 3xx, which nginx turns into 500); true: Caddy `forward_auth` / Traefik
     /// `ForwardAuth`, whose non-2xx answer goes to the browser as is.
     fn verify(&self, req: &Request<'_>, browser_redirect: bool) -> Response {
-        let now = now_secs();
+        let now = self.now();
         let secure_here = self.secure(req);
         let secure = secure_here || forwarded_https(req);
         let mut result = self
@@ -874,6 +883,10 @@ impl Handler for App {
 
     fn complete(&mut self, done: LoginDone) -> Response {
         self.finish_login(done)
+    }
+
+    fn set_clock(&mut self, unix_secs: u64) {
+        self.clock = Some(unix_secs);
     }
 
     fn tick(&mut self, _now: SystemTime) {

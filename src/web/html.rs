@@ -81,11 +81,9 @@ fn has_special(text: &[u8]) -> bool {
         let y = word ^ ONES.wrapping_mul(u64::from(byte));
         y.wrapping_sub(ONES) & !y & HIGHS != 0
     };
-    let mut words = text.chunks_exact(8);
-    for chunk in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(bytes);
+    let (words, rest) = text.as_chunks::<8>();
+    for word in words {
+        let word = u64::from_le_bytes(*word);
         if holds(word, b'&')
             | holds(word, b'<')
             | holds(word, b'>')
@@ -95,7 +93,7 @@ fn has_special(text: &[u8]) -> bool {
             return true;
         }
     }
-    words.remainder().iter().any(|&byte| is_special(byte))
+    rest.iter().any(|&byte| is_special(byte))
 }
 
 /// Returns `text` HTML-escaped (see [`escape_into`]).

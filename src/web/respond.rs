@@ -8,7 +8,7 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::http::{HeaderBlock, Response};
+use crate::http::{HeaderBlock, HeaderName, Response};
 use crate::web::errors::WebError;
 use crate::web::pages;
 
@@ -173,19 +173,13 @@ fn needs_json_escape(bytes: &[u8]) -> bool {
         let y = word ^ ONES.wrapping_mul(u64::from(byte));
         y.wrapping_sub(ONES) & !y & HIGHS
     };
-    let mut words = bytes.chunks_exact(8);
+    let (words, rest) = bytes.as_chunks::<8>();
     let mut flags = 0;
-    for chunk in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
+    for word in words {
+        let word = u64::from_le_bytes(*word);
         flags |= below(word, 0x20) | holds(word, b'"') | holds(word, b'\\');
     }
-    flags != 0
-        || words
-            .remainder()
-            .iter()
-            .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    flags != 0 || rest.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// A `fmt::Write` that JSON-escapes what is written through it.
@@ -214,9 +208,10 @@ pub fn redirect(status: u16, location: &str) -> Response {
 
 /// The forward-auth answer for a logged-in `user`: 200 with `Remote-User`, never cached.
 pub fn forward_auth_ok(user: &str) -> Response {
+    static REMOTE_USER: HeaderName = HeaderName::new("Remote-User");
     Response::new(200)
         .header_block(&NO_STORE)
-        .header("Remote-User", user)
+        .header_named(&REMOTE_USER, user)
 }
 
 /// The answer to a refused request, as a short HTML page for browsers; `stylesheet`
