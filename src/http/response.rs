@@ -118,9 +118,17 @@ impl HeaderName {
 
 /// Appends `Name: value\r\n`, the value without surrounding blanks.
 fn push_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    // The blanks are ASCII: trimming them on bytes is `trim_matches([' ', '\t'])`.
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let value = value.as_bytes();
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |at| at + 1);
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.trim_matches([' ', '\t']).as_bytes());
+    out.extend_from_slice(value.get(start..end).unwrap_or_default());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -584,8 +592,12 @@ impl Drop for Response {
         // Not kept (and so just freed) while the thread is being torn down.
         let _ = SPARE.try_with(|spare| {
             if let Ok(mut spare) = spare.try_borrow_mut() {
-                keep_spare(&mut spare.body, body);
-                keep_spare(&mut spare.headers, headers);
+                if body.capacity() > 0 {
+                    keep_spare(&mut spare.body, body);
+                }
+                if headers.capacity() > 0 {
+                    keep_spare(&mut spare.headers, headers);
+                }
             }
         });
     }
