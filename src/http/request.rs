@@ -404,6 +404,46 @@ mod tests {
     }
 
     #[test]
+    fn path_and_query_split_at_the_first_question_mark() {
+        for (target, path, query) in [
+            ("/", "/", None),
+            ("/a?b", "/a", Some("b")),
+            ("/a?b?c", "/a", Some("b?c")),
+            ("/a?", "/a", Some("")),
+            ("/%C3%A9?x=%3F", "/%C3%A9", Some("x=%3F")),
+        ] {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let got = parse_request(raw.as_bytes(), peer(), &Limits::default(), |req| {
+                (req.path().to_owned(), req.query().map(str::to_owned))
+            });
+            match got {
+                Ok(Parsed::Done { value, .. }) => {
+                    assert_eq!(
+                        value,
+                        (path.to_owned(), query.map(str::to_owned)),
+                        "{target}"
+                    );
+                }
+                other => panic!("{target}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn header_lookup_ignores_case_and_nothing_else() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nCOOKIE: a=1\r\nCookies: b=2\r\ncookie: c=3\r\nX-Cookie: d\r\n\r\n";
+        let got = parse_request(raw, peer(), &Limits::default(), |req| {
+            req.headers_all("Cookie")
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
+        });
+        match got {
+            Ok(Parsed::Done { value, .. }) => assert_eq!(value, [b"a=1".to_vec(), b"c=3".to_vec()]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn http10_closes_unless_asked() {
         let facts = |raw: &[u8]| match parse_request(raw, peer(), &Limits::default(), |_| ()) {
             Ok(Parsed::Done { facts, .. }) => facts.keep_alive,

@@ -726,6 +726,120 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// The head as it was spelled out before the framing was assembled on the stack.
+    fn spelled_out(response: &Response, close: bool, http10_keep_alive: bool) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            response.status,
+            reason(response.status)
+        )
+        .into_bytes();
+        out.extend_from_slice(response.block);
+        out.extend_from_slice(&response.header_lines);
+        if response.retry_after {
+            out.extend_from_slice(b"Retry-After: 1\r\n");
+        }
+        out.extend_from_slice(b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: ");
+        out.extend_from_slice(response.body_bytes().len().to_string().as_bytes());
+        out.extend_from_slice(if close {
+            b"\r\nConnection: close\r\n\r\n".as_slice()
+        } else if http10_keep_alive {
+            b"\r\nConnection: keep-alive\r\n\r\n"
+        } else {
+            b"\r\n\r\n"
+        });
+        out
+    }
+
+    #[test]
+    fn the_wire_is_the_spelled_out_head_and_body_for_every_length_and_ending() {
+        let mut lengths = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65_535, 65_536];
+        lengths.extend((0..20).map(|p| 10usize.pow(p) - 1));
+        for len in lengths.iter().copied().filter(|&l| l <= 1 << 20) {
+            let response = Response::html(200, vec![b'x'; len]).header("X-A", "1");
+            for (close, keep_alive) in [(false, false), (true, false), (false, true)] {
+                let mut expected = spelled_out(&response, close, keep_alive);
+                let head = expected.clone();
+                expected.extend_from_slice(response.body_bytes());
+                let mut out = Vec::new();
+                response.write_to(
+                    &mut out,
+                    false,
+                    close,
+                    keep_alive,
+                    b"Thu, 01 Jan 1970 00:00:00 GMT",
+                );
+                assert_eq!(out, expected, "length {len}");
+                let mut out = Vec::new();
+                response.write_to(
+                    &mut out,
+                    true,
+                    close,
+                    keep_alive,
+                    b"Thu, 01 Jan 1970 00:00:00 GMT",
+                );
+                assert_eq!(out, head, "HEAD, length {len}");
+            }
+        }
+        // The longest Content-Length there is still fits the framing buffer.
+        let framing = Framing::new(b"Thu, 01 Jan 1970 00:00:00 GMT", usize::MAX, false, true);
+        let text = String::from_utf8(framing.as_bytes().to_vec()).unwrap();
+        assert!(text.ends_with(&format!(
+            "Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+            usize::MAX
+        )));
+        let busy = Response::from_error(&HttpError::Overloaded);
+        let mut out = Vec::new();
+        busy.write_to(
+            &mut out,
+            false,
+            true,
+            false,
+            b"Thu, 01 Jan 1970 00:00:00 GMT",
+        );
+        let mut expected = spelled_out(&busy, true, false);
+        expected.extend_from_slice(busy.body_bytes());
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn reused_buffers_carry_nothing_of_the_responses_before() {
+        let big = Response::json(200, vec![b'9'; 4000])
+            .header("X-Long", &"v".repeat(300))
+            .header("X-Other", "w");
+        drop(big);
+        let mut body = Response::body_buffer(2);
+        assert!(body.is_empty());
+        body.extend_from_slice(b"{}");
+        let small = Response::json(200, body).header("X-Short", "1");
+        let text = wire(&small, false, false);
+        assert!(
+            text.ends_with(
+                "X-Short: 1\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 2\r\n\r\n{}"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("X-Long") && !text.contains("999"));
+        // A buffer too large to keep is given back, not kept for the thread's life.
+        drop(Response::json(200, vec![0; SPARE_MAX + 1]));
+        assert!(Response::body_buffer(0).capacity() <= SPARE_MAX);
+    }
+
+    #[test]
+    fn named_headers_are_checked_like_any_header() {
+        static NAME: HeaderName = HeaderName::new("X-User");
+        let ok = Response::new(200).header_named(&NAME, " ann\t");
+        let by_name = Response::new(200).header("X-User", " ann\t");
+        assert_eq!(wire(&ok, false, false), wire(&by_name, false, false));
+        for evil in ["a\r\nSet-Cookie: x=1", "a\nb", "\0", "a\x7f"] {
+            let refused = Response::new(200).header_named(&NAME, evil);
+            assert_eq!(refused.header_error(), Some(&HeaderError::InvalidValue));
+            assert!(wire(&refused, false, false).starts_with("HTTP/1.1 500 "));
+        }
+        assert_eq!(check_name("Content-Length"), Err(HeaderError::Reserved));
+        assert_eq!(check_name("Bad Name"), Err(HeaderError::InvalidName));
+    }
+
     #[test]
     fn crlf_in_value_never_reaches_the_wire() {
         let response = Response::text(200, "x").header("X-Evil", "a\r\nSet-Cookie: s=1");
