@@ -68,7 +68,13 @@ impl<'a> Request<'a> {
     /// The value of the first header named `name` (ASCII case-insensitive).
     /// Use [`Request::headers_all`] where a repeated header matters.
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers_all(name).next()
+        // A plain loop: the iterator form calls its filter closure once per header.
+        for header in self.headers {
+            if name_is(header.name, name) {
+                return Some(header.value);
+            }
+        }
+        None
     }
 
     /// The first header named `name` as text, or `None` if absent or not UTF-8.
@@ -82,10 +88,10 @@ impl<'a> Request<'a> {
     where
         'a: 'n,
     {
-        self.headers
-            .iter()
-            .filter(move |header| name_is(header.name, name))
-            .map(|header| header.value)
+        HeaderValues {
+            headers: self.headers.iter(),
+            name,
+        }
     }
 
     /// Every header as `(name, value)`, in order.
@@ -114,6 +120,26 @@ impl<'a> Request<'a> {
     /// Whether the connection stays open after the response.
     pub fn keep_alive(&self) -> bool {
         self.keep_alive
+    }
+}
+
+/// The values of the headers with one name, in order ([`Request::headers_all`]): a
+/// plain loop per value, where `filter` and `map` cost a closure call per header.
+struct HeaderValues<'a, 'n> {
+    headers: std::slice::Iter<'a, httparse::Header<'a>>,
+    name: &'n str,
+}
+
+impl<'a> Iterator for HeaderValues<'a, '_> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        for header in self.headers.by_ref() {
+            if name_is(header.name, self.name) {
+                return Some(header.value);
+            }
+        }
+        None
     }
 }
 

@@ -166,6 +166,9 @@ const fn check_headers(headers: &[(&str, &str)]) -> Result<(), HeaderError> {
 pub struct HeaderBlock {
     headers: &'static [(&'static str, &'static str)],
     wire: OnceLock<Box<[u8]>>,
+    /// `HTTP/1.1 200 OK\r\n` and `wire`: the head of a 200 whose first headers these
+    /// are, in one piece.
+    ok_wire: OnceLock<Box<[u8]>>,
 }
 
 impl HeaderBlock {
@@ -180,6 +183,7 @@ impl HeaderBlock {
             Ok(()) => HeaderBlock {
                 headers,
                 wire: OnceLock::new(),
+                ok_wire: OnceLock::new(),
             },
             Err(_) => panic!("invalid header in a HeaderBlock"),
         }
@@ -194,6 +198,7 @@ impl HeaderBlock {
         Ok(HeaderBlock {
             headers,
             wire: OnceLock::new(),
+            ok_wire: OnceLock::new(),
         })
     }
 
@@ -205,6 +210,15 @@ impl HeaderBlock {
                 push_header_line(&mut out, name, value);
             }
             out.into_boxed_slice()
+        })
+    }
+
+    /// The status line of a 200 and the block's lines, serialised on first use.
+    fn ok_wire(&self) -> &[u8] {
+        self.ok_wire.get_or_init(|| {
+            [STATUS_200.as_bytes(), self.wire()]
+                .concat()
+                .into_boxed_slice()
         })
     }
 }
@@ -301,6 +315,8 @@ pub struct Response {
     status: u16,
     /// The first header block's lines, when it came before any other header.
     block: &'static [u8],
+    /// The status line and `block` in one piece, when the status is 200 (else empty).
+    ok_head: &'static [u8],
     /// Already validated and serialised `Name: value\r\n` lines, after `block`.
     header_lines: Vec<u8>,
     body: Body,
@@ -315,6 +331,7 @@ impl Response {
         Response {
             status,
             block: b"",
+            ok_head: b"",
             header_lines: Vec::new(),
             body: Body::Static(b""),
             error,
@@ -400,6 +417,9 @@ impl Response {
         let lines = block.wire();
         if self.block.is_empty() && self.header_lines.is_empty() {
             self.block = lines;
+            if self.status == 200 {
+                self.ok_head = block.ok_wire();
+            }
         } else {
             self.header_lines.extend_from_slice(lines);
         }
@@ -481,17 +501,21 @@ impl Response {
                 + framing.len()
                 + sent_body.len(),
         );
-        match status_line(self.status) {
-            Some(line) => out.extend_from_slice(line.as_bytes()),
-            None => {
-                out.extend_from_slice(b"HTTP/1.1 ");
-                push_decimal(out, usize::from(self.status));
-                out.push(b' ');
-                out.extend_from_slice(reason(self.status).as_bytes());
-                out.extend_from_slice(b"\r\n");
+        if !self.ok_head.is_empty() {
+            out.extend_from_slice(self.ok_head);
+        } else {
+            match status_line(self.status) {
+                Some(line) => out.extend_from_slice(line.as_bytes()),
+                None => {
+                    out.extend_from_slice(b"HTTP/1.1 ");
+                    push_decimal(out, usize::from(self.status));
+                    out.push(b' ');
+                    out.extend_from_slice(reason(self.status).as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
             }
+            out.extend_from_slice(self.block);
         }
-        out.extend_from_slice(self.block);
         if !self.header_lines.is_empty() {
             out.extend_from_slice(&self.header_lines);
         }
@@ -638,10 +662,12 @@ const fn is_token_byte(b: u8) -> bool {
     crate::cookie::header::is_tchar(b)
 }
 
+const STATUS_200: &str = "HTTP/1.1 200 OK\r\n";
+
 /// The whole status line of the statuses answered most, ready to copy.
 fn status_line(status: u16) -> Option<&'static str> {
     Some(match status {
-        200 => "HTTP/1.1 200 OK\r\n",
+        200 => STATUS_200,
         302 => "HTTP/1.1 302 Found\r\n",
         303 => "HTTP/1.1 303 See Other\r\n",
         401 => "HTTP/1.1 401 Unauthorized\r\n",

@@ -191,13 +191,18 @@ impl App {
         match self.cfg.cookie_secure {
             SecureMode::Always => true,
             SecureMode::Never => false,
-            SecureMode::Auto => crate::web::client_ip::forwarded_proto_is_https(
-                req.peer().ip(),
-                &req.headers_all("x-forwarded-proto")
-                    .filter_map(|v| std::str::from_utf8(v).ok())
-                    .collect::<Vec<_>>(),
-                &self.cfg.trusted_proxies,
-            ),
+            // Only a trusted proxy's header counts: from anyone else the answer is
+            // no whatever the headers say, so they are not gathered.
+            SecureMode::Auto => {
+                self.peer_trusted(req)
+                    && crate::web::client_ip::forwarded_proto_is_https(
+                        req.peer().ip(),
+                        &req.headers_all("x-forwarded-proto")
+                            .filter_map(|v| std::str::from_utf8(v).ok())
+                            .collect::<Vec<_>>(),
+                        &self.cfg.trusted_proxies,
+                    )
+            }
         }
     }
 
