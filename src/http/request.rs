@@ -145,9 +145,16 @@ impl<'a> Iterator for HeaderValues<'a, '_> {
 
 /// `str::eq_ignore_ascii_case`, with the length compared where the caller's loop can
 /// see it: most header names differ in length from the one looked for.
+/// The bytes are compared as they are and only a pair that differs is looked at
+/// further: two bytes are equal but for ASCII case when they differ in the case bit
+/// alone and setting that bit gives a lowercase letter.
 #[inline(always)]
 fn name_is(name: &str, wanted: &str) -> bool {
-    name.len() == wanted.len() && name.as_bytes().eq_ignore_ascii_case(wanted.as_bytes())
+    name.len() == wanted.len()
+        && name
+            .bytes()
+            .zip(wanted.bytes())
+            .all(|(a, b)| a == b || (a ^ b == 0x20 && (a | 0x20).is_ascii_lowercase()))
 }
 
 impl std::fmt::Debug for Request<'_> {
@@ -269,25 +276,25 @@ pub fn parse_request<R>(
     let mut expect_continue = false;
     for header in headers {
         let name = header.name;
-        if name.eq_ignore_ascii_case("content-length") {
+        if name_is(name, "content-length") {
             if content_length.is_some() {
                 return Err(HttpError::RepeatedContentLength);
             }
             content_length = Some(header.value);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if name_is(name, "transfer-encoding") {
             if transfer_encoding.is_some() {
                 return Err(HttpError::UnsupportedTransferEncoding);
             }
             transfer_encoding = Some(header.value);
-        } else if name.eq_ignore_ascii_case("host") {
+        } else if name_is(name, "host") {
             hosts += 1;
-        } else if name.eq_ignore_ascii_case("connection") {
+        } else if name_is(name, "connection") {
             for token in header.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
             }
-        } else if name.eq_ignore_ascii_case("expect") {
+        } else if name_is(name, "expect") {
             expect_continue = header
                 .value
                 .trim_ascii()
@@ -467,6 +474,30 @@ mod tests {
             Ok(Parsed::Done { value, .. }) => assert_eq!(value, [b"a=1".to_vec(), b"c=3".to_vec()]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn header_names_compare_as_eq_ignore_ascii_case_does() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let (x, y) = ([b'x', a], [b'x', b]);
+                // Names are text: pairs that are not are left to the UTF-8 check.
+                if let (Ok(x), Ok(y)) = (std::str::from_utf8(&x), std::str::from_utf8(&y)) {
+                    assert_eq!(
+                        name_is(x, y),
+                        x.eq_ignore_ascii_case(y),
+                        "{a:#04x} {b:#04x}"
+                    );
+                }
+                assert_eq!(
+                    a == b || (a ^ b == 0x20 && (a | 0x20).is_ascii_lowercase()),
+                    a.eq_ignore_ascii_case(&b),
+                    "{a:#04x} {b:#04x}"
+                );
+            }
+        }
+        assert!(name_is("Cookie", "cookie") && name_is("X-Forwarded-PROTO", "x-forwarded-proto"));
+        assert!(!name_is("Cookies", "cookie") && !name_is("Cook1e", "cookie"));
     }
 
     #[test]
