@@ -147,6 +147,12 @@ impl Token {
         Token { text }
     }
 
+    /// The token's bytes: unpadded base64url, [`TOKEN_LEN`] ASCII characters, none of
+    /// which HTML or JSON escapes. [`Token::as_str`] without the UTF-8 check.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text
+    }
+
     /// The token, unpadded base64url, [`TOKEN_LEN`] characters.
     pub fn as_str(&self) -> &str {
         // The buffer holds base64url characters only, which are ASCII.

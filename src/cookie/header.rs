@@ -130,25 +130,65 @@ where
     }
     let mut found = None;
     for header in headers {
-        for segment in header.split(';') {
-            let segment = segment.trim_matches(is_ows);
-            // A segment without `=` claims the empty name, which is never ours.
-            let Some((raw_name, raw_value)) = segment.split_once('=') else {
-                continue;
+        // One walk over the line on its bytes, each `;`-separated segment in turn: the
+        // separators and blanks are ASCII, so every cut falls on a character boundary.
+        let bytes = header.as_bytes();
+        let mut start = 0;
+        while start <= bytes.len() {
+            // The segment without the blanks before it; its name runs to its first
+            // `=`. A segment without `=` claims the empty name, which is never ours.
+            let from = start
+                + bytes.get(start..).map_or(0, |rest| {
+                    rest.iter().take_while(|&&b| is_ows_byte(b)).count()
+                });
+            let Some(stop) = bytes
+                .get(from..)
+                .and_then(|rest| rest.iter().position(|&b| b == b'=' || b == b';'))
+                .map(|at| from + at)
+            else {
+                break;
             };
+            if bytes.get(stop) == Some(&b';') {
+                start = stop + 1;
+                continue;
+            }
+            let eq = stop;
             // Only pairs that claim our name matter (see `parse_pair`): the others
             // are skipped whether well-formed or not, so their values are not read.
-            if raw_name.trim_end_matches(is_ows) != name {
+            let raw_name = bytes.get(from..eq).unwrap_or_default();
+            if trim_ows_end(raw_name) != name.as_bytes() {
+                start = segment_end(header, eq + 1) + 1;
                 continue;
             }
             // Whitespace before `=`: our name, claimed by a malformed pair.
             if raw_name.len() != name.len() {
                 return Err(CookieError::MalformedPair);
             }
-            let value = unquote(raw_value).0;
-            if !all_cookie_octets(value.as_bytes()) {
-                return Err(CookieError::MalformedPair);
-            }
+            // The value is checked a word at a time up to the first word holding a byte
+            // that is not a cookie-octet. The end of the line with none on the way is
+            // the usual case: the value is the rest of the line (no `;`, no blank at
+            // its end, no quotes) and it has been checked.
+            let rest = bytes.get(eq + 1..).unwrap_or_default();
+            let (words, tail) = rest.as_chunks::<8>();
+            let clean = words
+                .iter()
+                .take_while(|word| octet_flags(u64::from_le_bytes(**word)) == 0)
+                .count();
+            let value = if clean == words.len() && all_cookie_octets(tail) {
+                start = bytes.len() + 1;
+                header.get(eq + 1..).unwrap_or_default()
+            } else {
+                // The clean words hold no `;`: the segment ends after them.
+                let end = segment_end(header, eq + 1 + clean * 8);
+                start = end + 1;
+                let raw_value = bytes.get(eq + 1..end).unwrap_or_default();
+                let value_end = eq + 1 + trim_ows_end(raw_value).len();
+                let value = unquote(header.get(eq + 1..value_end).unwrap_or_default()).0;
+                if !all_cookie_octets(value.as_bytes()) {
+                    return Err(CookieError::MalformedPair);
+                }
+                value
+            };
             if found.is_some() {
                 return Err(CookieError::DuplicateCookie);
             }
@@ -156,6 +196,29 @@ where
         }
     }
     Ok(found)
+}
+
+/// Where the segment that includes byte `from` of `header` ends: its `;`, or the end
+/// of the line.
+fn segment_end(header: &str, from: usize) -> usize {
+    header
+        .get(from..)
+        .and_then(|rest| rest.find(';'))
+        .map_or(header.len(), |at| from + at)
+}
+
+/// Space or tab, the blanks allowed around a pair.
+fn is_ows_byte(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// `bytes` without spaces and tabs at the end.
+fn trim_ows_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_ows_byte(b))
+        .map_or(0, |at| at + 1);
+    bytes.get(..end).unwrap_or_default()
 }
 
 /// The value without one pair of surrounding double quotes, and whether it had them.
@@ -173,15 +236,13 @@ fn unquote(raw_value: &str) -> (&str, bool) {
 /// cookie is a few hundred bytes, and a byte-by-byte range check cost more than
 /// everything else the lookup does.
 fn all_cookie_octets(value: &[u8]) -> bool {
-    let mut words = value.chunks_exact(8);
+    let (words, rest) = value.as_chunks::<8>();
     let mut flags = 0u64;
-    for word in words.by_ref() {
-        // `chunks_exact(8)` yields 8-byte chunks; a zero word would fail closed.
-        flags |= octet_flags(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+    for word in words {
+        flags |= octet_flags(u64::from_le_bytes(*word));
     }
     // Pad the tail with a cookie-octet so it takes the same test.
     let mut tail = [b'A'; 8];
-    let rest = words.remainder();
     if let Some(head) = tail.get_mut(..rest.len()) {
         head.copy_from_slice(rest);
     }

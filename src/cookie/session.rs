@@ -172,9 +172,93 @@ pub fn open(
     keys: &KeySet,
     now: u64,
 ) -> Result<Session, CookieError> {
-    let mut payload = [0u8; MAX_PAYLOAD_LEN];
-    let payload_len = verify(value, cookie_name, keys, &mut payload)?;
-    let session = decode_payload(payload.get(..payload_len).unwrap_or_default())?;
+    let mut payload = PayloadBuf::new();
+    open_view(value, cookie_name, keys, now, &mut payload).map(|view| view.to_session())
+}
+
+/// Room for a decoded session payload, for [`open_view`]: the caller keeps it on its
+/// stack so the opened session can borrow its user name from it.
+#[derive(Clone)]
+pub struct PayloadBuf([u8; MAX_PAYLOAD_LEN]);
+
+impl PayloadBuf {
+    /// An empty buffer.
+    pub fn new() -> PayloadBuf {
+        PayloadBuf([0; MAX_PAYLOAD_LEN])
+    }
+}
+
+impl Default for PayloadBuf {
+    fn default() -> PayloadBuf {
+        PayloadBuf::new()
+    }
+}
+
+impl std::fmt::Debug for PayloadBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PayloadBuf(..)")
+    }
+}
+
+/// A session as [`open_view`] gives it: every field of [`Session`], the user name
+/// borrowed from the caller's [`PayloadBuf`] instead of copied to the heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionView<'p> {
+    /// The user name; valid per [`is_valid_user`].
+    pub user: &'p str,
+    /// 128-bit random session id.
+    pub sid: [u8; 16],
+    /// When the session was created, unix seconds.
+    pub issued_at: u64,
+    /// When the session stops being accepted, unix seconds.
+    pub expires_at: u64,
+    /// Whether the user asked to be remembered.
+    pub remember: bool,
+    /// When the user last typed their password, unix seconds.
+    pub auth_time: u64,
+    /// The user's password epoch when the session was issued.
+    pub epoch: u64,
+}
+
+impl SessionView<'_> {
+    /// The owned [`Session`] with the same fields.
+    pub fn to_session(&self) -> Session {
+        Session {
+            user: self.user.to_owned(),
+            sid: self.sid,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            remember: self.remember,
+            auth_time: self.auth_time,
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// [`open`] without the heap: the same checks in the same order and the same errors,
+/// the payload decoded into `payload` and the user name borrowed from it.
+///
+/// ```
+/// use latchkey::cookie::session::{PayloadBuf, open_view};
+/// use latchkey::cookie::{Session, seal};
+/// use latchkey::keys::{Keyring, Purpose};
+/// let keys = Keyring::from_master("k1", &[1u8; 32]).unwrap().key_set(Purpose::SessionCookie);
+/// let s = Session::new("admin", 0, 60, false, 0).unwrap();
+/// let value = seal(&s, "sid", keys.current());
+/// let mut payload = PayloadBuf::new();
+/// let view = open_view(&value, "sid", &keys, 30, &mut payload).unwrap();
+/// assert_eq!(view.user, "admin");
+/// assert_eq!(view.to_session(), s);
+/// ```
+pub fn open_view<'p>(
+    value: &str,
+    cookie_name: &str,
+    keys: &KeySet,
+    now: u64,
+    payload: &'p mut PayloadBuf,
+) -> Result<SessionView<'p>, CookieError> {
+    let payload_len = verify(value, cookie_name, keys, &mut payload.0)?;
+    let session = decode_payload(payload.0.get(..payload_len).unwrap_or_default())?;
     if session.expires_at <= now {
         return Err(CookieError::Expired);
     }
@@ -217,8 +301,10 @@ fn verify(
         .split_at_checked(kid_len)
         .ok_or(CookieError::BadFormat)?;
     let rest = rest.get(1..).ok_or(CookieError::BadFormat)?;
-    let (payload_b64, tag_b64) = rest.split_once('.').ok_or(CookieError::BadFormat)?;
-    if tag_b64.contains('.') || payload_b64.len() > MAX_PAYLOAD_B64 {
+    let dot = first_dot(rest.as_bytes()).ok_or(CookieError::BadFormat)?;
+    let payload_b64 = rest.get(..dot).ok_or(CookieError::BadFormat)?;
+    let tag_b64 = rest.get(dot + 1..).ok_or(CookieError::BadFormat)?;
+    if first_dot(tag_b64.as_bytes()).is_some() || payload_b64.len() > MAX_PAYLOAD_B64 {
         return Err(CookieError::BadFormat);
     }
     let key = keys.get(kid).ok_or(CookieError::UnknownKid)?;
@@ -235,6 +321,28 @@ fn verify(
         .verify_slice(&tag)
         .map_err(|_| CookieError::BadSignature)?;
     b64::decode(payload_b64.as_bytes(), payload).ok_or(CookieError::BadBase64)
+}
+
+/// Where the first `.` of `bytes` is, a 64-bit word at a time (`str::find` costs more
+/// to set up than a payload of a hundred bytes takes to scan this way).
+fn first_dot(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const DOTS: u64 = ONES * b'.' as u64;
+    let (words, rest) = bytes.as_chunks::<8>();
+    for (index, word) in words.iter().enumerate() {
+        // `(y - 0x01..) & !y & 0x80..` flags the zero bytes of `y`, the dots of the
+        // word; only bytes above a zero byte can be flagged wrongly (by its borrow),
+        // so the lowest flag is the first dot.
+        let y = u64::from_le_bytes(*word) ^ DOTS;
+        let flags = y.wrapping_sub(ONES) & !y & HIGHS;
+        if flags != 0 {
+            return Some(index * 8 + (flags.trailing_zeros() / 8) as usize);
+        }
+    }
+    rest.iter()
+        .position(|&b| b == b'.')
+        .map(|at| words.len() * 8 + at)
 }
 
 /// The MAC over the length-prefixed cookie name and the signed text.
@@ -281,7 +389,7 @@ impl Writer<'_> {
     }
 }
 
-fn decode_payload(bytes: &[u8]) -> Result<Session, CookieError> {
+fn decode_payload(bytes: &[u8]) -> Result<SessionView<'_>, CookieError> {
     let mut r = Reader { bytes };
     let [layout] = r.take()?;
     if layout != LAYOUT_VERSION {
@@ -305,8 +413,8 @@ fn decode_payload(bytes: &[u8]) -> Result<Session, CookieError> {
     if !r.bytes.is_empty() {
         return Err(CookieError::BadPayload);
     }
-    Ok(Session {
-        user: user.to_owned(),
+    Ok(SessionView {
+        user,
         sid,
         issued_at,
         expires_at,
@@ -395,6 +503,25 @@ mod tests {
         let value = seal(&longest, NAME, keys.current());
         assert!(value.len() <= MAX_VALUE_LEN);
         assert_eq!(open(&value, NAME, &keys, u64::MAX - 1), Ok(longest));
+    }
+
+    #[test]
+    fn first_dot_agrees_with_find_at_every_position() {
+        for len in 0..=40 {
+            for at in 0..len {
+                for filler in [b'A', b'-', b'/', 0xff] {
+                    let mut bytes = vec![filler; len];
+                    bytes[at] = b'.';
+                    assert_eq!(first_dot(&bytes), Some(at), "{bytes:?}");
+                    // A second dot after the first never moves the answer.
+                    if at + 1 < len {
+                        bytes[len - 1] = b'.';
+                        assert_eq!(first_dot(&bytes), Some(at), "{bytes:?}");
+                    }
+                }
+            }
+            assert_eq!(first_dot(&vec![b'/'; len]), None);
+        }
     }
 
     #[test]

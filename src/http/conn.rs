@@ -112,7 +112,9 @@ impl Conn {
     /// Drops `consumed` bytes of input (one request), keeping what follows (pipelining).
     pub fn consume(&mut self, consumed: usize, limits: &Limits, now: Instant) {
         let consumed = consumed.min(self.filled);
-        self.input.copy_within(consumed..self.filled, 0);
+        if consumed < self.filled {
+            self.input.copy_within(consumed..self.filled, 0);
+        }
         self.filled -= consumed;
         self.scanned = 0;
         self.need_total = None;

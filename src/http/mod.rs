@@ -34,7 +34,7 @@ mod worker;
 pub use error::HttpError;
 pub use limits::Limits;
 pub use request::{Parsed, Request, RequestFacts, Version, parse_request};
-pub use response::{HeaderBlock, HeaderError, Response, reason};
+pub use response::{HeaderBlock, HeaderError, HeaderName, Response, reason};
 pub use server::{Server, ShutdownHandle};
 pub use worker::Job;
 
@@ -50,6 +50,10 @@ pub trait Handler {
     fn complete(&mut self, done: Self::Done) -> Response;
     /// Called about once a second on the loop thread (reload files, prune state).
     fn tick(&mut self, _now: std::time::SystemTime) {}
+    /// Called each time the loop wakes up, before it handles anything, with the wall
+    /// clock in unix seconds (the second the `Date` header says): a handler may take
+    /// its "now" from here instead of reading the clock once per request.
+    fn set_clock(&mut self, _unix_secs: u64) {}
 }
 
 /// A handler's answer to a request.

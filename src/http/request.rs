@@ -43,14 +43,21 @@ impl<'a> Request<'a> {
 
     /// The target up to the first `?` (still percent-encoded).
     pub fn path(&self) -> &'a str {
-        self.target
-            .split_once('?')
-            .map_or(self.target, |(path, _)| path)
+        match self.query_mark() {
+            Some(at) => self.target.get(..at).unwrap_or(self.target),
+            None => self.target,
+        }
     }
 
     /// The target after the first `?`, if there is one (still percent-encoded).
     pub fn query(&self) -> Option<&'a str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.target.get(self.query_mark()? + 1..)
+    }
+
+    /// Where the first `?` of the target is: a byte loop, since a path is short and
+    /// a string search costs more to set up than it saves.
+    fn query_mark(&self) -> Option<usize> {
+        self.target.bytes().position(|b| b == b'?')
     }
 
     /// The HTTP version.
@@ -61,7 +68,13 @@ impl<'a> Request<'a> {
     /// The value of the first header named `name` (ASCII case-insensitive).
     /// Use [`Request::headers_all`] where a repeated header matters.
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers_all(name).next()
+        // A plain loop: the iterator form calls its filter closure once per header.
+        for header in self.headers {
+            if name_is(header.name, name) {
+                return Some(header.value);
+            }
+        }
+        None
     }
 
     /// The first header named `name` as text, or `None` if absent or not UTF-8.
@@ -75,10 +88,10 @@ impl<'a> Request<'a> {
     where
         'a: 'n,
     {
-        self.headers
-            .iter()
-            .filter(move |header| header.name.eq_ignore_ascii_case(name))
-            .map(|header| header.value)
+        HeaderValues {
+            headers: self.headers.iter(),
+            name,
+        }
     }
 
     /// Every header as `(name, value)`, in order.
@@ -108,6 +121,40 @@ impl<'a> Request<'a> {
     pub fn keep_alive(&self) -> bool {
         self.keep_alive
     }
+}
+
+/// The values of the headers with one name, in order ([`Request::headers_all`]): a
+/// plain loop per value, where `filter` and `map` cost a closure call per header.
+struct HeaderValues<'a, 'n> {
+    headers: std::slice::Iter<'a, httparse::Header<'a>>,
+    name: &'n str,
+}
+
+impl<'a> Iterator for HeaderValues<'a, '_> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        for header in self.headers.by_ref() {
+            if name_is(header.name, self.name) {
+                return Some(header.value);
+            }
+        }
+        None
+    }
+}
+
+/// `str::eq_ignore_ascii_case`, with the length compared where the caller's loop can
+/// see it: most header names differ in length from the one looked for.
+/// The bytes are compared as they are and only a pair that differs is looked at
+/// further: two bytes are equal but for ASCII case when they differ in the case bit
+/// alone and setting that bit gives a lowercase letter.
+#[inline(always)]
+fn name_is(name: &str, wanted: &str) -> bool {
+    name.len() == wanted.len()
+        && name
+            .bytes()
+            .zip(wanted.bytes())
+            .all(|(a, b)| a == b || (a ^ b == 0x20 && (a | 0x20).is_ascii_lowercase()))
 }
 
 impl std::fmt::Debug for Request<'_> {
@@ -229,25 +276,25 @@ pub fn parse_request<R>(
     let mut expect_continue = false;
     for header in headers {
         let name = header.name;
-        if name.eq_ignore_ascii_case("content-length") {
+        if name_is(name, "content-length") {
             if content_length.is_some() {
                 return Err(HttpError::RepeatedContentLength);
             }
             content_length = Some(header.value);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if name_is(name, "transfer-encoding") {
             if transfer_encoding.is_some() {
                 return Err(HttpError::UnsupportedTransferEncoding);
             }
             transfer_encoding = Some(header.value);
-        } else if name.eq_ignore_ascii_case("host") {
+        } else if name_is(name, "host") {
             hosts += 1;
-        } else if name.eq_ignore_ascii_case("connection") {
+        } else if name_is(name, "connection") {
             for token in header.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
             }
-        } else if name.eq_ignore_ascii_case("expect") {
+        } else if name_is(name, "expect") {
             expect_continue = header
                 .value
                 .trim_ascii()
@@ -387,6 +434,70 @@ mod tests {
         }
         let tab_and_high = b"GET / HTTP/1.1\r\nHost: a\r\nX: a\tb\xff\r\n\r\n";
         assert_eq!(status_of(tab_and_high), Ok(Some(tab_and_high.len())));
+    }
+
+    #[test]
+    fn path_and_query_split_at_the_first_question_mark() {
+        for (target, path, query) in [
+            ("/", "/", None),
+            ("/a?b", "/a", Some("b")),
+            ("/a?b?c", "/a", Some("b?c")),
+            ("/a?", "/a", Some("")),
+            ("/%C3%A9?x=%3F", "/%C3%A9", Some("x=%3F")),
+        ] {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let got = parse_request(raw.as_bytes(), peer(), &Limits::default(), |req| {
+                (req.path().to_owned(), req.query().map(str::to_owned))
+            });
+            match got {
+                Ok(Parsed::Done { value, .. }) => {
+                    assert_eq!(
+                        value,
+                        (path.to_owned(), query.map(str::to_owned)),
+                        "{target}"
+                    );
+                }
+                other => panic!("{target}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn header_lookup_ignores_case_and_nothing_else() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nCOOKIE: a=1\r\nCookies: b=2\r\ncookie: c=3\r\nX-Cookie: d\r\n\r\n";
+        let got = parse_request(raw, peer(), &Limits::default(), |req| {
+            req.headers_all("Cookie")
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
+        });
+        match got {
+            Ok(Parsed::Done { value, .. }) => assert_eq!(value, [b"a=1".to_vec(), b"c=3".to_vec()]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_names_compare_as_eq_ignore_ascii_case_does() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let (x, y) = ([b'x', a], [b'x', b]);
+                // Names are text: pairs that are not are left to the UTF-8 check.
+                if let (Ok(x), Ok(y)) = (std::str::from_utf8(&x), std::str::from_utf8(&y)) {
+                    assert_eq!(
+                        name_is(x, y),
+                        x.eq_ignore_ascii_case(y),
+                        "{a:#04x} {b:#04x}"
+                    );
+                }
+                assert_eq!(
+                    a == b || (a ^ b == 0x20 && (a | 0x20).is_ascii_lowercase()),
+                    a.eq_ignore_ascii_case(&b),
+                    "{a:#04x} {b:#04x}"
+                );
+            }
+        }
+        assert!(name_is("Cookie", "cookie") && name_is("X-Forwarded-PROTO", "x-forwarded-proto"));
+        assert!(!name_is("Cookies", "cookie") && !name_is("Cook1e", "cookie"));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Responses: a builder that refuses header names and values that could split the
 //! response, and the one serialiser that writes them to the wire.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
 
+use super::date::IMF_FIXDATE_LEN;
 use super::error::HttpError;
 
 /// Why a header was refused by [`Response::set_header`].
@@ -40,6 +42,14 @@ const RESERVED: [&str; 4] = ["content-length", "date", "connection", "transfer-e
 /// Checks one header as [`Response::set_header`] does; `const` so that a
 /// [`HeaderBlock`] in a `static` is checked when the program is compiled.
 const fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
+    if let Err(error) = check_name(name) {
+        return Err(error);
+    }
+    check_value(value)
+}
+
+/// The name half of [`check_header`].
+const fn check_name(name: &str) -> Result<(), HeaderError> {
     let name = name.as_bytes();
     if name.is_empty() {
         return Err(HeaderError::InvalidName);
@@ -58,6 +68,11 @@ const fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
         }
         reserved = tail;
     }
+    Ok(())
+}
+
+/// The value half of [`check_header`]: no control character but HTAB.
+const fn check_value(value: &str) -> Result<(), HeaderError> {
     let mut rest = value.as_bytes();
     while let [b, tail @ ..] = rest {
         if (*b < 0x20 && *b != b'\t') || *b == 0x7f {
@@ -68,11 +83,52 @@ const fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
     Ok(())
 }
 
+/// A header name checked like [`Response::set_header`] checks names, once: build it in
+/// a `static` with [`HeaderName::new`] and a bad name is a build error. For a header
+/// whose value varies per response ([`Response::header_named`]), so only the value is
+/// checked per response.
+///
+/// ```
+/// use latchkey::http::{HeaderName, Response};
+/// static REMOTE_USER: HeaderName = HeaderName::new("Remote-User");
+/// let ok = Response::new(200).header_named(&REMOTE_USER, "ann");
+/// assert!(ok.header_error().is_none());
+/// let evil = Response::new(200).header_named(&REMOTE_USER, "ann\r\nSet-Cookie: a=b");
+/// assert!(evil.header_error().is_some());
+/// ```
+#[derive(Debug)]
+pub struct HeaderName {
+    name: &'static str,
+}
+
+impl HeaderName {
+    /// A checked header name, for a `static`.
+    ///
+    /// # Panics
+    ///
+    /// If [`Response::set_header`] would refuse the name; in a `static` that panic
+    /// happens while compiling, so it stops the build instead.
+    pub const fn new(name: &'static str) -> HeaderName {
+        match check_name(name) {
+            Ok(()) => HeaderName { name },
+            Err(_) => panic!("invalid header name in a HeaderName"),
+        }
+    }
+}
+
 /// Appends `Name: value\r\n`, the value without surrounding blanks.
 fn push_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    // The blanks are ASCII: trimming them on bytes is `trim_matches([' ', '\t'])`.
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let value = value.as_bytes();
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |at| at + 1);
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.trim_matches([' ', '\t']).as_bytes());
+    out.extend_from_slice(value.get(start..end).unwrap_or_default());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -110,6 +166,9 @@ const fn check_headers(headers: &[(&str, &str)]) -> Result<(), HeaderError> {
 pub struct HeaderBlock {
     headers: &'static [(&'static str, &'static str)],
     wire: OnceLock<Box<[u8]>>,
+    /// `HTTP/1.1 200 OK\r\n` and `wire`: the head of a 200 whose first headers these
+    /// are, in one piece.
+    ok_wire: OnceLock<Box<[u8]>>,
 }
 
 impl HeaderBlock {
@@ -124,6 +183,7 @@ impl HeaderBlock {
             Ok(()) => HeaderBlock {
                 headers,
                 wire: OnceLock::new(),
+                ok_wire: OnceLock::new(),
             },
             Err(_) => panic!("invalid header in a HeaderBlock"),
         }
@@ -138,6 +198,7 @@ impl HeaderBlock {
         Ok(HeaderBlock {
             headers,
             wire: OnceLock::new(),
+            ok_wire: OnceLock::new(),
         })
     }
 
@@ -149,6 +210,15 @@ impl HeaderBlock {
                 push_header_line(&mut out, name, value);
             }
             out.into_boxed_slice()
+        })
+    }
+
+    /// The status line of a 200 and the block's lines, serialised on first use.
+    fn ok_wire(&self) -> &[u8] {
+        self.ok_wire.get_or_init(|| {
+            [STATUS_200.as_bytes(), self.wire()]
+                .concat()
+                .into_boxed_slice()
         })
     }
 }
@@ -165,6 +235,51 @@ impl fmt::Debug for HeaderBlock {
 static TEXT_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "text/plain; charset=utf-8")]);
 static JSON_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "application/json")]);
 static HTML_TYPE: HeaderBlock = HeaderBlock::new(&[("Content-Type", "text/html; charset=utf-8")]);
+
+/// Buffers of dropped responses, kept for the next response of the same thread: the
+/// loop thread answers one request at a time, so one spare body and one spare header
+/// buffer make a steady stream of dynamic answers allocation-free.
+struct Spare {
+    body: Vec<u8>,
+    headers: Vec<u8>,
+}
+
+thread_local! {
+    static SPARE: RefCell<Spare> = const {
+        RefCell::new(Spare {
+            body: Vec::new(),
+            headers: Vec::new(),
+        })
+    };
+}
+
+/// Buffers above this are given back to the allocator, not kept: one large answer
+/// (a big static file) must not pin its memory for the life of the thread.
+const SPARE_MAX: usize = 16 * 1024;
+
+/// Keeps `buf` as the spare in `slot` if it is worth keeping and better than the one
+/// there; whatever is not kept is freed.
+fn keep_spare(slot: &mut Vec<u8>, mut buf: Vec<u8>) {
+    if buf.capacity() <= SPARE_MAX && buf.capacity() > slot.capacity() {
+        buf.clear();
+        *slot = buf;
+    }
+}
+
+/// The spare buffer of `pick`, emptied, with room for `capacity` bytes.
+fn take_spare(pick: fn(&mut Spare) -> &mut Vec<u8>, capacity: usize) -> Vec<u8> {
+    let mut buf = SPARE
+        .try_with(|spare| {
+            spare
+                .try_borrow_mut()
+                .map(|mut spare| std::mem::take(pick(&mut spare)))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    buf.clear();
+    buf.reserve(capacity);
+    buf
+}
 
 #[derive(Debug, Clone)]
 enum Body {
@@ -200,6 +315,8 @@ pub struct Response {
     status: u16,
     /// The first header block's lines, when it came before any other header.
     block: &'static [u8],
+    /// The status line and `block` in one piece, when the status is 200 (else empty).
+    ok_head: &'static [u8],
     /// Already validated and serialised `Name: value\r\n` lines, after `block`.
     header_lines: Vec<u8>,
     body: Body,
@@ -214,6 +331,7 @@ impl Response {
         Response {
             status,
             block: b"",
+            ok_head: b"",
             header_lines: Vec::new(),
             body: Body::Static(b""),
             error,
@@ -254,6 +372,24 @@ impl Response {
         response
     }
 
+    /// An empty buffer with room for `capacity` bytes, for a body to be built in and
+    /// given to [`Response::body`]: the buffer of a response dropped earlier on this
+    /// thread when there is one, so answering a stream of requests does not allocate.
+    ///
+    /// ```
+    /// use latchkey::http::Response;
+    /// let mut body = Response::body_buffer(64);
+    /// body.extend_from_slice(b"{}");
+    /// let response = Response::json(200, body);
+    /// assert_eq!(response.body_bytes(), b"{}");
+    /// drop(response);
+    /// // The next buffer reuses the dropped response's memory, emptied.
+    /// assert!(Response::body_buffer(0).is_empty());
+    /// ```
+    pub fn body_buffer(capacity: usize) -> Vec<u8> {
+        take_spare(|spare| &mut spare.body, capacity)
+    }
+
     /// Replaces the body.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Body::Owned(body.into());
@@ -281,8 +417,23 @@ impl Response {
         let lines = block.wire();
         if self.block.is_empty() && self.header_lines.is_empty() {
             self.block = lines;
+            if self.status == 200 {
+                self.ok_head = block.ok_wire();
+            }
         } else {
             self.header_lines.extend_from_slice(lines);
+        }
+        self
+    }
+
+    /// [`Response::header`] for a name checked when it was built: only `value` is
+    /// checked here, as [`Response::set_header`] checks values.
+    pub fn header_named(mut self, name: &'static HeaderName, value: &str) -> Self {
+        match check_value(value) {
+            Ok(()) => self.push_header(name.name, value),
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
         }
         self
     }
@@ -291,12 +442,18 @@ impl Response {
     /// token, a value with control characters, or a header the server sets itself.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
         check_header(name, value)?;
-        // One allocation for the usual few headers instead of a realloc per append.
+        self.push_header(name, value);
+        Ok(())
+    }
+
+    /// Appends a checked header's line.
+    fn push_header(&mut self, name: &str, value: &str) {
+        // One buffer for the usual few headers instead of a realloc per append: the
+        // header buffer of a response dropped earlier, or one allocation.
         if self.header_lines.capacity() == 0 {
-            self.header_lines.reserve(128);
+            self.header_lines = take_spare(|spare| &mut spare.headers, 128);
         }
         push_header_line(&mut self.header_lines, name, value);
-        Ok(())
     }
 
     /// The status code.
@@ -323,7 +480,7 @@ impl Response {
         head_only: bool,
         close: bool,
         http10_keep_alive: bool,
-        date: &[u8],
+        date: &[u8; IMF_FIXDATE_LEN],
     ) {
         if self.error.is_some() {
             const BODY: &[u8] = b"500 Internal Server Error\n\ninvalid response header\n";
@@ -334,35 +491,139 @@ impl Response {
         }
         let body = self.body.as_slice();
         let sent_body = if head_only { &[][..] } else { body };
-        // Status line, Date, Content-Length and Connection fit in 160 bytes.
-        out.reserve(160 + self.block.len() + self.header_lines.len() + sent_body.len());
-        match status_line(self.status) {
-            Some(line) => out.extend_from_slice(line.as_bytes()),
-            None => {
-                out.extend_from_slice(b"HTTP/1.1 ");
-                push_decimal(out, usize::from(self.status));
-                out.push(b' ');
-                out.extend_from_slice(reason(self.status).as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-        out.extend_from_slice(self.block);
-        out.extend_from_slice(&self.header_lines);
-        if self.retry_after {
-            out.extend_from_slice(b"Retry-After: 1\r\n");
-        }
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(date);
-        out.extend_from_slice(b"\r\nContent-Length: ");
-        push_decimal(out, body.len());
-        if close {
-            out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
-        } else if http10_keep_alive {
-            out.extend_from_slice(b"\r\nConnection: keep-alive\r\n\r\n");
+        let framing = Framing::new(date, body.len(), close, http10_keep_alive);
+        let framing = framing.as_bytes();
+        out.reserve(
+            STATUS_LINE_MAX
+                + self.block.len()
+                + self.header_lines.len()
+                + RETRY_AFTER.len()
+                + framing.len()
+                + sent_body.len(),
+        );
+        if !self.ok_head.is_empty() {
+            out.extend_from_slice(self.ok_head);
         } else {
-            out.extend_from_slice(b"\r\n\r\n");
+            match status_line(self.status) {
+                Some(line) => out.extend_from_slice(line.as_bytes()),
+                None => {
+                    out.extend_from_slice(b"HTTP/1.1 ");
+                    push_decimal(out, usize::from(self.status));
+                    out.push(b' ');
+                    out.extend_from_slice(reason(self.status).as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            out.extend_from_slice(self.block);
         }
+        if !self.header_lines.is_empty() {
+            out.extend_from_slice(&self.header_lines);
+        }
+        if self.retry_after {
+            out.extend_from_slice(RETRY_AFTER);
+        }
+        out.extend_from_slice(framing);
         out.extend_from_slice(sent_body);
+    }
+}
+
+/// Room for the longest status line: `HTTP/1.1 `, three digits, a reason, CRLF.
+const STATUS_LINE_MAX: usize = 64;
+
+const RETRY_AFTER: &[u8] = b"Retry-After: 1\r\n";
+
+/// The server's own headers and the blank line, `Date: ..\r\nContent-Length: ..\r\n`
+/// then `Connection: ..\r\n` when needed and `\r\n`, assembled on the stack so they
+/// reach the output in one copy.
+struct Framing {
+    bytes: [u8; FRAMING_MAX],
+    len: usize,
+}
+
+const DATE_PREFIX: &[u8; 6] = b"Date: ";
+const LENGTH_PREFIX: &[u8; 18] = b"\r\nContent-Length: ";
+/// Where the `Content-Length` digits start.
+const DIGITS_AT: usize = DATE_PREFIX.len() + IMF_FIXDATE_LEN + LENGTH_PREFIX.len();
+/// The longest ending: `\r\nConnection: keep-alive\r\n\r\n`.
+const ENDING_MAX: usize = 28;
+/// Up to 20 digits (`usize::MAX`).
+const FRAMING_MAX: usize = DIGITS_AT + 20 + ENDING_MAX;
+
+impl Framing {
+    fn new(
+        date: &[u8; IMF_FIXDATE_LEN],
+        content_length: usize,
+        close: bool,
+        http10_keep_alive: bool,
+    ) -> Framing {
+        // Each ending padded to the longest, so it is copied as a fixed-size block and
+        // only its own length is kept.
+        const CLOSE: (&[u8; ENDING_MAX], usize) = (b"\r\nConnection: close\r\n\r\n\0\0\0\0\0", 23);
+        const KEEP_ALIVE: (&[u8; ENDING_MAX], usize) = (b"\r\nConnection: keep-alive\r\n\r\n", 28);
+        const PLAIN: (&[u8; ENDING_MAX], usize) = (
+            b"\r\n\r\n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            4,
+        );
+        let mut bytes = [0u8; FRAMING_MAX];
+        bytes[..6].copy_from_slice(DATE_PREFIX);
+        bytes[6..6 + IMF_FIXDATE_LEN].copy_from_slice(date);
+        bytes[6 + IMF_FIXDATE_LEN..DIGITS_AT].copy_from_slice(LENGTH_PREFIX);
+        let mut digits = 1;
+        let mut rest = content_length / 10;
+        while rest > 0 {
+            digits += 1;
+            rest /= 10;
+        }
+        let mut n = content_length;
+        for at in (DIGITS_AT..DIGITS_AT + digits).rev() {
+            if let Some(slot) = bytes.get_mut(at) {
+                *slot = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+        }
+        let (ending, ending_len) = if close {
+            CLOSE
+        } else if http10_keep_alive {
+            KEEP_ALIVE
+        } else {
+            PLAIN
+        };
+        let ending_at = DIGITS_AT + digits;
+        if let Some(slot) = bytes.get_mut(ending_at..ending_at + ENDING_MAX) {
+            slot.copy_from_slice(ending);
+        }
+        Framing {
+            bytes,
+            len: ending_at + ending_len,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        let body = match &mut self.body {
+            Body::Owned(bytes) => std::mem::take(bytes),
+            Body::Static(_) => Vec::new(),
+        };
+        let headers = std::mem::take(&mut self.header_lines);
+        if body.capacity() == 0 && headers.capacity() == 0 {
+            return;
+        }
+        // Not kept (and so just freed) while the thread is being torn down.
+        let _ = SPARE.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if body.capacity() > 0 {
+                    keep_spare(&mut spare.body, body);
+                }
+                if headers.capacity() > 0 {
+                    keep_spare(&mut spare.headers, headers);
+                }
+            }
+        });
     }
 }
 
@@ -401,10 +662,12 @@ const fn is_token_byte(b: u8) -> bool {
     crate::cookie::header::is_tchar(b)
 }
 
+const STATUS_200: &str = "HTTP/1.1 200 OK\r\n";
+
 /// The whole status line of the statuses answered most, ready to copy.
 fn status_line(status: u16) -> Option<&'static str> {
     Some(match status {
-        200 => "HTTP/1.1 200 OK\r\n",
+        200 => STATUS_200,
         302 => "HTTP/1.1 302 Found\r\n",
         303 => "HTTP/1.1 303 See Other\r\n",
         401 => "HTTP/1.1 401 Unauthorized\r\n",
@@ -487,6 +750,120 @@ mod tests {
             b"Thu, 01 Jan 1970 00:00:00 GMT",
         );
         String::from_utf8(out).unwrap()
+    }
+
+    /// The head as it was spelled out before the framing was assembled on the stack.
+    fn spelled_out(response: &Response, close: bool, http10_keep_alive: bool) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            response.status,
+            reason(response.status)
+        )
+        .into_bytes();
+        out.extend_from_slice(response.block);
+        out.extend_from_slice(&response.header_lines);
+        if response.retry_after {
+            out.extend_from_slice(b"Retry-After: 1\r\n");
+        }
+        out.extend_from_slice(b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: ");
+        out.extend_from_slice(response.body_bytes().len().to_string().as_bytes());
+        out.extend_from_slice(if close {
+            b"\r\nConnection: close\r\n\r\n".as_slice()
+        } else if http10_keep_alive {
+            b"\r\nConnection: keep-alive\r\n\r\n"
+        } else {
+            b"\r\n\r\n"
+        });
+        out
+    }
+
+    #[test]
+    fn the_wire_is_the_spelled_out_head_and_body_for_every_length_and_ending() {
+        let mut lengths = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65_535, 65_536];
+        lengths.extend((0..20).map(|p| 10usize.pow(p) - 1));
+        for len in lengths.iter().copied().filter(|&l| l <= 1 << 20) {
+            let response = Response::html(200, vec![b'x'; len]).header("X-A", "1");
+            for (close, keep_alive) in [(false, false), (true, false), (false, true)] {
+                let mut expected = spelled_out(&response, close, keep_alive);
+                let head = expected.clone();
+                expected.extend_from_slice(response.body_bytes());
+                let mut out = Vec::new();
+                response.write_to(
+                    &mut out,
+                    false,
+                    close,
+                    keep_alive,
+                    b"Thu, 01 Jan 1970 00:00:00 GMT",
+                );
+                assert_eq!(out, expected, "length {len}");
+                let mut out = Vec::new();
+                response.write_to(
+                    &mut out,
+                    true,
+                    close,
+                    keep_alive,
+                    b"Thu, 01 Jan 1970 00:00:00 GMT",
+                );
+                assert_eq!(out, head, "HEAD, length {len}");
+            }
+        }
+        // The longest Content-Length there is still fits the framing buffer.
+        let framing = Framing::new(b"Thu, 01 Jan 1970 00:00:00 GMT", usize::MAX, false, true);
+        let text = String::from_utf8(framing.as_bytes().to_vec()).unwrap();
+        assert!(text.ends_with(&format!(
+            "Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+            usize::MAX
+        )));
+        let busy = Response::from_error(&HttpError::Overloaded);
+        let mut out = Vec::new();
+        busy.write_to(
+            &mut out,
+            false,
+            true,
+            false,
+            b"Thu, 01 Jan 1970 00:00:00 GMT",
+        );
+        let mut expected = spelled_out(&busy, true, false);
+        expected.extend_from_slice(busy.body_bytes());
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn reused_buffers_carry_nothing_of_the_responses_before() {
+        let big = Response::json(200, vec![b'9'; 4000])
+            .header("X-Long", &"v".repeat(300))
+            .header("X-Other", "w");
+        drop(big);
+        let mut body = Response::body_buffer(2);
+        assert!(body.is_empty());
+        body.extend_from_slice(b"{}");
+        let small = Response::json(200, body).header("X-Short", "1");
+        let text = wire(&small, false, false);
+        assert!(
+            text.ends_with(
+                "X-Short: 1\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 2\r\n\r\n{}"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("X-Long") && !text.contains("999"));
+        // A buffer too large to keep is given back, not kept for the thread's life.
+        drop(Response::json(200, vec![0; SPARE_MAX + 1]));
+        assert!(Response::body_buffer(0).capacity() <= SPARE_MAX);
+    }
+
+    #[test]
+    fn named_headers_are_checked_like_any_header() {
+        static NAME: HeaderName = HeaderName::new("X-User");
+        let ok = Response::new(200).header_named(&NAME, " ann\t");
+        let by_name = Response::new(200).header("X-User", " ann\t");
+        assert_eq!(wire(&ok, false, false), wire(&by_name, false, false));
+        for evil in ["a\r\nSet-Cookie: x=1", "a\nb", "\0", "a\x7f"] {
+            let refused = Response::new(200).header_named(&NAME, evil);
+            assert_eq!(refused.header_error(), Some(&HeaderError::InvalidValue));
+            assert!(wire(&refused, false, false).starts_with("HTTP/1.1 500 "));
+        }
+        assert_eq!(check_name("Content-Length"), Err(HeaderError::Reserved));
+        assert_eq!(check_name("Bad Name"), Err(HeaderError::InvalidName));
     }
 
     #[test]

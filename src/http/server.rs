@@ -160,7 +160,10 @@ impl Server {
         let mut next_tick = now + TICK;
         let mut drain_until: Option<Instant> = None;
         loop {
-            let now = Instant::now();
+            // The clock of the last wake-up, not a fresh reading: the poll then sleeps
+            // at most the time spent handling that wake-up's events (microseconds)
+            // past the earliest deadline, and a request costs one clock read less.
+            let now = state.ctx.now;
             let mut wake_at = next_tick;
             if let Some(Reverse((at, _, _))) = state.timers.peek() {
                 wake_at = wake_at.min(*at);
@@ -176,7 +179,9 @@ impl Server {
             }
             let wall = SystemTime::now();
             state.ctx.now = Instant::now();
-            state.ctx.date.update(unix_secs(wall));
+            let wall_secs = unix_secs(wall);
+            state.ctx.date.update(wall_secs);
+            state.ctx.handler.set_clock(wall_secs);
             let mut begin_shutdown = false;
             for event in events.iter() {
                 match event.token() {

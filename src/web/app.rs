@@ -82,6 +82,9 @@ pub struct App {
     stylesheet_path: String,
     /// The welcome page's constant parts, rendered once.
     welcome: pages::WelcomePage,
+    /// The wall clock the server read when it last woke up ([`Handler::set_clock`]),
+    /// so requests handled together read it once between them.
+    clock: Option<u64>,
 }
 
 /// After this long an in-flight entry is forgotten: its answer was dropped (client
@@ -149,7 +152,14 @@ impl App {
                 &format!("{}/logout", cfg.prefix),
             ),
             cfg,
+            clock: None,
         }
+    }
+
+    /// Now, in unix seconds: the server's clock of this wake-up, or the system clock
+    /// when no server has set one.
+    fn now(&self) -> u64 {
+        self.clock.unwrap_or_else(now_secs)
     }
 
     fn route<'r>(&self, path: &'r str) -> Option<&'r str> {
@@ -181,13 +191,18 @@ impl App {
         match self.cfg.cookie_secure {
             SecureMode::Always => true,
             SecureMode::Never => false,
-            SecureMode::Auto => crate::web::client_ip::forwarded_proto_is_https(
-                req.peer().ip(),
-                &req.headers_all("x-forwarded-proto")
-                    .filter_map(|v| std::str::from_utf8(v).ok())
-                    .collect::<Vec<_>>(),
-                &self.cfg.trusted_proxies,
-            ),
+            // Only a trusted proxy's header counts: from anyone else the answer is
+            // no whatever the headers say, so they are not gathered.
+            SecureMode::Auto => {
+                self.peer_trusted(req)
+                    && crate::web::client_ip::forwarded_proto_is_https(
+                        req.peer().ip(),
+                        &req.headers_all("x-forwarded-proto")
+                            .filter_map(|v| std::str::from_utf8(v).ok())
+                            .collect::<Vec<_>>(),
+                        &self.cfg.trusted_proxies,
+                    )
+            }
         }
     }
 
@@ -475,7 +490,7 @@ impl App {
     }
 
     fn finish_login(&mut self, done: LoginDone) -> Response {
-        let now = now_secs();
+        let now = self.now();
         self.in_flight.remove(&address_key(done.ip));
         // The password may have changed or the user been deleted while hashing, or
         // since the last tick: `user passwd` writes its revocation cutoff right after
@@ -630,7 +645,7 @@ impl App {
                 &from_body
             }
         };
-        let now = now_secs();
+        let now = self.now();
         let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
         let user = self
             .authenticator()
@@ -638,12 +653,12 @@ impl App {
             .inspect_err(|e| {
                 log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
             })?;
-        Ok(self.issue_tokens(&user, now, false))
+        Ok(self.issue_tokens(user, now, false))
     }
 
     /// Flask-JWT's `GET /protected`: bearer tokens only.
     fn protected(&self, req: &Request<'_>) -> Response {
-        let now = now_secs();
+        let now = self.now();
         let Some(header) = req.header("authorization") else {
             return respond::jwt_error(
                 401,
@@ -655,7 +670,7 @@ impl App {
         let result = auth::bearer_token(header)
             .and_then(|t| self.authenticator().token(t, TokenType::Access, now));
         match result {
-            Ok(user) => respond::identity(&user),
+            Ok(user) => respond::identity(user),
             Err(e) => {
                 let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
                 log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
@@ -672,7 +687,7 @@ impl App {
 
     /// `GET /` and, with `--serve-dir`, every other path: logged-in users only.
     fn protected_page(&self, req: &Request<'_>, route: &str) -> Response {
-        let now = now_secs();
+        let now = self.now();
         let secure = self.secure(req);
         match self
             .authenticator()
@@ -717,7 +732,9 @@ impl App {
                     Identity::Session(s) => cookie::csrf::session_token(&s.sid, &self.keys.csrf),
                     Identity::Token(_) => cookie::csrf::token_text("", &self.keys.csrf),
                 };
-                respond::html(200, self.welcome.render(identity.user(), csrf.as_str()))
+                let mut body = Response::body_buffer(0);
+                self.welcome.render_into(&mut body, identity.user(), &csrf);
+                respond::html_bytes(200, body)
             }
             None => self.error_page(&WebError::NotFound),
         }
@@ -734,26 +751,26 @@ impl App {
         {
             return Err(WebError::CrossSite);
         }
-        let now = now_secs();
+        let now = self.now();
         let secure = self.secure(req);
         let name = auth::session_cookie_name(secure);
-        let session = self.authenticator().session(req, name, now);
-        if let Ok(session) = &session {
+        // The name is copied out: revoking below needs `self` mutably.
+        let session = self
+            .authenticator()
+            .session(req, name, now)
+            .map(|s| (s.sid, s.expires_at, s.user.to_owned()));
+        if let Ok((sid, expires_at, user)) = &session {
             if req.method() == "POST" && Self::is_browser(req) {
                 let form = form::parse_form(req.body())?;
                 let token = form.get("csrf").ok_or(WebError::Csrf)?;
-                cookie::csrf::verify_session(token, &session.sid, &self.keys.csrf)
+                cookie::csrf::verify_session(token, sid, &self.keys.csrf)
                     .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-            if self
-                .revoked
-                .revoke_session(session.sid, session.expires_at, now)
-                .is_err()
-            {
+            if self.revoked.revoke_session(*sid, *expires_at, now).is_err() {
                 return Err(WebError::Internal);
             }
-            log::event(now, Event::Logout, ip, Some(&session.user), None);
+            log::event(now, Event::Logout, ip, Some(user), None);
         }
         let clear = SetCookie::new(SESSION_COOKIE, "")
             .secure(secure)
@@ -771,7 +788,7 @@ impl App {
     /// a 3xx, which nginx turns into 500); true: Caddy `forward_auth` / Traefik
     /// `ForwardAuth`, whose non-2xx answer goes to the browser as is.
     fn verify(&self, req: &Request<'_>, browser_redirect: bool) -> Response {
-        let now = now_secs();
+        let now = self.now();
         let secure_here = self.secure(req);
         let secure = secure_here || forwarded_https(req);
         let mut result = self
@@ -871,6 +888,10 @@ impl Handler for App {
 
     fn complete(&mut self, done: LoginDone) -> Response {
         self.finish_login(done)
+    }
+
+    fn set_clock(&mut self, unix_secs: u64) {
+        self.clock = Some(unix_secs);
     }
 
     fn tick(&mut self, _now: SystemTime) {

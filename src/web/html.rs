@@ -34,6 +34,37 @@ pub fn escape_into(out: &mut String, text: &str) {
     out.push_str(text.get(plain_from..).unwrap_or_default());
 }
 
+/// [`escape_into`] for a page built as bytes (a response body): the same entities,
+/// and text that holds no special is copied whole. Escaping never splits a UTF-8
+/// character (the specials are ASCII), so valid text stays valid.
+///
+/// ```
+/// let mut body = b"<p>".to_vec();
+/// latchkey::web::html::escape_bytes_into(&mut body, b"a<b");
+/// assert_eq!(body, b"<p>a&lt;b");
+/// ```
+pub fn escape_bytes_into(out: &mut Vec<u8>, text: &[u8]) {
+    if !has_special(text) {
+        out.extend_from_slice(text);
+        return;
+    }
+    let mut plain_from = 0;
+    for (at, &byte) in text.iter().enumerate() {
+        let entity: &[u8] = match byte {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            b'\'' => b"&#x27;",
+            _ => continue,
+        };
+        out.extend_from_slice(text.get(plain_from..at).unwrap_or_default());
+        out.extend_from_slice(entity);
+        plain_from = at + 1;
+    }
+    out.extend_from_slice(text.get(plain_from..).unwrap_or_default());
+}
+
 /// Whether `byte` is one of the five characters [`escape_into`] replaces.
 fn is_special(byte: u8) -> bool {
     matches!(byte, b'&' | b'<' | b'>' | b'"' | b'\'')
@@ -50,11 +81,9 @@ fn has_special(text: &[u8]) -> bool {
         let y = word ^ ONES.wrapping_mul(u64::from(byte));
         y.wrapping_sub(ONES) & !y & HIGHS != 0
     };
-    let mut words = text.chunks_exact(8);
-    for chunk in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(bytes);
+    let (words, rest) = text.as_chunks::<8>();
+    for word in words {
+        let word = u64::from_le_bytes(*word);
         if holds(word, b'&')
             | holds(word, b'<')
             | holds(word, b'>')
@@ -64,7 +93,7 @@ fn has_special(text: &[u8]) -> bool {
             return true;
         }
     }
-    words.remainder().iter().any(|&byte| is_special(byte))
+    rest.iter().any(|&byte| is_special(byte))
 }
 
 /// Returns `text` HTML-escaped (see [`escape_into`]).
@@ -134,6 +163,9 @@ mod tests {
                         })
                         .collect();
                     assert_eq!(escape(&text), expected);
+                    let mut bytes = b"<".to_vec();
+                    escape_bytes_into(&mut bytes, text.as_bytes());
+                    assert_eq!(bytes, format!("<{expected}").into_bytes());
                 }
             }
         }

@@ -13,7 +13,8 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use super::html::escape_into;
+use super::html::{escape_bytes_into, escape_into};
+use crate::cookie::csrf::Token;
 
 /// The only CSS of any page, served at [`style_route`].
 pub const STYLE: &str = "\
@@ -226,16 +227,44 @@ impl WelcomePage {
 
     /// The page for `username`, with `csrf_token` in the logout form.
     pub fn render(&self, username: &str, csrf_token: &str) -> String {
-        // Room for the escaped values too, so the page is one allocation.
-        let mut out = String::with_capacity(
-            self.head.len() + self.middle.len() + WELCOME_TAIL.len() + 64 + username.len(),
+        let mut out = Vec::new();
+        self.render_parts(&mut out, username, |out| {
+            escape_bytes_into(out, csrf_token.as_bytes());
+        });
+        // Every part is text and escaping keeps text text: this never fails.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the page for `username`, with the logout form's CSRF `token`, to `out`
+    /// (a response body): the same bytes as [`WelcomePage::render`] of the token's
+    /// text, in as few copies as the escaping allows. A [`Token`] is base64url, which
+    /// holds nothing HTML escapes, so it is copied as it is.
+    ///
+    /// ```
+    /// use latchkey::cookie::csrf;
+    /// use latchkey::keys::{Keyring, Purpose};
+    /// use latchkey::web::pages::WelcomePage;
+    /// let keys = Keyring::from_master("k1", &[3u8; 32]).unwrap().key_set(Purpose::Csrf);
+    /// let token = csrf::session_token(&[7; 16], &keys);
+    /// let welcome = WelcomePage::new("Admin", "/s.css", "/logout");
+    /// let mut body = Vec::new();
+    /// welcome.render_into(&mut body, "<ann>", &token);
+    /// assert_eq!(body, welcome.render("<ann>", token.as_str()).into_bytes());
+    /// ```
+    pub fn render_into(&self, out: &mut Vec<u8>, username: &str, token: &Token) {
+        self.render_parts(out, username, |out| out.extend_from_slice(token.as_bytes()));
+    }
+
+    fn render_parts(&self, out: &mut Vec<u8>, username: &str, token: impl FnOnce(&mut Vec<u8>)) {
+        // Room for the escaped values too, so the page takes one reservation.
+        out.reserve(
+            self.head.len() + self.middle.len() + WELCOME_TAIL.len() + 64 + 2 * username.len(),
         );
-        out.push_str(&self.head);
-        escape_into(&mut out, username);
-        out.push_str(&self.middle);
-        escape_into(&mut out, csrf_token);
-        out.push_str(WELCOME_TAIL);
-        out
+        out.extend_from_slice(self.head.as_bytes());
+        escape_bytes_into(out, username.as_bytes());
+        out.extend_from_slice(self.middle.as_bytes());
+        token(out);
+        out.extend_from_slice(WELCOME_TAIL.as_bytes());
     }
 }
 
@@ -391,6 +420,16 @@ mod tests {
         expected.push_str("<button type=\"submit\">Sign out</button>\n</form>\n");
         close_page(&mut expected);
         assert_eq!(page, expected);
+    }
+
+    #[test]
+    fn a_token_needs_no_html_escape() {
+        // Every character a token can hold (base64url) is left alone by the escape, so
+        // copying a token's bytes is the same as escaping them.
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut escaped = Vec::new();
+        escape_bytes_into(&mut escaped, alphabet);
+        assert_eq!(escaped, alphabet);
     }
 
     #[test]

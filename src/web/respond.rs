@@ -8,7 +8,7 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::http::{HeaderBlock, Response};
+use crate::http::{HeaderBlock, HeaderName, Response};
 use crate::web::errors::WebError;
 use crate::web::pages;
 
@@ -60,9 +60,12 @@ static STYLE_HEADERS: HeaderBlock = HeaderBlock::new(&[
 
 /// An HTML page with every hardening header (see [`CSP`]).
 pub fn html(status: u16, body: String) -> Response {
-    Response::new(status)
-        .header_block(&HTML_HEADERS)
-        .body(body.into_bytes())
+    html_bytes(status, body.into_bytes())
+}
+
+/// [`html`] for a page built as bytes, e.g. in a [`Response::body_buffer`].
+pub fn html_bytes(status: u16, body: Vec<u8>) -> Response {
+    Response::new(status).header_block(&HTML_HEADERS).body(body)
 }
 
 /// The pages' stylesheet, [`pages::STYLE`], served at [`pages::style_route`].
@@ -90,11 +93,19 @@ pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
 /// assert_eq!(r.body_bytes(), br#"{"identity":"ann \"the admin\"","username":"ann \"the admin\""}"#);
 /// ```
 pub fn identity(user: &str) -> Response {
-    let mut body = Vec::with_capacity(32 + 2 * user.len());
+    let mut body = Response::body_buffer(32 + 2 * user.len());
     body.extend_from_slice(b"{\"identity\":\"");
-    json_escape_into(&mut body, user);
-    body.extend_from_slice(b"\",\"username\":\"");
-    json_escape_into(&mut body, user);
+    if needs_json_escape(user.as_bytes()) {
+        json_escape_into(&mut body, user);
+        body.extend_from_slice(b"\",\"username\":\"");
+        json_escape_into(&mut body, user);
+    } else {
+        // A user name needs no escape (the users file allows none of the characters
+        // that do): looked at once, copied twice.
+        body.extend_from_slice(user.as_bytes());
+        body.extend_from_slice(b"\",\"username\":\"");
+        body.extend_from_slice(user.as_bytes());
+    }
     body.extend_from_slice(b"\"}");
     json_bytes(200, body)
 }
@@ -102,7 +113,7 @@ pub fn identity(user: &str) -> Response {
 /// Flask-JWT's error body: `{"description","error","status_code"}` (keys in the order
 /// serde_json's map writes them), `description` written straight from its `Display`.
 pub fn jwt_error(status: u16, error: &str, description: impl fmt::Display) -> Response {
-    let mut body = Vec::with_capacity(96);
+    let mut body = Response::body_buffer(96);
     body.extend_from_slice(b"{\"description\":\"");
     // Writing into a Vec cannot fail.
     let _ = write!(JsonEscaped(&mut body), "{description}");
@@ -125,6 +136,12 @@ pub fn jwt_error(status: u16, error: &str, description: impl fmt::Display) -> Re
 pub fn json_escape_into(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
+    // Names and messages seldom need an escape: find that out a word at a time and
+    // copy them whole.
+    if !needs_json_escape(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut plain_from = 0;
     for (at, &byte) in bytes.iter().enumerate() {
         let short: &[u8] = match byte {
@@ -149,6 +166,28 @@ pub fn json_escape_into(out: &mut Vec<u8>, text: &str) {
         }
     }
     out.extend_from_slice(bytes.get(plain_from..).unwrap_or_default());
+}
+
+/// Whether `bytes` holds `"`, `\\` or a control character (below 0x20), checked a
+/// 64-bit word at a time.
+fn needs_json_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Non-zero top bits exactly where a byte is below `n` (for `n` <= 0x80), or, for
+    // the `holds` test, equal to `byte`: `(y - 0x01..) & !y & 0x80..` flags zero bytes.
+    let below =
+        |word: u64, n: u8| word.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !word & HIGHS;
+    let holds = |word: u64, byte: u8| {
+        let y = word ^ ONES.wrapping_mul(u64::from(byte));
+        y.wrapping_sub(ONES) & !y & HIGHS
+    };
+    let (words, rest) = bytes.as_chunks::<8>();
+    let mut flags = 0;
+    for word in words {
+        let word = u64::from_le_bytes(*word);
+        flags |= below(word, 0x20) | holds(word, b'"') | holds(word, b'\\');
+    }
+    flags != 0 || rest.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// A `fmt::Write` that JSON-escapes what is written through it.
@@ -177,9 +216,10 @@ pub fn redirect(status: u16, location: &str) -> Response {
 
 /// The forward-auth answer for a logged-in `user`: 200 with `Remote-User`, never cached.
 pub fn forward_auth_ok(user: &str) -> Response {
+    static REMOTE_USER: HeaderName = HeaderName::new("Remote-User");
     Response::new(200)
         .header_block(&NO_STORE)
-        .header("Remote-User", user)
+        .header_named(&REMOTE_USER, user)
 }
 
 /// The answer to a refused request, as a short HTML page for browsers; `stylesheet`
@@ -246,6 +286,23 @@ mod tests {
         "\u{0}\u{1f}\u{7f}",
         "ünïcode 😀 </script>",
     ];
+
+    #[test]
+    fn the_word_at_a_time_escape_check_agrees_with_the_byte_rule() {
+        let needs = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+        for b in 0..=255u8 {
+            for len in 1..=17 {
+                for at in 0..len {
+                    for filler in [b'a', b'!', 0x1f, 0x20, 0x7f, 0x80, 0xff] {
+                        let mut bytes = vec![filler; len];
+                        bytes[at] = b;
+                        let want = bytes.iter().any(|&x| needs(x));
+                        assert_eq!(needs_json_escape(&bytes), want, "{bytes:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn identity_body_is_what_serde_json_writes() {

@@ -1,0 +1,347 @@
+//! Regressions for the allocation-free hot paths (issue 6): what the cookie `GET /`,
+//! bearer `GET /protected` and `GET /verify` answers look like on the wire must not
+//! change when their bodies are built in reused buffers, their framing on the stack and
+//! their user names borrowed from the user database; the byte-level `Cookie:` walk must
+//! answer what the text-level one did; the user lookup must find what the index finds.
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use latchkey::cookie::CookieError;
+use latchkey::cookie::header::get_unique_in;
+use latchkey::users::UserDb;
+
+/// One response read off a connection that may carry more after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wire {
+    status: u16,
+    /// The head with the `Date` value blanked, so two heads compare.
+    head: String,
+    body: Vec<u8>,
+}
+
+/// Reads the next response from `s`, keeping any bytes after it in `pending`.
+fn next_response(s: &mut TcpStream, pending: &mut Vec<u8>) -> Wire {
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).unwrap();
+        assert!(
+            n > 0,
+            "closed before a head: {:?}",
+            String::from_utf8_lossy(pending)
+        );
+        pending.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(pending[..head_end].to_vec()).unwrap();
+    let len: usize = head
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .expect("every answer has a Content-Length")
+        .parse()
+        .unwrap();
+    while pending.len() < head_end + len {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed mid-body");
+        pending.extend_from_slice(&chunk[..n]);
+    }
+    let body = pending[head_end..head_end + len].to_vec();
+    pending.drain(..head_end + len);
+    let status = head[9..12].parse().unwrap();
+    let head = head
+        .split("\r\n")
+        .map(|l| match l.strip_prefix("Date: ") {
+            Some(_) => "Date: -".to_owned(),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    Wire { status, head, body }
+}
+
+fn connect(srv: &Server) -> TcpStream {
+    let s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+fn get(path: &str, header: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: a\r\n{header}\r\n\r\n")
+}
+
+/// Each request alone on its own keep-alive connection.
+fn alone(srv: &Server, request: &str) -> Wire {
+    let mut s = connect(srv);
+    s.write_all(request.as_bytes()).unwrap();
+    next_response(&mut s, &mut Vec::new())
+}
+
+#[test]
+fn pipelined_hot_path_answers_come_in_order_and_match_single_answers() {
+    let tmp = TempDir::new("hot-wire");
+    let data = tmp.data_dir();
+    add_user(&data, "ops.admin", "pw-ops-1");
+    let srv = Server::start(&data, &[]);
+    let cookie = browser_login(&srv, "ops.admin", "pw-ops-1", false, None)
+        .cookie_pair("latchkey_session")
+        .unwrap();
+    let token = api_token(&srv, "ops.admin", "pw-ops-1");
+
+    let requests = [
+        get("/", &format!("Cookie: {cookie}")),
+        get("/protected", &format!("Authorization: JWT {token}")),
+        get("/verify", &format!("Cookie: {cookie}")),
+        get("/healthz", "Accept: */*"),
+        get("/protected", &format!("Authorization: JWT {token}x")),
+        get("/", "Cookie: latchkey_session=v1.nope"),
+        get("/verify", "Accept: */*"),
+        get("/", &format!("Cookie: theme=dark; {cookie}")),
+        get("/protected", &format!("Authorization: Bearer  {token} ")),
+    ];
+    let singles: Vec<Wire> = requests.iter().map(|r| alone(&srv, r)).collect();
+
+    let mut s = connect(&srv);
+    s.write_all(requests.concat().as_bytes()).unwrap();
+    let mut pending = Vec::new();
+    let pipelined: Vec<Wire> = requests
+        .iter()
+        .map(|_| next_response(&mut s, &mut pending))
+        .collect();
+    assert!(pending.is_empty());
+    // Same answers, byte for byte (the Date aside), whatever was answered before.
+    assert_eq!(pipelined, singles);
+
+    let statuses: Vec<u16> = pipelined.iter().map(|w| w.status).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 401, 302, 401, 200, 200]);
+    let page = String::from_utf8(pipelined[0].body.clone()).unwrap();
+    assert!(page.contains("<h1>Welcome, ops.admin!</h1>"), "{page}");
+    assert_eq!(pipelined[7].body, pipelined[0].body);
+    assert_eq!(
+        pipelined[1].body,
+        br#"{"identity":"ops.admin","username":"ops.admin"}"#
+    );
+    assert_eq!(pipelined[8].body, pipelined[1].body);
+    assert!(pipelined[2].head.contains("\r\nRemote-User: ops.admin\r\n"));
+    assert_eq!(
+        pipelined[2].head,
+        "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nRemote-User: ops.admin\r\n\
+         Date: -\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert_eq!(
+        pipelined[0].head,
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+             Content-Security-Policy: {}\r\nX-Frame-Options: DENY\r\n\
+             X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\
+             Cache-Control: no-store\r\nVary: Cookie\r\nDate: -\r\nContent-Length: {}\r\n\r\n",
+            latchkey::web::respond::CSP,
+            pipelined[0].body.len()
+        )
+    );
+    let refused: serde_json::Value = serde_json::from_slice(&pipelined[4].body).unwrap();
+    assert_eq!(refused["error"], "Invalid token");
+    assert_eq!(refused["status_code"], 401);
+}
+
+#[test]
+fn a_large_answer_between_small_ones_leaves_them_unchanged() {
+    let tmp = TempDir::new("hot-wire-big");
+    let data = tmp.data_dir();
+    add_user(&data, "admin", "pw-admin-1");
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    // Larger than the output buffer's first size and than the kept spare (16 KiB).
+    let big: Vec<u8> = (0..40_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    std::fs::write(site.join("big.txt"), &big).unwrap();
+    let srv = Server::start(&data, &["--serve-dir", site.to_str().unwrap()]);
+    let cookie = browser_login(&srv, "admin", "pw-admin-1", false, None)
+        .cookie_pair("latchkey_session")
+        .unwrap();
+    let token = api_token(&srv, "admin", "pw-admin-1");
+
+    let small = get("/protected", &format!("Authorization: JWT {token}"));
+    let large = get("/big.txt", &format!("Cookie: {cookie}"));
+    let verify = get("/verify", &format!("Cookie: {cookie}"));
+    let mut s = connect(&srv);
+    let mut pending = Vec::new();
+    for round in 0..3 {
+        s.write_all(
+            [small.as_str(), &large, &verify, &small]
+                .concat()
+                .as_bytes(),
+        )
+        .unwrap();
+        let answers: Vec<Wire> = (0..4)
+            .map(|_| next_response(&mut s, &mut pending))
+            .collect();
+        assert_eq!(
+            answers[0].body, br#"{"identity":"admin","username":"admin"}"#,
+            "round {round}"
+        );
+        assert_eq!(answers[1].status, 200);
+        assert_eq!(answers[1].body, big, "round {round}");
+        assert!(answers[2].head.contains("\r\nRemote-User: admin\r\n"));
+        assert_eq!(answers[3], answers[0], "round {round}");
+    }
+}
+
+#[test]
+fn protocol_error_answers_are_unchanged() {
+    let tmp = TempDir::new("hot-wire-err");
+    let data = tmp.data_dir();
+    add_user(&data, "admin", "pw-admin-1");
+    let srv = Server::start(&data, &[]);
+    let mut s = connect(&srv);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        .unwrap();
+    let answer = next_response(&mut s, &mut Vec::new());
+    assert_eq!(
+        answer.head,
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Date: -\r\nContent-Length: 42\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(
+        answer.body,
+        b"400 Bad Request\n\nmissing or repeated host\n"
+    );
+    let mut s = connect(&srv);
+    s.write_all(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let answer = next_response(&mut s, &mut Vec::new());
+    assert!(
+        answer
+            .head
+            .ends_with("\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n"),
+        "{}",
+        answer.head
+    );
+}
+
+/// What `get_unique_in` answered before it walked the line on bytes: split at `;`,
+/// trim blanks, split at the first `=`, compare the trimmed name, unquote, check.
+fn by_text<'a>(lines: &[&'a str], name: &str) -> Result<Option<&'a str>, CookieError> {
+    let octet = |b: u8| (0x21..=0x7E).contains(&b) && !b"\",;\\".contains(&b);
+    let mut found = None;
+    for line in lines {
+        for segment in line.split(';') {
+            let segment = segment.trim_matches([' ', '\t']);
+            let Some((raw_name, raw_value)) = segment.split_once('=') else {
+                continue;
+            };
+            if raw_name.trim_end_matches([' ', '\t']) != name {
+                continue;
+            }
+            if raw_name.len() != name.len() {
+                return Err(CookieError::MalformedPair);
+            }
+            let value = raw_value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(raw_value);
+            if !value.bytes().all(octet) {
+                return Err(CookieError::MalformedPair);
+            }
+            if found.is_some() {
+                return Err(CookieError::DuplicateCookie);
+            }
+            found = Some(value);
+        }
+    }
+    Ok(found)
+}
+
+#[test]
+fn cookie_walk_on_bytes_answers_what_the_text_walk_did() {
+    // Every byte that ends or spoils a value, at every offset of the 8-byte words the
+    // value is checked in, with our cookie first, last and in the middle of the line.
+    let value = "v1.k1.QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo.dGFnLXRhZy10YWctdGFn";
+    let breakers = [
+        ";", " ", "\t", "\"", ",", "\\", "\u{e9}", "=", "; sid=x", " ;", "; ",
+    ];
+    let mut cases: Vec<String> = Vec::new();
+    for at in 0..=value.len() {
+        for b in breakers {
+            let mut v = value.to_owned();
+            v.insert_str(at, b);
+            cases.push(format!("sid={v}"));
+            cases.push(format!("a=1; sid={v}"));
+            cases.push(format!("sid={v}; theme=dark"));
+            cases.push(format!("\tsid=\"{v}\" ;b=2"));
+        }
+    }
+    for extra in [
+        "",
+        ";",
+        ";;",
+        " ",
+        "sid",
+        "sid=",
+        "sid= ",
+        "sid =x",
+        " sid=x ",
+        "sid=\"\"",
+        "sid=\"",
+        "sid=\"x",
+        "x=sid=1",
+        "sidx=1; sid=2",
+        "a=b c; sid=ok",
+        "sid=1;sid=1",
+        "=sid",
+        "SID=1",
+        "sid=a=b",
+        "sid=\"a\"\"",
+    ] {
+        cases.push(extra.to_owned());
+        cases.push(format!("{extra}; sid=tail"));
+        cases.push(format!("sid=head; {extra}"));
+    }
+    for case in &cases {
+        assert_eq!(
+            get_unique_in([case.as_str()], "sid"),
+            by_text(&[case], "sid"),
+            "{case:?}"
+        );
+        let split: Vec<&str> = case.splitn(2, ';').collect();
+        assert_eq!(
+            get_unique_in(split.iter().copied(), "sid"),
+            by_text(&split, "sid"),
+            "{split:?}"
+        );
+    }
+}
+
+#[test]
+fn user_lookup_finds_what_the_index_finds_at_every_size() {
+    for users in [0usize, 1, 2, 3, 7, 8, 9, 20] {
+        for comments in [0usize, 1, 6] {
+            let mut text = String::new();
+            for c in 0..comments {
+                text.push_str(&format!("# comment {c}\n\n"));
+            }
+            for u in 0..users {
+                text.push_str(&format!(
+                    "user{u} $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB {u} -\n"
+                ));
+            }
+            let Ok(db) = UserDb::parse(&text) else {
+                panic!("fixture does not parse: {text}");
+            };
+            assert_eq!(db.len(), users);
+            for u in 0..users {
+                let name = format!("user{u}");
+                let user = db.get(&name).unwrap_or_else(|| panic!("{name} in {text}"));
+                assert_eq!(user.name, name);
+                assert_eq!(user.epoch, u as u64);
+            }
+            for absent in ["user", "user1x", "USER0", "", "user99", "# comment 0"] {
+                assert!(db.get(absent).is_none(), "{absent:?} in {users} users");
+            }
+        }
+    }
+}
