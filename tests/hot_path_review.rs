@@ -411,3 +411,46 @@ fn pipelined_head_and_get_on_the_hot_paths_frame_exactly() {
         }
     }
 }
+
+/// `bearer_token` on bytes accepts exactly what the text rule it replaced accepted, on
+/// random header values (schemes in any case, spaces, tabs, non-UTF-8, non-ASCII).
+#[test]
+fn bearer_token_agrees_with_the_old_text_rule_on_random_values() {
+    fn by_text(value: &[u8]) -> Option<&str> {
+        let value = std::str::from_utf8(value).ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        let scheme_ok = scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer");
+        let token = token.trim_matches(' ');
+        (scheme_ok && !token.is_empty() && !token.contains(' ')).then_some(token)
+    }
+    let pieces: [&[u8]; 16] = [
+        b"JWT",
+        b"jWt",
+        b"BEARER",
+        b"Bearer",
+        b"bearer ",
+        b" ",
+        b"  ",
+        b"\t",
+        b"a.b.c",
+        b"\xff",
+        b"\xc3",
+        b"\xa9",
+        b"\xc3\xa9",
+        b"JWT ",
+        b"x",
+        b"0123456789abcdef",
+    ];
+    let mut rng = Rng(0xBEA5_E700_0000_0042);
+    let mut accepted = 0;
+    for _ in 0..200_000 {
+        let mut value = Vec::new();
+        for _ in 0..rng.below(7) {
+            value.extend_from_slice(pieces[rng.below(pieces.len())]);
+        }
+        let got = latchkey::web::auth::bearer_token(&value).ok();
+        assert_eq!(got, by_text(&value), "{value:?}");
+        accepted += usize::from(got.is_some());
+    }
+    assert!(accepted > 1_000, "{accepted}");
+}
