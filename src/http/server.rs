@@ -161,8 +161,10 @@ impl Server {
         let mut drain_until: Option<Instant> = None;
         loop {
             // The clock of the last wake-up, not a fresh reading: the poll then sleeps
-            // at most the time spent handling that wake-up's events (microseconds)
-            // past the earliest deadline, and a request costs one clock read less.
+            // at most the time spent handling that wake-up's events past the earliest
+            // deadline (microseconds: the once-a-second tick, which may reload files
+            // and fsync, refreshes the clock after it runs), and a request costs one
+            // clock read less.
             let now = state.ctx.now;
             let mut wake_at = next_tick;
             if let Some(Reverse((at, _, _))) = state.timers.peek() {
@@ -216,6 +218,7 @@ impl Server {
             if now >= next_tick {
                 next_tick = now + TICK;
                 state.ctx.handler.tick(wall);
+                state.ctx.now = Instant::now();
                 if state.accept_pending {
                     state.accept_all(poll.registry());
                 }
