@@ -4,7 +4,10 @@
 
 use std::net::IpAddr;
 
-use crate::cookie::{self, session::PayloadBuf};
+use crate::cookie::{
+    self,
+    session::{PayloadBuf, SessionView},
+};
 use crate::http::Request;
 use crate::jwt::{self, Claims, TokenType, Validation};
 use crate::keys::{KeySet, Keyring, Purpose};
@@ -81,25 +84,10 @@ impl<'a> Identity<'a> {
     }
 }
 
-/// A session cookie that passed every check: the fields of
-/// [`Session`](cookie::Session), the user name borrowed from the user database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionAuth<'a> {
-    /// The user name, as the user database spells it (the session's, byte for byte).
-    pub user: &'a str,
-    /// 128-bit random session id, for server-side revocation of one session.
-    pub sid: [u8; 16],
-    /// When the session was created, unix seconds.
-    pub issued_at: u64,
-    /// When the session stops being accepted, unix seconds.
-    pub expires_at: u64,
-    /// Whether the user asked to be remembered.
-    pub remember: bool,
-    /// When the user last typed their password, unix seconds.
-    pub auth_time: u64,
-    /// The user's password epoch when the session was issued.
-    pub epoch: u64,
-}
+/// A session cookie that passed every check: its fields as [`SessionView`] holds them,
+/// the user name borrowed from the user database (the session's, byte for byte) so it
+/// outlives the cookie's decode buffer.
+pub type SessionAuth<'a> = SessionView<'a>;
 
 /// What authentication needs to look at.
 pub struct Authenticator<'a> {
@@ -201,12 +189,7 @@ impl<'a> Authenticator<'a> {
         }
         Ok(SessionAuth {
             user: &user.name,
-            sid: session.sid,
-            issued_at: session.issued_at,
-            expires_at: session.expires_at,
-            remember: session.remember,
-            auth_time: session.auth_time,
-            epoch: session.epoch,
+            ..session
         })
     }
 
