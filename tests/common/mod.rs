@@ -394,3 +394,40 @@ pub fn api_token(srv: &Server, user: &str, pass: &str) -> String {
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["access_token"].as_str().unwrap().to_owned()
 }
+
+/// What `cookie::header::get_unique_in` answered before it walked the line on bytes
+/// (main at 7c46436), the model the hot-path tests compare the byte walk with: split at `;`,
+/// trim blanks, split at the first `=`, compare the trimmed name, unquote, check.
+pub fn old_cookie_walk<'a>(
+    lines: &[&'a str],
+    name: &str,
+) -> Result<Option<&'a str>, latchkey::cookie::CookieError> {
+    let octet = |b: u8| (0x21..=0x7E).contains(&b) && !b"\",;\\".contains(&b);
+    let mut found = None;
+    for line in lines {
+        for segment in line.split(';') {
+            let segment = segment.trim_matches([' ', '\t']);
+            let Some((raw_name, raw_value)) = segment.split_once('=') else {
+                continue;
+            };
+            if raw_name.trim_end_matches([' ', '\t']) != name {
+                continue;
+            }
+            if raw_name.len() != name.len() {
+                return Err(latchkey::cookie::CookieError::MalformedPair);
+            }
+            let value = raw_value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(raw_value);
+            if !value.bytes().all(octet) {
+                return Err(latchkey::cookie::CookieError::MalformedPair);
+            }
+            if found.is_some() {
+                return Err(latchkey::cookie::CookieError::DuplicateCookie);
+            }
+            found = Some(value);
+        }
+    }
+    Ok(found)
+}
