@@ -147,6 +147,14 @@ impl Token {
         Token { text }
     }
 
+    /// A token from text that was a [`Token`]'s before (`web::memo` keeps the text);
+    /// `None` if it has not a token's length.
+    pub(crate) fn from_text(text: &[u8]) -> Option<Token> {
+        Some(Token {
+            text: text.try_into().ok()?,
+        })
+    }
+
     /// The token's bytes: unpadded base64url, [`TOKEN_LEN`] ASCII characters, none of
     /// which HTML or JSON escapes. [`Token::as_str`] without the UTF-8 check.
     pub fn as_bytes(&self) -> &[u8] {

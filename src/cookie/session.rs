@@ -186,6 +186,16 @@ impl PayloadBuf {
     pub fn new() -> PayloadBuf {
         PayloadBuf([0; MAX_PAYLOAD_LEN])
     }
+
+    /// The whole buffer, to copy a remembered authentic payload into.
+    pub(crate) fn as_mut_bytes(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    /// The first `len` bytes (all of them if `len` is too long).
+    pub(crate) fn bytes(&self, len: usize) -> &[u8] {
+        self.0.get(..len).unwrap_or(&self.0)
+    }
 }
 
 impl Default for PayloadBuf {
@@ -257,8 +267,31 @@ pub fn open_view<'p>(
     now: u64,
     payload: &'p mut PayloadBuf,
 ) -> Result<SessionView<'p>, CookieError> {
-    let payload_len = verify(value, cookie_name, keys, &mut payload.0)?;
-    let session = decode_payload(payload.0.get(..payload_len).unwrap_or_default())?;
+    let payload_len = authenticate(value, cookie_name, keys, payload)?;
+    view_authentic(payload, payload_len, now)
+}
+
+/// The MAC half of [`open_view`]: every check up to and including the MAC, then the
+/// authentic payload decoded into `payload`; returns its length. Apart from
+/// [`view_authentic`] so that the service can remember which values were authentic
+/// (`web::memo`) and skip this half when the same value comes again.
+pub(crate) fn authenticate(
+    value: &str,
+    cookie_name: &str,
+    keys: &KeySet,
+    payload: &mut PayloadBuf,
+) -> Result<usize, CookieError> {
+    verify(value, cookie_name, keys, &mut payload.0)
+}
+
+/// The other half of [`open_view`]: the session in the first `len` bytes of
+/// `payload`, which [`authenticate`] must have vouched for, if it has not expired.
+pub(crate) fn view_authentic(
+    payload: &PayloadBuf,
+    len: usize,
+    now: u64,
+) -> Result<SessionView<'_>, CookieError> {
+    let session = decode_payload(payload.0.get(..len).unwrap_or_default())?;
     if session.expires_at <= now {
         return Err(CookieError::Expired);
     }

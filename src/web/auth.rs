@@ -14,6 +14,7 @@ use crate::keys::{KeySet, Keyring, Purpose};
 use crate::revocation::RevocationStore;
 use crate::users::UserDb;
 use crate::web::errors::AuthError;
+use crate::web::memo::{MAX_PAYLOAD, Memos};
 
 /// Base name of the session cookie; `__Host-` is prefixed when it is Secure.
 pub const SESSION_COOKIE: &str = "latchkey_session";
@@ -97,6 +98,8 @@ pub struct Authenticator<'a> {
     pub users: &'a UserDb,
     /// Revoked sessions, tokens and per-user cutoffs.
     pub revoked: &'a RevocationStore,
+    /// Credentials already found authentic under `keys` (see [`memo`](crate::web::memo)).
+    pub memos: &'a Memos,
 }
 
 /// The claims of a new token for `user` with a random 128-bit `jti`, in lowercase
@@ -173,9 +176,11 @@ impl<'a> Authenticator<'a> {
             .map_err(AuthError::Cookie)?
             .ok_or(AuthError::NoCredentials)?;
         let mut payload = PayloadBuf::new();
+        let len = self
+            .authentic_cookie(value, cookie_name, &mut payload)
+            .map_err(AuthError::Cookie)?;
         let session =
-            cookie::session::open_view(value, cookie_name, &self.keys.session, now, &mut payload)
-                .map_err(AuthError::Cookie)?;
+            cookie::session::view_authentic(&payload, len, now).map_err(AuthError::Cookie)?;
         let user = self.users.get(session.user).ok_or(AuthError::UnknownUser)?;
         if user.epoch != session.epoch {
             return Err(AuthError::PasswordChanged);
@@ -208,8 +213,11 @@ impl<'a> Authenticator<'a> {
         };
         let users: &'a UserDb = self.users;
         SCRATCH.with_borrow_mut(|scratch| {
-            let claims = jwt::verify_view(token, &self.keys.token, &validation, now, scratch)
+            let payload = self
+                .authentic_token(token, scratch)
                 .map_err(AuthError::Token)?;
+            let claims =
+                jwt::view_authentic(payload, &validation, now).map_err(AuthError::Token)?;
             let name = claims.sub.as_deref().ok_or(AuthError::UnknownUser)?;
             let Some(user) = users.get(name) else {
                 return Err(AuthError::UnknownUser);
@@ -227,6 +235,56 @@ impl<'a> Authenticator<'a> {
             }
             Ok(user.name.as_str())
         })
+    }
+
+    /// The MAC half of opening session cookie `value` (`cookie::session::authenticate`),
+    /// or its result remembered from an earlier request: the authentic payload's
+    /// length in `payload`.
+    fn authentic_cookie(
+        &self,
+        value: &str,
+        cookie_name: &str,
+        payload: &mut PayloadBuf,
+    ) -> Result<usize, cookie::CookieError> {
+        // The MAC covers the cookie's name, so each name is its own context; a name
+        // the service does not use is checked in full every time.
+        let context = match cookie_name {
+            SESSION_COOKIE => 0,
+            SESSION_COOKIE_HOST => 1,
+            _ => {
+                return cookie::session::authenticate(
+                    value,
+                    cookie_name,
+                    &self.keys.session,
+                    payload,
+                );
+            }
+        };
+        let sessions = &self.memos.sessions;
+        if let Some(len) = sessions.recall(context, value.as_bytes(), payload.as_mut_bytes()) {
+            return Ok(len);
+        }
+        let len = cookie::session::authenticate(value, cookie_name, &self.keys.session, payload)?;
+        sessions.remember(context, value.as_bytes(), payload.bytes(len));
+        Ok(len)
+    }
+
+    /// The MAC half of verifying `token` (`jwt::authenticate_into`), or its result
+    /// remembered from an earlier request: the authentic payload, in `scratch`.
+    fn authentic_token<'s>(
+        &self,
+        token: &str,
+        scratch: &'s mut Vec<u8>,
+    ) -> Result<&'s [u8], jwt::TokenError> {
+        if scratch.len() < MAX_PAYLOAD {
+            scratch.resize(MAX_PAYLOAD, 0);
+        }
+        if let Some(len) = self.memos.tokens.recall(0, token.as_bytes(), scratch) {
+            return Ok(scratch.get(..len).unwrap_or_default());
+        }
+        let payload = jwt::authenticate_into(token, &self.keys.token, scratch)?;
+        self.memos.tokens.remember(0, token.as_bytes(), payload);
+        Ok(payload)
     }
 
     /// The identity of `req`: its bearer token when it has an `Authorization`
