@@ -90,16 +90,18 @@ impl<'a> Identity<'a> {
 /// outlives the cookie's decode buffer.
 pub type SessionAuth<'a> = SessionView<'a>;
 
-/// What authentication needs to look at.
+/// What authentication needs to look at. Only the app builds one, from its own
+/// fields: a memo answers for the keys it was filled under, so pairing it with other
+/// keys would accept credentials those keys never signed.
 pub struct Authenticator<'a> {
     /// Key sets.
-    pub keys: &'a Keys,
+    pub(crate) keys: &'a Keys,
     /// The users, for existence and password epochs.
-    pub users: &'a UserDb,
+    pub(crate) users: &'a UserDb,
     /// Revoked sessions, tokens and per-user cutoffs.
-    pub revoked: &'a RevocationStore,
+    pub(crate) revoked: &'a RevocationStore,
     /// Credentials already found authentic under `keys` (see [`memo`](crate::web::memo)).
-    pub memos: &'a Memos,
+    pub(crate) memos: &'a Memos,
 }
 
 /// The claims of a new token for `user` with a random 128-bit `jti`, in lowercase
@@ -199,8 +201,9 @@ impl<'a> Authenticator<'a> {
     }
 
     /// Checks a bearer token of type `kind` and answers whose it is. The claims are
-    /// read borrowed from a per-thread scratch buffer (`jwt::verify_view`) and the name
-    /// is the user database's: nothing is allocated. A token whose `sub` and Flask-JWT
+    /// read borrowed from a per-thread scratch buffer (the authentic payload, from the
+    /// memo or the MAC check, then `jwt::view_authentic`) and the name is the user
+    /// database's: nothing is allocated. A token whose `sub` and Flask-JWT
     /// `identity` name different users is refused by `jwt` itself
     /// (`ConflictingSubject`): the app behind the proxy may read either.
     pub fn token(&self, token: &str, kind: TokenType, now: u64) -> Result<&'a str, AuthError> {
