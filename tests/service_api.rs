@@ -173,17 +173,6 @@ fn refresh_tokens_when_enabled() {
     );
 }
 
-fn eventually_refused(srv: &Server, headers: &[(&str, &str)], path: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while srv.get(path, headers).status == 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path} still accepted"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn revoke_all_and_user_del_end_sessions_and_tokens() {
     let tmp = TempDir::new("revoke-all");

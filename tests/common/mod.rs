@@ -383,6 +383,16 @@ pub fn browser_login(
     )
 }
 
+/// Waits (5 s at most) until `path` with `headers` is no longer answered 200: the
+/// server reloads revocations and users about once a second.
+pub fn eventually_refused(srv: &Server, headers: &[(&str, &str)], path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while srv.get(path, headers).status == 200 {
+        assert!(Instant::now() < deadline, "{path} still accepted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// An access token from `POST /auth`.
 pub fn api_token(srv: &Server, user: &str, pass: &str) -> String {
     let body = serde_json::json!({ "username": user, "password": pass }).to_string();
