@@ -371,10 +371,6 @@ if [ "$VERIFY_BENCH" = 1 ]; then
     cargo bench --locked --bench verify --quiet >"$BENCH_OUT/verify-bench.txt" 2>&1 ||
         log "cargo bench --bench verify failed (see $BENCH_OUT/verify-bench.txt)"
     VERIFY_OUT=$(cat "$BENCH_OUT/verify-bench.txt")
-    # cargo bench re-links target/release/latchkey under the bench profile, whose crate
-    # hash the symbol names in .cargo/link-order.txt do not carry (~+150 kB idle RSS);
-    # cargo keeps both builds, so this only puts the release one back
-    [ "$SKIP_BUILD" = 1 ] || cargo build --release --locked --quiet
 fi
 # bench_ns ROW: the first number after the row name; bench_ratio RATIO likewise.
 bench_ns() { awk -v n="$1" 'index($0, n " ") == 1 { split(substr($0, length(n) + 1), a, " "); print a[1]; exit }' <<<"$VERIFY_OUT"; }
