@@ -413,13 +413,24 @@ http_rows() {
     if [ "$n" -gt 0 ]; then
         local mr mp
         mr=$(median "${ratios[@]}"); mp=$(median "${p99s[@]}")
+        # Context only: a ratio to a hello-world server on this x86 machine is not what a
+        # device user feels (issue 13 retired those targets).
         row "$label -c$C req/s vs floor" \
             "median $(median "${rpss[@]}") req/s vs $(median "${mrpss[@]}") (non2xx/err $errs_all); per round: $per" \
-            "≥ 85 % of mio-hello, median of $n round(s)" "$(calc "$mr * 100" 1) %" "$(( $(ge "$mr" 0.85) && ok_err ))"
+            "none (context)" "$(calc "$mr * 100" 1) %" ""
         row "$label -c$C p99 vs floor" "per round: $(printf '%s× ' "${p99s[@]}" | sed 's/ $//')" \
-            "≤ 1.5 × mio-hello p99, median" "${mp}×" "$(le "$mp" 1.5)"
-    else
-        row "$label -c$C req/s" "median $(median "${rpss[@]}") req/s (non2xx/err $errs_all)" "floor row missing" "" ""
+            "none (context)" "${mp}×" ""
+    fi
+    # The p99 a user waits for, at 32 connections: under 2 ms, median over the rounds.
+    local p99abs=() lp
+    for ((r = 1; r <= ROUNDS; r++)); do
+        line=${R[$key@$C#$r]:-}
+        [ -n "$line" ] && p99abs+=("$(kv p99_us "$line")")
+    done
+    if [ "$C" = 32 ] && [ ${#p99abs[@]} -gt 0 ]; then
+        lp=$(median "${p99abs[@]}")
+        row "$label -c$C p99" "median $(ms "$lp") ms; per round: $(for v in "${p99abs[@]}"; do printf '%s ' "$(ms "$v")"; done)ms (non2xx/err $errs_all)" \
+            "< 2 ms, no errors" "$(calc "$lp / 2000" 2)" "$(( $(le "$lp" 1999) && ok_err ))"
     fi
     local fl=${R[$fkey@$C]:-}
     if [ -n "$fl" ]; then
@@ -427,7 +438,7 @@ http_rows() {
         frps=$(rps_of "$fl"); rps=$(median "${rpss[@]}")
         [ "$(errs_of "$fl")" = 0/0 ] || note=", flask non2xx/err $(errs_of "$fl")"
         r=$(calc "$rps / $frps" 1)
-        row "$label -c$C req/s vs Flask" "$rps req/s" "≥ 30 × flask -w1 $fnote $frps req/s$note" "${r}×" "$(ge "$r" 30)"
+        row "$label -c$C req/s vs Flask" "$rps req/s" "≥ 10 × flask -w1 $fnote $frps req/s$note" "${r}×" "$(ge "$r" 10)"
     fi
 }
 
@@ -456,8 +467,8 @@ FLOOR_IDLE="?"
 if [ ${#FLOOR_IDLE_ALL[@]} -gt 0 ]; then
     FLOOR_IDLE="median $(median "${FLOOR_IDLE_ALL[@]}") kB (range $(printf '%s\n' "${FLOOR_IDLE_ALL[@]}" | sort -n | head -1)–$(printf '%s\n' "${FLOOR_IDLE_ALL[@]}" | sort -n | tail -1) kB)"
 fi
-row "idle RSS (after one login)" "median $RSS_IDLE kB of $RSS_STARTS starts (range $RSS_RANGE kB); last start: $RSS_SPLIT (fresh, before login: median $RSS_FRESH kB; mio-hello floor, same method: $FLOOR_IDLE)" "≤ 2 MiB (2048 kB)" \
-    "$(calc "$RSS_IDLE / 2048" 2)" "$(le "$RSS_IDLE" 2048)"
+row "idle RSS (after one login)" "median $RSS_IDLE kB of $RSS_STARTS starts (range $RSS_RANGE kB); last start: $RSS_SPLIT (fresh, before login: median $RSS_FRESH kB; mio-hello floor, same method: $FLOOR_IDLE)" "none on x86 (device budgets: bench on the device)" \
+    "$(calc "$RSS_IDLE / 2048" 2)" ""
 fp=${R[footprint@256]:-}
 # context: the peaks the shared harness read in its own -c256 latchkey rows
 shared_peak() { awk -v l="$1" 'index($0, l) == 1 { split(substr($0, 41), a, " "); print a[6] " " a[7] }' \
