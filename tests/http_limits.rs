@@ -271,6 +271,60 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn http11_needs_exactly_one_host() {
+    let server = start(Limits::default());
+    for raw in [
+        b"GET / HTTP/1.1\r\n\r\n".as_slice(),
+        b"GET / HTTP/1.1\r\nHost: t\r\nhost: u\r\n\r\n",
+    ] {
+        let answer = exchange(server.addr, raw);
+        assert_eq!(status_line(&answer), "HTTP/1.1 400 Bad Request", "{answer}");
+        assert!(answer.contains("Connection: close\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\n400 Bad Request\n\nmissing or repeated host\n"));
+    }
+    // HTTP/1.0 predates Host: it may leave it out.
+    let answer = exchange(server.addr, b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(status_line(&answer), "HTTP/1.1 200 OK");
+    assert_normal_request_answered(server.addr);
+}
+
+#[test]
+fn a_closing_error_is_read_whole_while_the_client_still_sends() {
+    let server = start(Limits::default());
+    let mut stream = connect(server.addr);
+    let mut writer = stream.try_clone().unwrap();
+    // A body far over the limit keeps coming after the 413: the server drains it
+    // (lingers) instead of closing on unread input, which would reset the
+    // connection and could destroy the answer before the client reads it.
+    let sender = thread::spawn(move || {
+        let head = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n";
+        let _ = writer.write_all(head);
+        let chunk = [b'x'; 16 * 1024];
+        for _ in 0..32 {
+            if writer.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Write);
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("{e} after {:?}", String::from_utf8_lossy(&answer)),
+        }
+    }
+    sender.join().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(status_line(&answer), "HTTP/1.1 413 Content Too Large");
+    assert!(answer.contains("Connection: close\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n413 Content Too Large\n\nrequest body too large\n"));
+    assert_normal_request_answered(server.addr);
+}
+
+#[test]
 fn http10_closes_after_the_response() {
     let server = start(Limits::default());
     // read_to_end returning at all shows the server closed the connection.

@@ -1,5 +1,6 @@
-//! The parser change (no pre-scan, httparse's value check standing alone) against the
-//! usual smuggling shapes: each is refused, or parsed as exactly one request.
+//! The usual request-smuggling shapes against the request parser: each is refused, or
+//! read as exactly one request, so no front proxy and latchkey can disagree on where
+//! a request ends (RFC 9112 §6.3, §11.2).
 
 use latchkey::http::{HttpError, Limits, Parsed, parse_request};
 

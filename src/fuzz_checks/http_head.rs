@@ -4,7 +4,8 @@
 //! request whose header names or values carry CR, LF or other control characters, must
 //! never accept a repeated `Content-Length` or one together with `Transfer-Encoding`,
 //! must stay within the head and body limits, and must decide on a prefix of the
-//! input the same way as on the whole (the loop parses a growing buffer).
+//! input the same way as on the whole (the loop parses a growing buffer). Path, query
+//! and header lookup must agree with the target and header list they come from.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -47,6 +48,18 @@ pub fn check(data: &[u8]) {
                 "control byte in header value {value:?}"
             );
         }
+        // The path is the target up to the first `?`, the query what follows it.
+        assert!(!req.path().contains('?'));
+        match req.query() {
+            Some(query) => assert_eq!(format!("{}?{query}", req.path()), req.target()),
+            None => assert_eq!(req.path(), req.target()),
+        }
+        // A header found by name is the first whose name matches in any ASCII case.
+        let first_length = req
+            .headers()
+            .find(|(name, _)| name.eq_ignore_ascii_case("Content-Length"))
+            .map(|(_, value)| value);
+        assert_eq!(req.header("CONTENT-length"), first_length);
         for part in [req.method(), req.target()] {
             assert!(
                 !part.is_empty()

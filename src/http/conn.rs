@@ -26,9 +26,8 @@ pub(crate) struct Conn {
     pub sock: TcpStream,
     pub peer: SocketAddr,
     pub generation: u64,
-    /// Input bytes; `input[..filled]` holds data, the rest is room to read into.
+    /// Input received and not yet consumed by a request.
     pub input: Vec<u8>,
-    pub filled: usize,
     /// Bytes of `input` already searched for the end of the head.
     pub scanned: usize,
     /// Head parsed; the request occupies this many bytes once the body is in.
@@ -62,8 +61,7 @@ impl Conn {
             sock,
             peer,
             generation,
-            input: vec![0; limits.initial_buffer_bytes.max(64)],
-            filled: 0,
+            input: Vec::with_capacity(limits.initial_buffer_bytes),
             scanned: 0,
             need_total: None,
             output: Vec::new(),
@@ -84,7 +82,7 @@ impl Conn {
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Open
             && self.request_started.is_none()
-            && self.filled == 0
+            && self.input.is_empty()
             && self.output.is_empty()
     }
 
@@ -111,21 +109,14 @@ impl Conn {
 
     /// Drops `consumed` bytes of input (one request), keeping what follows (pipelining).
     pub fn consume(&mut self, consumed: usize, limits: &Limits, now: Instant) {
-        let consumed = consumed.min(self.filled);
-        if consumed < self.filled {
-            self.input.copy_within(consumed..self.filled, 0);
-        }
-        self.filled -= consumed;
+        self.input.drain(..consumed.min(self.input.len()));
         self.scanned = 0;
         self.need_total = None;
-        if self.filled == 0 {
+        if self.input.is_empty() {
             self.request_started = None;
             self.idle_since = now;
             // Give back what a large request made the buffer grow to.
-            if self.input.len() > limits.initial_buffer_bytes {
-                self.input.truncate(limits.initial_buffer_bytes.max(64));
-                self.input.shrink_to_fit();
-            }
+            self.input.shrink_to(limits.initial_buffer_bytes);
         } else {
             self.request_started = Some(now);
         }

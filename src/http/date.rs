@@ -1,46 +1,28 @@
-//! The `Date` header value (IMF-fixdate, RFC 9110 §5.6.7), formatted at most once a second.
+//! The `Date` header value: IMF-fixdate (RFC 9110 §5.6.7).
 
-/// Length of an IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub const IMF_FIXDATE_LEN: usize = 29;
-
-/// Formats `unix_secs` as an IMF-fixdate.
+/// Formats `unix_secs` as an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
 ///
 /// ```
 /// use latchkey::http::date::imf_fixdate;
-/// assert_eq!(&imf_fixdate(784111777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+/// assert_eq!(imf_fixdate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
 /// ```
-pub fn imf_fixdate(unix_secs: u64) -> [u8; IMF_FIXDATE_LEN] {
-    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
+pub fn imf_fixdate(unix_secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let days = unix_secs / 86_400;
     let secs_of_day = unix_secs % 86_400;
-    let weekday = DAYS[(days % 7) as usize];
-    let (year, month_number, day) = civil_from_days(days);
-    let month_index = month_number - 1;
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS.get((days % 7) as usize).unwrap_or(&"Thu");
+    let month = MONTHS
+        .get(month.saturating_sub(1) as usize)
+        .unwrap_or(&"Jan");
     // Years past 9999 cannot be written in four digits; clamp rather than misformat.
     let year = year.min(9999);
-    let month = MONTHS[month_index as usize];
     let (hour, minute, second) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
-    let digit = |n: u64| b'0' + (n % 10) as u8;
-    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
-    out[..3].copy_from_slice(weekday);
-    out[5] = digit(day / 10);
-    out[6] = digit(day);
-    out[8..11].copy_from_slice(month);
-    out[12] = digit(year / 1000);
-    out[13] = digit(year / 100);
-    out[14] = digit(year / 10);
-    out[15] = digit(year);
-    out[17] = digit(hour / 10);
-    out[18] = digit(hour);
-    out[20] = digit(minute / 10);
-    out[21] = digit(minute);
-    out[23] = digit(second / 10);
-    out[24] = digit(second);
-    out
+    format!("{weekday}, {day:02} {month} {year:04} {hour:02}:{minute:02}:{second:02} GMT")
 }
 
 /// The proleptic Gregorian `(year, month 1-12, day 1-31)` of a count of days since
@@ -61,54 +43,21 @@ pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (yoe + era * 400 + u64::from(month <= 2), month, day)
 }
 
-/// The formatted date of the current second, recomputed only when the second changes.
-#[derive(Debug, Clone)]
-pub struct DateCache {
-    secs: u64,
-    formatted: [u8; IMF_FIXDATE_LEN],
-}
-
-impl DateCache {
-    /// A cache holding the date for `unix_secs`.
-    pub fn new(unix_secs: u64) -> Self {
-        DateCache {
-            secs: unix_secs,
-            formatted: imf_fixdate(unix_secs),
-        }
-    }
-
-    /// Moves the cache to `unix_secs` (a no-op within the same second).
-    pub fn update(&mut self, unix_secs: u64) {
-        if unix_secs != self.secs {
-            self.secs = unix_secs;
-            self.formatted = imf_fixdate(unix_secs);
-        }
-    }
-
-    /// The cached IMF-fixdate.
-    pub fn get(&self) -> &[u8; IMF_FIXDATE_LEN] {
-        &self.formatted
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn epoch_and_leap_day() {
-        assert_eq!(&imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(&imf_fixdate(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(
-            &imf_fixdate(1_798_761_599),
-            b"Thu, 31 Dec 2026 23:59:59 GMT"
-        );
+    fn epoch_leap_day_and_year_end() {
+        assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(imf_fixdate(61), "Thu, 01 Jan 1970 00:01:01 GMT");
+        assert_eq!(imf_fixdate(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(imf_fixdate(1_798_761_599), "Thu, 31 Dec 2026 23:59:59 GMT");
     }
 
     #[test]
-    fn cache_follows_the_second() {
-        let mut cache = DateCache::new(0);
-        cache.update(61);
-        assert_eq!(cache.get(), b"Thu, 01 Jan 1970 00:01:01 GMT");
+    fn far_future_stays_the_same_length() {
+        assert_eq!(imf_fixdate(u64::MAX / 2).len(), 29);
+        assert!(imf_fixdate(u64::MAX / 2).contains(" 9999 "));
     }
 }

@@ -21,10 +21,14 @@
 //!   worker is not read further until the answer is queued.
 //! - After a closing error response the write side is shut and input drained for
 //!   `Limits::linger`, so the client reads the response instead of a reset.
+//! - Response headers are checked when they are added ([`HeaderError`]): names are
+//!   tokens, values hold no CR, LF or other control byte, and the framing headers
+//!   (`Date`, `Content-Length`, `Connection`) are the server's alone.
 
 mod conn;
 pub mod date;
 mod error;
+mod header;
 pub mod limits;
 mod request;
 mod response;
@@ -32,9 +36,10 @@ mod server;
 mod worker;
 
 pub use error::HttpError;
+pub use header::HeaderError;
 pub use limits::Limits;
 pub use request::{Parsed, Request, RequestFacts, Version, parse_request};
-pub use response::{HeaderBlock, HeaderError, HeaderName, Response, reason};
+pub use response::{Response, reason};
 pub use server::{Server, ShutdownHandle};
 pub use worker::Job;
 
@@ -50,10 +55,6 @@ pub trait Handler {
     fn complete(&mut self, done: Self::Done) -> Response;
     /// Called about once a second on the loop thread (reload files, prune state).
     fn tick(&mut self, _now: std::time::SystemTime) {}
-    /// Called each time the loop wakes up, before it handles anything, with the wall
-    /// clock in unix seconds (the second the `Date` header says): a handler may take
-    /// its "now" from here instead of reading the clock once per request.
-    fn set_clock(&mut self, _unix_secs: u64) {}
 }
 
 /// A handler's answer to a request.

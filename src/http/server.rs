@@ -12,7 +12,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::{Conn, Phase};
-use super::date::DateCache;
+use super::date::imf_fixdate;
 use super::error::HttpError;
 use super::limits::Limits;
 use super::request::{Parsed, RequestFacts, Version, parse_request};
@@ -24,6 +24,8 @@ const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 const TICK: Duration = Duration::from_secs(1);
+/// Most bytes taken from a socket in one read.
+const SCRATCH_BYTES: usize = 4096;
 
 /// A bound, not yet running HTTP server.
 ///
@@ -149,9 +151,8 @@ impl Server {
             ctx: Ctx {
                 handler,
                 worker,
-                date: DateCache::new(unix_secs(SystemTime::now())),
                 now,
-                scratch: vec![0; 4096],
+                scratch: vec![0; SCRATCH_BYTES],
                 draining: false,
                 limits,
             },
@@ -160,12 +161,6 @@ impl Server {
         let mut next_tick = now + TICK;
         let mut drain_until: Option<Instant> = None;
         loop {
-            // The clock of the last wake-up, not a fresh reading: the poll then sleeps
-            // at most the time spent handling that wake-up's events past the earliest
-            // deadline (microseconds: the once-a-second tick, which may reload files
-            // and fsync, refreshes the clock after it runs), and a request costs one
-            // clock read less.
-            let now = state.ctx.now;
             let mut wake_at = next_tick;
             if let Some(Reverse((at, _, _))) = state.timers.peek() {
                 wake_at = wake_at.min(*at);
@@ -173,17 +168,13 @@ impl Server {
             if let Some(until) = drain_until {
                 wake_at = wake_at.min(until);
             }
-            let timeout = wake_at.saturating_duration_since(now);
+            let timeout = wake_at.saturating_duration_since(Instant::now());
             if let Err(e) = poll.poll(&mut events, Some(timeout))
                 && e.kind() != ErrorKind::Interrupted
             {
                 return Err(e);
             }
-            let wall = SystemTime::now();
             state.ctx.now = Instant::now();
-            let wall_secs = unix_secs(wall);
-            state.ctx.date.update(wall_secs);
-            state.ctx.handler.set_clock(wall_secs);
             let mut begin_shutdown = false;
             for event in events.iter() {
                 match event.token() {
@@ -217,7 +208,7 @@ impl Server {
             state.expire_timers();
             if now >= next_tick {
                 next_tick = now + TICK;
-                state.ctx.handler.tick(wall);
+                state.ctx.handler.tick(SystemTime::now());
                 state.ctx.now = Instant::now();
                 if state.accept_pending {
                     state.accept_all(poll.registry());
@@ -242,9 +233,10 @@ fn unix_secs(time: SystemTime) -> u64 {
 struct Ctx<H: Handler> {
     handler: H,
     worker: Worker<H::Done>,
-    date: DateCache,
+    /// The clock of this wake-up of the loop, for deadlines.
     now: Instant,
-    /// Where lingering input is read to be thrown away.
+    /// Where input is read before it is appended to a connection's buffer, or thrown
+    /// away while lingering.
     scratch: Vec<u8>,
     /// Shutting down: every response closes its connection.
     draining: bool,
@@ -421,10 +413,10 @@ impl<H: Handler> Loop<H> {
             let answer_timeout = conn.phase == Phase::Open
                 && conn.write_waiting_since.is_none()
                 && conn.request_started.is_some()
-                && conn.filled > 0;
+                && !conn.input.is_empty();
             if answer_timeout {
                 conn.request_started = None;
-                queue_error(conn, &HttpError::Timeout, &self.ctx.date);
+                queue_error(conn, &HttpError::Timeout);
                 self.drive(slot);
             } else {
                 self.close(slot);
@@ -471,7 +463,9 @@ impl<H: Handler> Loop<H> {
                 .is_some_and(|conn| {
                     conn.is_idle()
                         || matches!(conn.phase, Phase::Lingering { .. })
-                        || (conn.phase == Phase::Open && conn.filled == 0 && conn.output.is_empty())
+                        || (conn.phase == Phase::Open
+                            && conn.input.is_empty()
+                            && conn.output.is_empty())
                 });
             if idle {
                 self.close(slot);
@@ -496,9 +490,6 @@ impl<H: Handler> Loop<H> {
 
 /// Drives one connection; `false` means close it.
 fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
-    // A short read means the socket was drained: edge-triggered polling reports any
-    // later data, so the extra read that would return WouldBlock is skipped.
-    let mut drained = false;
     loop {
         if let Phase::Lingering { .. } = conn.phase {
             return linger(conn, &mut ctx.scratch);
@@ -532,41 +523,38 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
         if held_by_output {
             continue;
         }
-        if conn.phase != Phase::Open || drained {
+        if conn.phase != Phase::Open {
             return true;
         }
-        if conn.filled == conn.input.len() {
-            // The buffer holds at most one partial request (complete ones are answered
-            // before reading), so it never needs more than that request's head limit or,
-            // once the head is parsed, its head plus declared body.
-            let cap = conn
-                .need_total
-                .unwrap_or(ctx.limits.max_head_bytes)
-                .min(limits_total(&ctx.limits));
-            let grown = conn.input.len().saturating_mul(2).min(cap);
-            if grown <= conn.input.len() {
-                // Cannot happen within the limits (a full buffer always parses to an
-                // answer); refuse rather than spin.
-                queue_error(conn, &HttpError::HeadTooLarge, &ctx.date);
-                continue;
-            }
-            conn.input.resize(grown, 0);
+        // The buffer holds at most one partial request (complete ones are answered
+        // before reading), so it never needs more than that request's head limit or,
+        // once the head is parsed, its head plus declared body.
+        let cap = conn
+            .need_total
+            .unwrap_or(ctx.limits.max_head_bytes)
+            .min(limits_total(&ctx.limits));
+        let room = cap.saturating_sub(conn.input.len());
+        if room == 0 {
+            // Cannot happen within the limits (a full buffer always parses to an
+            // answer); refuse rather than spin.
+            queue_error(conn, &HttpError::HeadTooLarge);
+            continue;
         }
-        let room = conn.input.len() - conn.filled;
-        let Some(space) = conn.input.get_mut(conn.filled..) else {
+        let Some(space) = ctx.scratch.get_mut(..room.min(SCRATCH_BYTES)) else {
             return false;
         };
+        // Edge-triggered polling: read until the socket says WouldBlock.
         match conn.sock.read(space) {
             Ok(0) => {
                 // The peer will send no more; answer nothing further.
                 return false;
             }
             Ok(n) => {
-                if conn.filled == 0 && conn.request_started.is_none() {
+                if conn.input.is_empty() && conn.request_started.is_none() {
                     conn.request_started = Some(ctx.now);
                 }
-                conn.filled += n;
-                drained = n < room;
+                conn.input
+                    .extend_from_slice(space.get(..n).unwrap_or_default());
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -606,24 +594,23 @@ fn may_hold_head_end(input: &[u8], from: usize) -> bool {
 }
 
 fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> Step {
-    if conn.filled == 0 {
+    if conn.input.is_empty() {
         return Step::NeedInput;
     }
     let limits = &ctx.limits;
-    let buffered = conn.input.get(..conn.filled).unwrap_or_default();
+    let buffered = conn.input.as_slice();
     match conn.need_total {
-        Some(total) if conn.filled < total => return Step::NeedInput,
+        Some(total) if buffered.len() < total => return Step::NeedInput,
         Some(_) => {}
         None => {
             // Re-parse only when a head end may have arrived, so a head trickling in
             // byte by byte costs linear, not quadratic, work. The first attempt on a
-            // request (`scanned == 0`) just parses: a whole request usually arrives in
-            // one read, and the parser finds its end anyway.
+            // request (`scanned == 0`) just parses.
             if conn.scanned > 0
-                && conn.filled < limits.max_head_bytes
+                && buffered.len() < limits.max_head_bytes
                 && !may_hold_head_end(buffered, conn.scanned)
             {
-                conn.scanned = conn.filled;
+                conn.scanned = buffered.len();
                 return Step::NeedInput;
             }
         }
@@ -634,11 +621,11 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
     });
     match parsed {
         Err(error) => {
-            queue_error(conn, &error, &ctx.date);
+            queue_error(conn, &error);
             Step::Handled
         }
         Ok(Parsed::NeedMore) => {
-            conn.scanned = conn.filled;
+            conn.scanned = conn.input.len();
             Step::NeedInput
         }
         Ok(Parsed::NeedBody {
@@ -692,20 +679,27 @@ fn queue_response<H: Handler>(
     ctx: &Ctx<H>,
 ) {
     let close = !facts.keep_alive || ctx.draining;
-    let http10_keep_alive = !close && facts.version == Version::Http10;
-    response.write_to(
-        &mut conn.output,
-        facts.head_only,
-        close,
-        http10_keep_alive,
-        ctx.date.get(),
-    );
+    // HTTP/1.1 stays open unless told otherwise; HTTP/1.0 only when it asked and is
+    // told so (RFC 9112 §9.3).
+    let connection = if close {
+        Some("close")
+    } else if facts.version == Version::Http10 {
+        Some("keep-alive")
+    } else {
+        None
+    };
+    response.write_to(&mut conn.output, facts.head_only, connection, &date_now());
     conn.close_after_write |= close;
 }
 
-fn queue_error(conn: &mut Conn, error: &HttpError, date: &DateCache) {
-    Response::from_error(error).write_to(&mut conn.output, false, true, false, date.get());
+fn queue_error(conn: &mut Conn, error: &HttpError) {
+    Response::from_error(error).write_to(&mut conn.output, false, Some("close"), &date_now());
     conn.close_after_write = true;
+}
+
+/// The `Date` header value of a response sent now.
+fn date_now() -> String {
+    imf_fixdate(unix_secs(SystemTime::now()))
 }
 
 #[cfg(test)]

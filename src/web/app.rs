@@ -81,11 +81,6 @@ pub struct App {
     /// `/login` and the stylesheet's path under the prefix, built once.
     login_path: String,
     stylesheet_path: String,
-    /// The welcome page's constant parts, rendered once.
-    welcome: pages::WelcomePage,
-    /// The wall clock the server read when it last woke up ([`Handler::set_clock`]),
-    /// so requests handled together read it once between them.
-    clock: Option<u64>,
     /// Session cookies, access tokens and sign-out tokens already found authentic
     /// under `keys`, which never change while the app runs.
     memos: Memos,
@@ -150,21 +145,14 @@ impl App {
             in_flight: HashMap::new(),
             login_path: format!("{}/login", cfg.prefix),
             stylesheet_path: format!("{}{}", cfg.prefix, pages::style_route()),
-            welcome: pages::WelcomePage::new(
-                &cfg.title,
-                &format!("{}{}", cfg.prefix, pages::style_route()),
-                &format!("{}/logout", cfg.prefix),
-            ),
             cfg,
-            clock: None,
             memos: Memos::default(),
         }
     }
 
-    /// Now, in unix seconds: the server's clock of this wake-up, or the system clock
-    /// when no server has set one.
+    /// Now, in unix seconds.
     fn now(&self) -> u64 {
-        self.clock.unwrap_or_else(now_secs)
+        now_secs()
     }
 
     fn route<'r>(&self, path: &'r str) -> Option<&'r str> {
@@ -738,9 +726,14 @@ impl App {
                     Identity::Session(s) => self.session_csrf_token(&s.sid),
                     Identity::Token(_) => cookie::csrf::token_text("", &self.keys.csrf),
                 };
-                let mut body = Response::body_buffer(0);
-                self.welcome.render_into(&mut body, identity.user(), &csrf);
-                respond::html_bytes(200, body)
+                let page = pages::welcome_page(
+                    &self.cfg.title,
+                    &self.stylesheet_path,
+                    identity.user(),
+                    &format!("{}/logout", self.cfg.prefix),
+                    csrf.as_str(),
+                );
+                respond::html(200, page)
             }
             None => self.error_page(&WebError::NotFound),
         }
@@ -911,10 +904,6 @@ impl Handler for App {
 
     fn complete(&mut self, done: LoginDone) -> Response {
         self.finish_login(done)
-    }
-
-    fn set_clock(&mut self, unix_secs: u64) {
-        self.clock = Some(unix_secs);
     }
 
     fn tick(&mut self, _now: SystemTime) {

@@ -41,7 +41,15 @@ impl fmt::Display for AuthError {
     }
 }
 
-impl std::error::Error for AuthError {}
+impl std::error::Error for AuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AuthError::Cookie(e) => Some(e),
+            AuthError::Token(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Why a request was refused before or instead of its handler's normal answer.
 #[derive(Debug)]
@@ -92,7 +100,15 @@ impl fmt::Display for WebError {
     }
 }
 
-impl std::error::Error for WebError {}
+impl std::error::Error for WebError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WebError::Auth(e) => Some(e),
+            WebError::Form(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<AuthError> for WebError {
     fn from(e: AuthError) -> Self {
@@ -128,5 +144,32 @@ impl WebError {
             WebError::RateLimited(s) | WebError::Busy(s) => Some((*s).max(1)),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn wrapping_errors_name_their_source() {
+        let err = WebError::from(AuthError::Token(TokenError::Expired));
+        let auth = err.source().expect("an auth error wraps");
+        assert_eq!(auth.to_string(), err.to_string());
+        assert!(auth.source().is_some());
+        assert!(WebError::NotFound.source().is_none());
+        assert!(AuthError::Revoked.source().is_none());
+    }
+
+    #[test]
+    fn statuses_and_retry_after() {
+        assert_eq!(WebError::from(AuthError::NoCredentials).status(), 401);
+        assert_eq!(WebError::RateLimited(0).status(), 429);
+        assert_eq!(WebError::RateLimited(0).retry_after(), Some(1));
+        assert_eq!(WebError::Busy(3).retry_after(), Some(3));
+        assert_eq!(WebError::Csrf.status(), 403);
+        assert_eq!(WebError::NotFound.retry_after(), None);
     }
 }

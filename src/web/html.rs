@@ -1,7 +1,8 @@
 //! HTML escaping for everything reflected into a page.
 
-/// Appends `text` to `out` with `& < > " '` replaced by entities, which makes it
-/// safe both as element content and inside a double- or single-quoted attribute.
+/// Appends `text` to `out` with `& < > " '` replaced by character references, which
+/// makes it safe both as element content and inside a double- or single-quoted
+/// attribute value.
 ///
 /// ```
 /// let mut page = String::from("<p>");
@@ -9,91 +10,16 @@
 /// assert_eq!(page, "<p>a&lt;b");
 /// ```
 pub fn escape_into(out: &mut String, text: &str) {
-    // Most values (paths, names, tokens) hold no special at all: find that out eight
-    // bytes at a time and copy them whole.
-    if !has_special(text.as_bytes()) {
-        out.push_str(text);
-        return;
-    }
-    // Byte by byte: the five specials are ASCII, so they never occur inside a
-    // multi-byte character, and every cut below falls on a character boundary.
-    let mut plain_from = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        let entity = match byte {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\'' => "&#x27;",
-            _ => continue,
-        };
-        out.push_str(text.get(plain_from..at).unwrap_or_default());
-        out.push_str(entity);
-        plain_from = at + 1;
-    }
-    out.push_str(text.get(plain_from..).unwrap_or_default());
-}
-
-/// [`escape_into`] for a page built as bytes (a response body): the same entities,
-/// and text that holds no special is copied whole. Escaping never splits a UTF-8
-/// character (the specials are ASCII), so valid text stays valid.
-///
-/// ```
-/// let mut body = b"<p>".to_vec();
-/// latchkey::web::html::escape_bytes_into(&mut body, b"a<b");
-/// assert_eq!(body, b"<p>a&lt;b");
-/// ```
-pub fn escape_bytes_into(out: &mut Vec<u8>, text: &[u8]) {
-    if !has_special(text) {
-        out.extend_from_slice(text);
-        return;
-    }
-    let mut plain_from = 0;
-    for (at, &byte) in text.iter().enumerate() {
-        let entity: &[u8] = match byte {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            b'"' => b"&quot;",
-            b'\'' => b"&#x27;",
-            _ => continue,
-        };
-        out.extend_from_slice(text.get(plain_from..at).unwrap_or_default());
-        out.extend_from_slice(entity);
-        plain_from = at + 1;
-    }
-    out.extend_from_slice(text.get(plain_from..).unwrap_or_default());
-}
-
-/// Whether `byte` is one of the five characters [`escape_into`] replaces.
-fn is_special(byte: u8) -> bool {
-    matches!(byte, b'&' | b'<' | b'>' | b'"' | b'\'')
-}
-
-/// Whether `text` holds a byte [`escape_into`] replaces, checked a 64-bit word at a
-/// time (the release build optimises for size and would not vectorise a byte loop).
-fn has_special(text: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Whether some byte of `word` equals `byte`: XOR turns those bytes to zero, and
-    // `(y - 0x01..) & !y & 0x80..` is non-zero exactly when `y` has a zero byte.
-    let holds = |word: u64, byte: u8| {
-        let y = word ^ ONES.wrapping_mul(u64::from(byte));
-        y.wrapping_sub(ONES) & !y & HIGHS != 0
-    };
-    let (words, rest) = text.as_chunks::<8>();
-    for word in words {
-        let word = u64::from_le_bytes(*word);
-        if holds(word, b'&')
-            | holds(word, b'<')
-            | holds(word, b'>')
-            | holds(word, b'"')
-            | holds(word, b'\'')
-        {
-            return true;
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
         }
     }
-    rest.iter().any(|&byte| is_special(byte))
 }
 
 /// Returns `text` HTML-escaped (see [`escape_into`]).
@@ -103,7 +29,7 @@ fn has_special(text: &[u8]) -> bool {
 /// assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;");
 /// ```
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut out = String::with_capacity(text.len());
     escape_into(&mut out, text);
     out
 }
@@ -118,12 +44,24 @@ mod tests {
     }
 
     #[test]
+    fn leaves_every_other_ascii_character_alone() {
+        for c in (0u8..0x80).map(char::from) {
+            if !"&<>\"'".contains(c) {
+                let text = format!("a{c}b");
+                assert_eq!(escape(&text), text, "{c:?}");
+            }
+        }
+    }
+
+    #[test]
     fn leaves_other_text_alone() {
         assert_eq!(escape(""), "");
         assert_eq!(
             escape("plain ünïcode 😀 /path?x=1"),
             "plain ünïcode 😀 /path?x=1"
         );
+        // Control characters are not HTML's to escape: they pass through.
+        assert_eq!(escape("a\0\t\n\r\u{7f}b"), "a\0\t\n\r\u{7f}b");
     }
 
     #[test]
@@ -132,6 +70,8 @@ mod tests {
         assert!(!escaped.contains('"'));
         let escaped = escape("</title><script>alert(1)</script>");
         assert!(!escaped.contains('<') && !escaped.contains('>'));
+        let escaped = escape("' onmouseover='alert(1)");
+        assert!(!escaped.contains('\''));
     }
 
     #[test]
@@ -139,6 +79,7 @@ mod tests {
         assert_eq!(escape("<é>"), "&lt;é&gt;");
         assert_eq!(escape("'😀\""), "&#x27;😀&quot;");
         assert_eq!(escape("a&b"), "a&amp;b");
+        assert_eq!(escape("ü&\u{80}<\u{10ffff}"), "ü&amp;\u{80}&lt;\u{10ffff}");
         assert_eq!(escape(&"x".repeat(100)), "x".repeat(100));
     }
 
@@ -150,7 +91,6 @@ mod tests {
                     let mut text: Vec<char> = "abcdefghijklmnopqrst".chars().take(len).collect();
                     text[at] = special;
                     let text: String = text.into_iter().collect();
-                    assert!(has_special(text.as_bytes()), "{text:?}");
                     let expected: String = text
                         .chars()
                         .map(|c| match c {
@@ -163,15 +103,12 @@ mod tests {
                         })
                         .collect();
                     assert_eq!(escape(&text), expected);
-                    let mut bytes = b"<".to_vec();
-                    escape_bytes_into(&mut bytes, text.as_bytes());
-                    assert_eq!(bytes, format!("<{expected}").into_bytes());
+                    let mut appended = String::from("<");
+                    escape_into(&mut appended, &text);
+                    assert_eq!(appended, format!("<{expected}"));
                 }
             }
         }
-        // Bytes next to the specials (and above 0x7f) are not taken for them.
-        let near = "!#%()*;=?@[]{}~\u{80}é\u{ff}%&amp".replace('&', "");
-        assert!(!has_special(near.as_bytes()), "{near:?}");
     }
 
     #[test]

@@ -13,8 +13,7 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use super::html::{escape_bytes_into, escape_into};
-use crate::cookie::csrf::Token;
+use super::html::escape_into;
 
 /// The only CSS of any page, served at [`style_route`].
 pub const STYLE: &str = "\
@@ -184,97 +183,15 @@ pub fn login_page(page: &LoginPage<'_>) -> String {
     out
 }
 
-/// The page shown to a logged-in user, "Welcome, <username>!" and a logout button,
-/// with the parts that are the same for every user (head, title, stylesheet, form
-/// action) escaped and rendered once. Nothing more is on it: it is the page answered
-/// most, and every byte of it is copied and parsed per request.
-///
-/// The logout button is a POST form to `logout_path` carrying the CSRF token (a GET
+/// Renders the page shown to a logged-in user: "Welcome, <username>!" and a sign-out
+/// button. The button is a POST form to `logout_path` carrying `csrf_token` (a GET
 /// logout link could be triggered cross-site).
-///
-/// ```
-/// use latchkey::web::pages::WelcomePage;
-/// let welcome = WelcomePage::new("Admin", "/s.css", "/logout");
-/// let page = welcome.render("<ann>", "tok");
-/// assert!(page.contains("Welcome, &lt;ann&gt;!"));
-/// assert!(page.contains(r#"<form method="post" action="/logout">"#));
-/// assert!(page.contains(r#"<input type="hidden" name="csrf" value="tok">"#));
-/// ```
-#[derive(Debug, Clone)]
-pub struct WelcomePage {
-    /// Doctype through `<h1>Welcome, `.
-    head: String,
-    /// `!</h1>`, the form, up to the CSRF field's value.
-    middle: String,
-}
-
-/// What follows the CSRF field's value on the welcome page.
-const WELCOME_TAIL: &str = "\">\n<button type=\"submit\">Sign out</button>\n</form>\n\
-                            </main>\n</body>\n</html>\n";
-
-impl WelcomePage {
-    /// Renders the constant parts for a page `title`, the `stylesheet`'s path (see
-    /// [`style_route`]) and the form's `logout_path`.
-    pub fn new(title: &str, stylesheet: &str, logout_path: &str) -> WelcomePage {
-        let mut head = String::with_capacity(512);
-        open_page(&mut head, title, stylesheet);
-        head.push_str("<h1>Welcome, ");
-        let mut middle = String::from("!</h1>\n<form method=\"post\" action=\"");
-        escape_into(&mut middle, logout_path);
-        middle.push_str("\">\n<input type=\"hidden\" name=\"csrf\" value=\"");
-        WelcomePage { head, middle }
-    }
-
-    /// The page for `username`, with `csrf_token` in the logout form.
-    pub fn render(&self, username: &str, csrf_token: &str) -> String {
-        let mut out = Vec::new();
-        self.render_parts(&mut out, username, |out| {
-            escape_bytes_into(out, csrf_token.as_bytes());
-        });
-        // Every part is text and escaping keeps text text: this never fails.
-        String::from_utf8(out).unwrap_or_default()
-    }
-
-    /// Appends the page for `username`, with the logout form's CSRF `token`, to `out`
-    /// (a response body): the same bytes as [`WelcomePage::render`] of the token's
-    /// text, in as few copies as the escaping allows. A [`Token`] is base64url, which
-    /// holds nothing HTML escapes, so it is copied as it is.
-    ///
-    /// ```
-    /// use latchkey::cookie::csrf;
-    /// use latchkey::keys::{Keyring, Purpose};
-    /// use latchkey::web::pages::WelcomePage;
-    /// let keys = Keyring::from_master("k1", &[3u8; 32]).unwrap().key_set(Purpose::Csrf);
-    /// let token = csrf::session_token(&[7; 16], &keys);
-    /// let welcome = WelcomePage::new("Admin", "/s.css", "/logout");
-    /// let mut body = Vec::new();
-    /// welcome.render_into(&mut body, "<ann>", &token);
-    /// assert_eq!(body, welcome.render("<ann>", token.as_str()).into_bytes());
-    /// ```
-    pub fn render_into(&self, out: &mut Vec<u8>, username: &str, token: &Token) {
-        self.render_parts(out, username, |out| out.extend_from_slice(token.as_bytes()));
-    }
-
-    fn render_parts(&self, out: &mut Vec<u8>, username: &str, token: impl FnOnce(&mut Vec<u8>)) {
-        // Room for the escaped values too, so the page takes one reservation.
-        out.reserve(
-            self.head.len() + self.middle.len() + WELCOME_TAIL.len() + 64 + 2 * username.len(),
-        );
-        out.extend_from_slice(self.head.as_bytes());
-        escape_bytes_into(out, username.as_bytes());
-        out.extend_from_slice(self.middle.as_bytes());
-        token(out);
-        out.extend_from_slice(WELCOME_TAIL.as_bytes());
-    }
-}
-
-/// Renders the welcome page once (see [`WelcomePage`], which renders its constant
-/// parts only once for many pages).
 ///
 /// ```
 /// let page = latchkey::web::pages::welcome_page("Admin", "/s.css", "<ann>", "/logout", "tok");
 /// assert!(page.contains("Welcome, &lt;ann&gt;!"));
 /// assert!(page.contains(r#"<form method="post" action="/logout">"#));
+/// assert!(page.contains(r#"<input type="hidden" name="csrf" value="tok">"#));
 /// ```
 pub fn welcome_page(
     title: &str,
@@ -283,7 +200,17 @@ pub fn welcome_page(
     logout_path: &str,
     csrf_token: &str,
 ) -> String {
-    WelcomePage::new(title, stylesheet, logout_path).render(username, csrf_token)
+    let mut out = String::with_capacity(1024);
+    open_page(&mut out, title, stylesheet);
+    out.push_str("<h1>Welcome, ");
+    escape_into(&mut out, username);
+    out.push_str("!</h1>\n<form method=\"post\" action=\"");
+    escape_into(&mut out, logout_path);
+    out.push_str("\">\n");
+    hidden_field(&mut out, "csrf", csrf_token);
+    out.push_str("<button type=\"submit\">Sign out</button>\n</form>\n");
+    close_page(&mut out);
+    out
 }
 
 /// Renders a small page with a heading and one paragraph, for errors and notices.
@@ -412,7 +339,7 @@ mod tests {
 
     #[test]
     fn welcome_page_is_a_whole_page_with_the_form() {
-        let page = WelcomePage::new("Router", SHEET, "/p/logout").render("ann", "tok");
+        let page = welcome_page("Router", SHEET, "ann", "/p/logout", "tok");
         let mut expected = String::new();
         open_page(&mut expected, "Router", SHEET);
         expected.push_str("<h1>Welcome, ann!</h1>\n<form method=\"post\" action=\"/p/logout\">\n");
@@ -420,16 +347,6 @@ mod tests {
         expected.push_str("<button type=\"submit\">Sign out</button>\n</form>\n");
         close_page(&mut expected);
         assert_eq!(page, expected);
-    }
-
-    #[test]
-    fn a_token_needs_no_html_escape() {
-        // Every character a token can hold (base64url) is left alone by the escape, so
-        // copying a token's bytes is the same as escaping them.
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut escaped = Vec::new();
-        escape_bytes_into(&mut escaped, alphabet);
-        assert_eq!(escaped, alphabet);
     }
 
     #[test]

@@ -1,14 +1,10 @@
 //! Building latchkey's answers: HTML pages with the hardening headers, Flask-JWT's
-//! JSON bodies, redirects and error responses.
-//!
-//! The fixed headers of each kind of answer are [`HeaderBlock`]s, checked when the
-//! program is compiled and copied into a response in one piece; only what varies per
-//! request (`Location`, `Remote-User`, `Set-Cookie`) goes through
+//! JSON bodies, redirects and error responses. Every header goes through
 //! [`Response::header`]'s check.
 
 use std::fmt::{self, Write as _};
 
-use crate::http::{HeaderBlock, HeaderName, Response};
+use crate::http::Response;
 use crate::web::errors::WebError;
 use crate::web::pages;
 
@@ -21,7 +17,7 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data
 
 /// Headers every HTML page carries: the CSP, no framing, no sniffing, no referrer,
 /// never cached.
-static HTML_HEADERS: HeaderBlock = HeaderBlock::new(&[
+const HTML_HEADERS: &[(&str, &str)] = &[
     ("Content-Type", "text/html; charset=utf-8"),
     ("Content-Security-Policy", CSP),
     ("X-Frame-Options", "DENY"),
@@ -29,50 +25,50 @@ static HTML_HEADERS: HeaderBlock = HeaderBlock::new(&[
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
     ("Vary", "Cookie"),
-]);
+];
 
 /// JSON answers may carry or reveal a credential: never cached.
-static JSON_HEADERS: HeaderBlock = HeaderBlock::new(&[
+const JSON_HEADERS: &[(&str, &str)] = &[
     ("Content-Type", "application/json"),
     ("X-Content-Type-Options", "nosniff"),
     ("Cache-Control", "no-store"),
-]);
+];
 
-static TEXT_HEADERS: HeaderBlock = HeaderBlock::new(&[
+const TEXT_HEADERS: &[(&str, &str)] = &[
     ("Content-Type", "text/plain; charset=utf-8"),
     ("X-Content-Type-Options", "nosniff"),
     ("Cache-Control", "no-store"),
-]);
+];
 
-static REDIRECT_HEADERS: HeaderBlock = HeaderBlock::new(&[
+const REDIRECT_HEADERS: &[(&str, &str)] = &[
     ("Cache-Control", "no-store"),
     ("Content-Type", "text/plain; charset=utf-8"),
-]);
-
-static NO_STORE: HeaderBlock = HeaderBlock::new(&[("Cache-Control", "no-store")]);
+];
 
 /// The stylesheet's name carries a hash of its content, so it may be cached for good.
-static STYLE_HEADERS: HeaderBlock = HeaderBlock::new(&[
+const STYLE_HEADERS: &[(&str, &str)] = &[
     ("Content-Type", "text/css; charset=utf-8"),
     ("X-Content-Type-Options", "nosniff"),
     ("Cache-Control", "public, max-age=31536000, immutable"),
-]);
+];
+
+/// A new response with `headers`, in order.
+fn with_headers(status: u16, headers: &[(&str, &str)]) -> Response {
+    headers
+        .iter()
+        .fold(Response::new(status), |response, (name, value)| {
+            response.header(name, value)
+        })
+}
 
 /// An HTML page with every hardening header (see [`CSP`]).
 pub fn html(status: u16, body: String) -> Response {
-    html_bytes(status, body.into_bytes())
-}
-
-/// [`html`] for a page built as bytes, e.g. in a [`Response::body_buffer`].
-pub fn html_bytes(status: u16, body: Vec<u8>) -> Response {
-    Response::new(status).header_block(&HTML_HEADERS).body(body)
+    with_headers(status, HTML_HEADERS).body(body)
 }
 
 /// The pages' stylesheet, [`pages::STYLE`], served at [`pages::style_route`].
 pub fn stylesheet() -> Response {
-    Response::new(200)
-        .header_block(&STYLE_HEADERS)
-        .static_body(pages::STYLE.as_bytes())
+    with_headers(200, STYLE_HEADERS).static_body(pages::STYLE.as_bytes())
 }
 
 /// A JSON answer; never cached since it may carry or reveal a credential.
@@ -82,7 +78,7 @@ pub fn json(status: u16, value: &serde_json::Value) -> Response {
 
 /// A JSON answer whose body is already serialised.
 pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
-    Response::new(status).header_block(&JSON_HEADERS).body(body)
+    with_headers(status, JSON_HEADERS).body(body)
 }
 
 /// Flask-JWT's `GET /protected` answer, `{"identity":"<user>","username":"<user>"}`
@@ -93,19 +89,11 @@ pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
 /// assert_eq!(r.body_bytes(), br#"{"identity":"ann \"the admin\"","username":"ann \"the admin\""}"#);
 /// ```
 pub fn identity(user: &str) -> Response {
-    let mut body = Response::body_buffer(32 + 2 * user.len());
+    let mut body = Vec::new();
     body.extend_from_slice(b"{\"identity\":\"");
-    if needs_json_escape(user.as_bytes()) {
-        json_escape_into(&mut body, user);
-        body.extend_from_slice(b"\",\"username\":\"");
-        json_escape_into(&mut body, user);
-    } else {
-        // A user name needs no escape (the users file allows none of the characters
-        // that do): looked at once, copied twice.
-        body.extend_from_slice(user.as_bytes());
-        body.extend_from_slice(b"\",\"username\":\"");
-        body.extend_from_slice(user.as_bytes());
-    }
+    json_escape_into(&mut body, user);
+    body.extend_from_slice(b"\",\"username\":\"");
+    json_escape_into(&mut body, user);
     body.extend_from_slice(b"\"}");
     json_bytes(200, body)
 }
@@ -113,20 +101,19 @@ pub fn identity(user: &str) -> Response {
 /// Flask-JWT's error body: `{"description","error","status_code"}` (keys in the order
 /// serde_json's map writes them), `description` written straight from its `Display`.
 pub fn jwt_error(status: u16, error: &str, description: impl fmt::Display) -> Response {
-    let mut body = Response::body_buffer(96);
+    let mut body = Vec::new();
     body.extend_from_slice(b"{\"description\":\"");
     // Writing into a Vec cannot fail.
     let _ = write!(JsonEscaped(&mut body), "{description}");
     body.extend_from_slice(b"\",\"error\":\"");
     json_escape_into(&mut body, error);
-    body.extend_from_slice(b"\",\"status_code\":");
-    let _ = write!(JsonEscaped(&mut body), "{status}");
-    body.push(b'}');
+    body.extend_from_slice(format!("\",\"status_code\":{status}}}").as_bytes());
     json_bytes(status, body)
 }
 
-/// Appends `text` as the inside of a JSON string, escaped as serde_json does: `"`, `\`
-/// and the control characters (short forms where JSON has them, else `\u00XX`).
+/// Appends `text` as the inside of a JSON string (RFC 8259 §7), escaped as serde_json
+/// does: `"`, `\\` and the control characters U+0000..U+001F (short forms where JSON
+/// has them, else `\u00XX`); everything else, DEL and non-ASCII included, as it is.
 ///
 /// ```
 /// let mut out = Vec::new();
@@ -134,60 +121,21 @@ pub fn jwt_error(status: u16, error: &str, description: impl fmt::Display) -> Re
 /// assert_eq!(out, "a\\\"b\\\\c\\nd\\u0001é".as_bytes());
 /// ```
 pub fn json_escape_into(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = text.as_bytes();
-    // Names and messages seldom need an escape: find that out a word at a time and
-    // copy them whole.
-    if !needs_json_escape(bytes) {
-        out.extend_from_slice(bytes);
-        return;
-    }
-    let mut plain_from = 0;
-    for (at, &byte) in bytes.iter().enumerate() {
-        let short: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(bytes.get(plain_from..at).unwrap_or_default());
-        plain_from = at + 1;
-        if short.is_empty() {
-            let high = HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
-            let low = HEX.get(usize::from(byte & 0xf)).copied().unwrap_or(b'0');
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', high, low]);
-        } else {
-            out.extend_from_slice(short);
+    // The escaped characters are ASCII, so they never occur inside a multi-byte
+    // UTF-8 character: a byte loop keeps every other character whole.
+    for &byte in text.as_bytes() {
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0x00..=0x1f => out.extend_from_slice(format!("\\u{byte:04x}").as_bytes()),
+            _ => out.push(byte),
         }
     }
-    out.extend_from_slice(bytes.get(plain_from..).unwrap_or_default());
-}
-
-/// Whether `bytes` holds `"`, `\\` or a control character (below 0x20), checked a
-/// 64-bit word at a time.
-fn needs_json_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Non-zero top bits exactly where a byte is below `n` (for `n` <= 0x80), or, for
-    // the `holds` test, equal to `byte`: `(y - 0x01..) & !y & 0x80..` flags zero bytes.
-    let below =
-        |word: u64, n: u8| word.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !word & HIGHS;
-    let holds = |word: u64, byte: u8| {
-        let y = word ^ ONES.wrapping_mul(u64::from(byte));
-        y.wrapping_sub(ONES) & !y & HIGHS
-    };
-    let (words, rest) = bytes.as_chunks::<8>();
-    let mut flags = 0;
-    for word in words {
-        let word = u64::from_le_bytes(*word);
-        flags |= below(word, 0x20) | holds(word, b'"') | holds(word, b'\\');
-    }
-    flags != 0 || rest.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// A `fmt::Write` that JSON-escapes what is written through it.
@@ -202,24 +150,19 @@ impl fmt::Write for JsonEscaped<'_> {
 
 /// A plain-text answer.
 pub fn text(status: u16, body: &'static str) -> Response {
-    Response::new(status)
-        .header_block(&TEXT_HEADERS)
-        .static_body(body.as_bytes())
+    with_headers(status, TEXT_HEADERS).static_body(body.as_bytes())
 }
 
 /// A redirect; `location` must already be validated (see `web::redirect`).
 pub fn redirect(status: u16, location: &str) -> Response {
-    Response::new(status)
-        .header_block(&REDIRECT_HEADERS)
-        .header("Location", location)
+    with_headers(status, REDIRECT_HEADERS).header("Location", location)
 }
 
 /// The forward-auth answer for a logged-in `user`: 200 with `Remote-User`, never cached.
 pub fn forward_auth_ok(user: &str) -> Response {
-    static REMOTE_USER: HeaderName = HeaderName::new("Remote-User");
     Response::new(200)
-        .header_block(&NO_STORE)
-        .header_named(&REMOTE_USER, user)
+        .header("Cache-Control", "no-store")
+        .header("Remote-User", user)
 }
 
 /// The answer to a refused request, as a short HTML page for browsers; `stylesheet`
@@ -287,21 +230,53 @@ mod tests {
         "ünïcode 😀 </script>",
     ];
 
+    /// What serde_json writes inside a string for `text`.
+    fn serde_escaped(text: &str) -> String {
+        let quoted = serde_json::Value::from(text).to_string();
+        quoted[1..quoted.len() - 1].to_owned()
+    }
+
     #[test]
-    fn the_word_at_a_time_escape_check_agrees_with_the_byte_rule() {
-        let needs = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
-        for b in 0..=255u8 {
-            for len in 1..=17 {
-                for at in 0..len {
-                    for filler in [b'a', b'!', 0x1f, 0x20, 0x7f, 0x80, 0xff] {
-                        let mut bytes = vec![filler; len];
-                        bytes[at] = b;
-                        let want = bytes.iter().any(|&x| needs(x));
-                        assert_eq!(needs_json_escape(&bytes), want, "{bytes:?}");
-                    }
-                }
+    fn json_escape_is_what_serde_json_writes_for_every_ascii_character() {
+        for c in (0u8..0x80).map(char::from) {
+            for text in [
+                c.to_string(),
+                format!("a{c}"),
+                format!("{c}b"),
+                format!("a{c}b"),
+            ] {
+                let mut out = Vec::new();
+                json_escape_into(&mut out, &text);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    serde_escaped(&text),
+                    "{c:?}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn json_escape_keeps_non_ascii_text_whole() {
+        for text in AWKWARD
+            .iter()
+            .copied()
+            .chain(["é", "\u{80}\u{ff}\u{2028}\u{2029}", "😀\"😀"])
+        {
+            let mut out = Vec::new();
+            json_escape_into(&mut out, text);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_escaped(text),
+                "{text:?}"
+            );
+        }
+        let mut out = Vec::new();
+        json_escape_into(&mut out, "\u{0}\u{1f}\u{7f}");
+        assert_eq!(out, b"\\u0000\\u001f\x7f");
+        let mut out = Vec::new();
+        json_escape_into(&mut out, "\"\\\n\r\t\u{8}\u{c}/");
+        assert_eq!(out, br#"\"\\\n\r\t\b\f/"#);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::http::{HeaderBlock, Response};
+use crate::http::Response;
 use crate::web::errors::WebError;
 use crate::web::url;
 
@@ -51,21 +51,16 @@ pub fn serve(dir: &Path, route: &str) -> Result<Response, WebError> {
     }
     // HEAD answers are cut by the HTTP layer, which keeps the GET's Content-Length.
     let body = fs::read(&real).map_err(|_| WebError::Internal)?;
+    // The admin page is for the logged-in user only: nothing is cached or shared.
     Ok(Response::new(200)
         .header("Content-Type", content_type(&real))
-        .header_block(&FILE_HEADERS)
+        .header("X-Content-Type-Options", "nosniff")
+        .header("X-Frame-Options", "DENY")
+        .header("Referrer-Policy", "no-referrer")
+        .header("Cache-Control", "no-store")
+        .header("Vary", "Cookie")
         .body(body))
 }
-
-/// What every served file carries besides its type: the admin page is for the
-/// logged-in user only, so nothing is cached or shared.
-static FILE_HEADERS: HeaderBlock = HeaderBlock::new(&[
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-    ("Cache-Control", "no-store"),
-    ("Vary", "Cookie"),
-]);
 
 /// The `Content-Type` for a file name's extension.
 pub fn content_type(path: &Path) -> &'static str {
