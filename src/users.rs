@@ -225,15 +225,11 @@ enum Line {
     Other(String),
 }
 
-/// Up to this many lines (users, comments, blank lines), [`UserDb::get`] compares
-/// names instead of hashing.
-const SCAN_LINES_MAX: usize = 8;
-
 /// The users file in memory, in file order, comments included.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserDb {
     lines: Vec<Line>,
-    // name → index into `lines`, so a login does not scan every user.
+    // name → index into `lines` of that user's line, one entry per user line.
     index: HashMap<String, usize>,
 }
 
@@ -364,15 +360,6 @@ impl UserDb {
 
     /// The user called `name`, if any.
     pub fn get(&self, name: &str) -> Option<&User> {
-        // A device has a handful of users: comparing their names costs less than
-        // hashing the one asked for, and finds the same user (names are unique, which
-        // the index relies on too). Every request that authenticates asks this.
-        if self.lines.len() <= SCAN_LINES_MAX {
-            return self.lines.iter().find_map(|line| match line {
-                Line::User(user) if user.name == name => Some(user),
-                _ => None,
-            });
-        }
         match self.lines.get(*self.index.get(name)?) {
             Some(Line::User(u)) => Some(u),
             _ => None,
@@ -788,6 +775,33 @@ mod tests {
         );
         // The text round-trips through the parser.
         assert_eq!(UserDb::parse(&db.to_text()).unwrap(), db);
+    }
+
+    #[test]
+    fn lookup_is_exact_and_follows_edits() {
+        let mut text = String::from("# head\n\n");
+        for u in 0..12 {
+            text.push_str(&format!("User{u} {H1} {u} -\n"));
+        }
+        let mut db = UserDb::parse(&text).unwrap();
+        // Names that differ only in case are different users (or none).
+        for u in 0..12 {
+            assert!(db.get(&format!("user{u}")).is_none());
+            assert!(db.get(&format!("USER{u}")).is_none());
+            assert_eq!(db.get(&format!("User{u}")).unwrap().epoch, u);
+        }
+        for absent in ["", "User", "User1x", "User99", "# head"] {
+            assert!(db.get(absent).is_none(), "{absent:?}");
+        }
+        // Removing a line shifts the others; they are still found.
+        db.remove("User0").unwrap();
+        assert!(db.get("User0").is_none());
+        db.add("user0", H1).unwrap();
+        assert!(db.get("User0").is_none(), "recreated in another case");
+        assert_eq!(db.get("user0").unwrap().name, "user0");
+        for u in 1..12 {
+            assert_eq!(db.get(&format!("User{u}")).unwrap().epoch, u);
+        }
     }
 
     #[test]
