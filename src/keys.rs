@@ -347,7 +347,7 @@ impl Keyring {
             text.push_str(&URL_SAFE_NO_PAD.encode(secret));
             text.push('\n');
         }
-        crate::atomic_file::write(&path, text.as_bytes(), 0o600).map_err(|e| KeyError::Io(path, e))
+        crate::store::atomic_file::write(&path, text.as_bytes(), 0o600).map_err(|e| KeyError::Io(path, e))
     }
 }
 
@@ -422,14 +422,14 @@ mod tests {
         ensure_data_dir(&dir).unwrap();
         let path = dir.join(KEYS_FILE);
         let short = format!("# c\nk1 {}\n", URL_SAFE_NO_PAD.encode([1u8; 31]));
-        crate::atomic_file::write(&path, short.as_bytes(), 0o600).unwrap();
+        crate::store::atomic_file::write(&path, short.as_bytes(), 0o600).unwrap();
         assert!(matches!(Keyring::load(&dir), Err(KeyError::TooShort(_, 2))));
-        crate::atomic_file::write(&path, b"k1 not*base64\n", 0o600).unwrap();
+        crate::store::atomic_file::write(&path, b"k1 not*base64\n", 0o600).unwrap();
         assert!(matches!(
             Keyring::load(&dir),
             Err(KeyError::Malformed(_, 1))
         ));
-        crate::atomic_file::write(&path, b"# only a comment\n", 0o600).unwrap();
+        crate::store::atomic_file::write(&path, b"# only a comment\n", 0o600).unwrap();
         assert!(matches!(Keyring::load(&dir), Err(KeyError::Empty(_))));
         fs::remove_dir_all(&dir).unwrap();
     }

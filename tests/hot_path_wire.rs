@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use latchkey::cookie::header::get_unique_in;
-use latchkey::users::UserDb;
+use latchkey::store::users::UserDb;
 
 /// One response read off a connection that may carry more after it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use super::{CliError, data_dir, env_var};
 use crate::jwt::{self, TokenType, Validation};
 use crate::keys::{KeySet, Keyring, Purpose};
 use crate::password::{self, Policy};
-use crate::revocation::RevocationStore;
-use crate::users::{self, UserDb};
+use crate::store::revocation::RevocationStore;
+use crate::store::users::{self, UserDb};
 
 const DATA_DIR: Opt = Opt::value(
     "data-dir",
@@ -191,7 +191,7 @@ pub(crate) mod cost {
         crate::keys::ensure_data_dir(dir)?;
         let cal = password::calibrate(target);
         let path = dir.join(COST_FILE);
-        crate::atomic_file::write(&path, format!("{}\n", cal.iterations).as_bytes(), 0o600)
+        crate::store::atomic_file::write(&path, format!("{}\n", cal.iterations).as_bytes(), 0o600)
             .map_err(|e| CliError::Io(path.display().to_string(), e))?;
         if announce {
             eprintln!(

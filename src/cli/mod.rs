@@ -26,15 +26,15 @@ pub enum CliError {
     /// Keys could not be loaded or written.
     Keys(crate::keys::KeyError),
     /// The users file could not be read, changed or written.
-    Users(crate::users::UsersError),
+    Users(crate::store::users::UsersError),
     /// The users file has a bad line.
-    UsersFile(PathBuf, crate::users::UsersError),
+    UsersFile(PathBuf, crate::store::users::UsersError),
     /// A password could not be hashed or a stored hash is unusable.
     Password(crate::password::PasswordError),
     /// A token did not verify.
     Token(crate::jwt::TokenError),
     /// The revocation list could not be read or written.
-    Revocation(crate::revocation::RevocationError),
+    Revocation(crate::store::revocation::RevocationError),
     /// Reading a password or a file failed.
     Io(String, io::Error),
     /// The server could not start or failed.
@@ -81,9 +81,9 @@ impl From<crate::keys::KeyError> for CliError {
     }
 }
 /// Loads the users file at `path`, naming the file in a complaint about its contents.
-pub(crate) fn load_users_file(path: &std::path::Path) -> Result<crate::users::UserDb, CliError> {
-    use crate::users::UsersError;
-    crate::users::UserDb::load(path).map_err(|e| match e {
+pub(crate) fn load_users_file(path: &std::path::Path) -> Result<crate::store::users::UserDb, CliError> {
+    use crate::store::users::UsersError;
+    crate::store::users::UserDb::load(path).map_err(|e| match e {
         e @ (UsersError::Malformed { .. } | UsersError::Duplicate { .. }) => {
             CliError::UsersFile(path.to_path_buf(), e)
         }
@@ -91,8 +91,8 @@ pub(crate) fn load_users_file(path: &std::path::Path) -> Result<crate::users::Us
     })
 }
 
-impl From<crate::users::UsersError> for CliError {
-    fn from(e: crate::users::UsersError) -> Self {
+impl From<crate::store::users::UsersError> for CliError {
+    fn from(e: crate::store::users::UsersError) -> Self {
         CliError::Users(e)
     }
 }
@@ -106,8 +106,8 @@ impl From<crate::jwt::TokenError> for CliError {
         CliError::Token(e)
     }
 }
-impl From<crate::revocation::RevocationError> for CliError {
-    fn from(e: crate::revocation::RevocationError) -> Self {
+impl From<crate::store::revocation::RevocationError> for CliError {
+    fn from(e: crate::store::revocation::RevocationError) -> Self {
         CliError::Revocation(e)
     }
 }

@@ -28,12 +28,12 @@
 //! Both the CLI and the running server change the file. Every change takes an
 //! exclusive advisory lock on the sibling `revoked.lock` ([`LOCK_FILE`]), re-reads the
 //! file if someone else changed it, adds the entry (duplicates merge to the later
-//! time), prunes, and replaces the file through [`crate::atomic_file::write`]. Readers
+//! time), prunes, and replaces the file through [`crate::store::atomic_file::write`]. Readers
 //! need no lock: the file is only ever replaced whole. The server picks up changes made
 //! by the CLI by calling [`RevocationStore::reload_if_changed`] about once a second.
 //!
 //! ```
-//! use latchkey::revocation::RevocationStore;
+//! use latchkey::store::revocation::RevocationStore;
 //! # let dir = std::env::temp_dir().join(format!("latchkey-rev-doc-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir).unwrap();
 //! let now = 1_700_000_000;
@@ -469,7 +469,7 @@ impl RevocationStore {
     /// A later cutoff for the same user replaces an earlier one.
     ///
     /// ```
-    /// # use latchkey::revocation::RevocationStore;
+    /// # use latchkey::store::revocation::RevocationStore;
     /// # let dir = std::env::temp_dir().join(format!("latchkey-rev-user-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).unwrap();
     /// let mut store = RevocationStore::load(&dir).unwrap();
@@ -662,7 +662,7 @@ impl RevocationStore {
     /// Writes the in-memory state; the caller holds the lock.
     fn write(&mut self) -> Result<(), RevocationError> {
         let text = self.entries.render();
-        crate::atomic_file::write(&self.path, text.as_bytes(), 0o600)
+        crate::store::atomic_file::write(&self.path, text.as_bytes(), 0o600)
             .map_err(|e| RevocationError::Io(self.path.clone(), e))?;
         // Under the lock nobody else can have replaced it since. Should the stat fail,
         // forgetting the stamp only makes the next reload re-read: the write stands.

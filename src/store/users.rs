@@ -21,14 +21,14 @@
 //! `#` comment lines and blank lines are kept in place on rewrite (trailing carriage
 //! returns are dropped, and whitespace-only lines are written back empty).
 //!
-//! Every rewrite goes through [`crate::atomic_file::write`], so a crash leaves the old
+//! Every rewrite goes through [`crate::store::atomic_file::write`], so a crash leaves the old
 //! file or the new one, never a mix. A crash can leave the writer's temporary file
 //! (`.users.tmp-<hex>`) behind; [`UserDb::save`] deletes such leftovers before writing,
 //! so at most one survives. Saves must not run concurrently (it would lose an update
 //! anyway); if they do, the loser fails with an I/O error and the file stays whole.
 //!
 //! ```
-//! use latchkey::users::UserDb;
+//! use latchkey::store::users::UserDb;
 //! let mut db = UserDb::parse("# staff\nadmin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 3 -\n").unwrap();
 //! assert_eq!(db.get("admin").unwrap().epoch, 3);
 //! db.set_password("admin", "pbkdf2:sha256:1000$salt$00").unwrap();
@@ -171,7 +171,7 @@ impl std::error::Error for UsersError {}
 /// `-`, so it is safe to put in HTML, headers, logs and the users file unescaped.
 ///
 /// ```
-/// use latchkey::users::validate_username;
+/// use latchkey::store::users::validate_username;
 /// assert!(validate_username("alice@example.org").is_ok());
 /// assert!(validate_username("-rf").is_err());
 /// assert!(validate_username("<script>").is_err());
@@ -276,7 +276,7 @@ impl UserDb {
     /// Parses the text of a users file.
     ///
     /// ```
-    /// use latchkey::users::{UserDb, UsersError, LineProblem};
+    /// use latchkey::store::users::{UserDb, UsersError, LineProblem};
     /// let err = UserDb::parse("alice h 1 -\nbob h one -\n").unwrap_err();
     /// assert!(matches!(err, UsersError::Malformed { line: 2, reason: LineProblem::BadEpoch }));
     /// ```
@@ -343,10 +343,10 @@ impl UserDb {
     /// first deleting temporary files an earlier, interrupted save left behind.
     ///
     /// ```
-    /// use latchkey::users::UserDb;
+    /// use latchkey::store::users::UserDb;
     /// let dir = std::env::temp_dir().join(format!("latchkey-users-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).unwrap();
-    /// let path = dir.join(latchkey::users::USERS_FILE);
+    /// let path = dir.join(latchkey::store::users::USERS_FILE);
     /// let db = UserDb::parse("admin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 1 -\n").unwrap();
     /// db.save(&path).unwrap();
     /// assert_eq!(UserDb::load(&path).unwrap(), db);
@@ -354,7 +354,7 @@ impl UserDb {
     /// ```
     pub fn save(&self, path: &Path) -> Result<(), UsersError> {
         remove_stale_temps(path).map_err(|e| UsersError::Io(path.to_owned(), e))?;
-        crate::atomic_file::write(path, self.to_text().as_bytes(), 0o600)
+        crate::store::atomic_file::write(path, self.to_text().as_bytes(), 0o600)
             .map_err(|e| UsersError::Io(path.to_owned(), e))
     }
 
@@ -370,7 +370,7 @@ impl UserDb {
     /// and re-created under the same name does not revive the old one's sessions.
     ///
     /// ```
-    /// use latchkey::users::{UserDb, UsersError};
+    /// use latchkey::store::users::{UserDb, UsersError};
     /// let mut db = UserDb::new();
     /// db.add("alice", "$pbkdf2-sha256$i=1000,l=32$AAAA$BBBB").unwrap();
     /// assert!(matches!(db.add("alice", "x"), Err(UsersError::Exists(_))));

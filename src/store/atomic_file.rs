@@ -17,7 +17,7 @@ use std::path::Path;
 /// let dir = std::env::temp_dir().join(format!("latchkey-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("users");
-/// latchkey::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
+/// latchkey::store::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
 /// assert_eq!(std::fs::read(&path).unwrap(), b"admin\n");
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
