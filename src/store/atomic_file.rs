@@ -1,10 +1,10 @@
 //! Crash-safe file replacement.
 //!
-//! Every file latchkey owns (keys, users, revocations) is rewritten whole through
-//! [`write`]: a temporary file in the same directory, `fsync`, `rename` over the old
-//! name, then `fsync` of the directory. A process killed at any instant leaves either
-//! the old contents or the new ones, never a mix, and the mode is set before a single
-//! byte is written so a secret is never briefly readable by others.
+//! Every file latchkey owns (keys, users, revocations, hash cost) is rewritten whole
+//! through [`write()`]: a temporary file in the same directory, `fsync`, `rename` over
+//! the old name, then `fsync` of the directory. A process killed at any instant leaves
+//! either the old contents or the new ones, never a mix, and the mode is set before a
+//! single byte is written so a secret is never briefly readable by others.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -165,7 +165,14 @@ impl fmt::Display for UsersError {
     }
 }
 
-impl std::error::Error for UsersError {}
+impl std::error::Error for UsersError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UsersError::Io(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Checks a user name: 1–64 characters of `[A-Za-z0-9._@-]`, not starting with `.` or
 /// `-`, so it is safe to put in HTML, headers, logs and the users file unescaped.
