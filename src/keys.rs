@@ -1,10 +1,11 @@
 //! Master secrets, per-purpose key derivation and the keyring.
 //!
-//! The data directory holds one file, `keys`, mode 0600: one master secret per line as
-//! `<kid> <base64url secret>`, the last line being the current key and earlier lines
-//! kept to verify what they signed before a rotation. No master secret is ever used
-//! directly: every HMAC use derives its own key with a purpose label ([`Purpose`]), so a
-//! session cookie can never verify as an API token, a CSRF token or the reverse.
+//! A keyring's text ([`Keyring::parse`], [`Keyring::to_text`]) is one master secret per
+//! line as `<kid> <base64url secret>`, the last line being the current key and earlier
+//! lines kept to verify what they signed before a rotation; the store keeps it as the
+//! data directory's `keys` file. No master secret is ever used directly: every HMAC use
+//! derives its own key with a purpose label ([`Purpose`]), so a session cookie can never
+//! verify as an API token, a CSRF token or the reverse.
 //!
 //! ```
 //! use latchkey::keys::{Keyring, Purpose};
@@ -16,10 +17,6 @@
 //! ```
 
 use std::fmt;
-use std::fs;
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -29,8 +26,6 @@ use sha2::Sha256;
 /// HMAC-SHA256, the only MAC latchkey uses.
 pub type HmacSha256 = Hmac<Sha256>;
 
-/// Name of the keys file inside the data directory.
-pub const KEYS_FILE: &str = "keys";
 /// Length of a generated master secret, and the shortest one accepted.
 pub const MASTER_LEN: usize = 32;
 /// How many master secrets a rotation keeps, the new current one included.
@@ -60,22 +55,17 @@ impl Purpose {
     }
 }
 
-/// Why keys could not be loaded, created or rotated.
-#[derive(Debug)]
+/// Why a keyring could not be parsed or made.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// Reading or writing the keys file or data directory failed.
-    Io(PathBuf, io::Error),
-    /// The keys file can be read by group or others.
-    Permissions(PathBuf, u32),
-    /// A line of the keys file is not `<kid> <base64url secret>`.
-    Malformed(PathBuf, usize),
-    /// A secret is shorter than [`MASTER_LEN`] bytes.
-    TooShort(PathBuf, usize),
-    /// The keys file holds no key.
-    Empty(PathBuf),
-    /// The keys file does not exist.
-    Missing(PathBuf),
+    /// A line (1-based) of a keyring's text is not `<kid> <base64url secret>`.
+    Malformed(usize),
+    /// A secret is shorter than [`MASTER_LEN`] bytes; holds its 1-based line, 0 for a
+    /// secret not read from text.
+    TooShort(usize),
+    /// The keyring's text holds no key.
+    Empty,
     /// A key id is empty, too long or not printable ASCII.
     BadKid,
     /// The operating system gave no random bytes.
@@ -85,27 +75,14 @@ pub enum KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::Io(p, e) => write!(f, "{}: {e}", p.display()),
-            KeyError::Permissions(p, mode) => write!(
-                f,
-                "{}: mode {mode:03o} lets others read the secret; run: chmod 600 {}",
-                p.display(),
-                p.display()
-            ),
-            KeyError::Malformed(p, line) => {
-                write!(
-                    f,
-                    "{}:{line}: expected `<kid> <base64url secret>`",
-                    p.display()
-                )
+            KeyError::Malformed(line) => {
+                write!(f, "line {line}: expected `<kid> <base64url secret>`")
             }
-            KeyError::TooShort(p, line) => write!(
-                f,
-                "{}:{line}: secret shorter than {MASTER_LEN} bytes; run: latchkey key rotate",
-                p.display()
-            ),
-            KeyError::Empty(p) => write!(f, "{}: no key; run: latchkey key rotate", p.display()),
-            KeyError::Missing(p) => write!(f, "{}: no such file", p.display()),
+            KeyError::TooShort(0) => write!(f, "secret shorter than {MASTER_LEN} bytes"),
+            KeyError::TooShort(line) => {
+                write!(f, "line {line}: secret shorter than {MASTER_LEN} bytes")
+            }
+            KeyError::Empty => f.write_str("no key; run: latchkey key rotate"),
             KeyError::BadKid => f.write_str("key id must be 1-32 printable ascii characters"),
             KeyError::Random => f.write_str("operating system randomness unavailable"),
         }
@@ -225,7 +202,7 @@ impl Keyring {
     pub fn from_master(kid: &str, secret: &[u8]) -> Result<Keyring, KeyError> {
         check_kid(kid)?;
         if secret.len() < MASTER_LEN {
-            return Err(KeyError::TooShort(PathBuf::new(), 0));
+            return Err(KeyError::TooShort(0));
         }
         Ok(Keyring {
             masters: vec![(kid.to_owned(), secret.to_vec())],
@@ -253,19 +230,16 @@ impl Keyring {
         KeySet { keys }
     }
 
-    /// Loads the keys file of `data_dir`.
-    pub fn load(data_dir: &Path) -> Result<Keyring, KeyError> {
-        let path = data_dir.join(KEYS_FILE);
-        let meta = match fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(KeyError::Missing(path)),
-            Err(e) => return Err(KeyError::Io(path, e)),
-        };
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyError::Permissions(path, mode));
-        }
-        let text = fs::read_to_string(&path).map_err(|e| KeyError::Io(path.clone(), e))?;
+    /// Parses a keyring's text: `<kid> <base64url secret>` lines, oldest first, the
+    /// last one current; blank lines and `#` comments are skipped.
+    ///
+    /// ```
+    /// use latchkey::keys::Keyring;
+    /// let ring = Keyring::generate().unwrap().rotated().unwrap();
+    /// let again = Keyring::parse(&ring.to_text()).unwrap();
+    /// assert_eq!(again.current_kid(), ring.current_kid());
+    /// ```
+    pub fn parse(text: &str) -> Result<Keyring, KeyError> {
         let mut masters = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -274,70 +248,28 @@ impl Keyring {
             }
             let mut parts = line.split_ascii_whitespace();
             let (Some(kid), Some(b64), None) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(KeyError::Malformed(path, i + 1));
+                return Err(KeyError::Malformed(i + 1));
             };
             if check_kid(kid).is_err() {
-                return Err(KeyError::Malformed(path, i + 1));
+                return Err(KeyError::Malformed(i + 1));
             }
             let secret = URL_SAFE_NO_PAD
                 .decode(b64)
-                .map_err(|_| KeyError::Malformed(path.clone(), i + 1))?;
+                .map_err(|_| KeyError::Malformed(i + 1))?;
             if secret.len() < MASTER_LEN {
-                return Err(KeyError::TooShort(path, i + 1));
+                return Err(KeyError::TooShort(i + 1));
             }
             masters.push((kid.to_owned(), secret));
         }
         if masters.is_empty() {
-            return Err(KeyError::Empty(path));
+            return Err(KeyError::Empty);
         }
         masters.reverse();
         Ok(Keyring { masters })
     }
 
-    /// Loads the keyring, first creating the data directory (0700) and a keys file with
-    /// a fresh secret if there is none. The flag says whether it was created.
-    pub fn load_or_create(data_dir: &Path) -> Result<(Keyring, bool), KeyError> {
-        ensure_data_dir(data_dir)?;
-        match Keyring::load(data_dir) {
-            Err(KeyError::Missing(_)) => {
-                let ring = Keyring::generate()?;
-                ring.save(data_dir)?;
-                Ok((ring, true))
-            }
-            other => other.map(|r| (r, false)),
-        }
-    }
-
-    /// Adds a fresh current key to the keys file, keeping at most [`KEEP_ON_ROTATE`]
-    /// keys, and returns the new key id. Creates the file if there is none.
-    pub fn rotate(data_dir: &Path) -> Result<String, KeyError> {
-        ensure_data_dir(data_dir)?;
-        let mut ring = match Keyring::load(data_dir) {
-            Ok(r) => r,
-            Err(KeyError::Missing(_)) => Keyring {
-                masters: Vec::new(),
-            },
-            Err(e) => return Err(e),
-        };
-        let fresh = Keyring::generate()?;
-        let kid = fresh.current_kid().to_owned();
-        ring.masters.insert(0, fresh.masters[0].clone());
-        ring.masters.truncate(KEEP_ON_ROTATE);
-        ring.save(data_dir)?;
-        Ok(kid)
-    }
-
-    fn generate() -> Result<Keyring, KeyError> {
-        let secret: [u8; MASTER_LEN] = crate::random::array().map_err(|_| KeyError::Random)?;
-        let id: [u8; 4] = crate::random::array().map_err(|_| KeyError::Random)?;
-        let kid: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Keyring {
-            masters: vec![(kid, secret.to_vec())],
-        })
-    }
-
-    fn save(&self, data_dir: &Path) -> Result<(), KeyError> {
-        let path = data_dir.join(KEYS_FILE);
+    /// The keyring's text, as [`Keyring::parse`] reads it.
+    pub fn to_text(&self) -> String {
         let mut text = String::from(
             "# latchkey master secrets: the last line signs, earlier lines only verify.\n",
         );
@@ -347,19 +279,25 @@ impl Keyring {
             text.push_str(&URL_SAFE_NO_PAD.encode(secret));
             text.push('\n');
         }
-        crate::atomic_file::write(&path, text.as_bytes(), 0o600).map_err(|e| KeyError::Io(path, e))
+        text
     }
-}
 
-/// Creates the data directory with mode 0700 if it does not exist.
-pub fn ensure_data_dir(data_dir: &Path) -> Result<(), KeyError> {
-    match fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data_dir)
-    {
-        Ok(()) => Ok(()),
-        Err(e) => Err(KeyError::Io(data_dir.to_path_buf(), e)),
+    /// A keyring of one fresh random master secret with a random key id.
+    pub fn generate() -> Result<Keyring, KeyError> {
+        let secret: [u8; MASTER_LEN] = crate::random::array().map_err(|_| KeyError::Random)?;
+        let id: [u8; 4] = crate::random::array().map_err(|_| KeyError::Random)?;
+        let kid: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Keyring {
+            masters: vec![(kid, secret.to_vec())],
+        })
+    }
+
+    /// This keyring with a fresh current secret in front, keeping at most
+    /// [`KEEP_ON_ROTATE`] secrets in all: older keys keep verifying until dropped.
+    pub fn rotated(&self) -> Result<Keyring, KeyError> {
+        let mut masters = Keyring::generate()?.masters;
+        masters.extend(self.masters.iter().take(KEEP_ON_ROTATE - 1).cloned());
+        Ok(Keyring { masters })
     }
 }
 
@@ -376,75 +314,49 @@ fn check_kid(kid: &str) -> Result<(), KeyError> {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let suffix: [u8; 6] = crate::random::array().unwrap();
-        let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-        std::env::temp_dir().join(format!("latchkey-keys-{name}-{hex}"))
-    }
-
     #[test]
-    fn first_load_creates_private_dir_and_file() {
-        let dir = temp_dir("create");
-        let (ring, created) = Keyring::load_or_create(&dir).unwrap();
-        assert!(created);
-        let dmode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
-        let fmode = fs::metadata(dir.join(KEYS_FILE))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!((dmode, fmode), (0o700, 0o600));
-        let (again, created) = Keyring::load_or_create(&dir).unwrap();
-        assert!(!created);
+    fn text_round_trips_and_a_fresh_key_is_long_enough() {
+        let ring = Keyring::generate().unwrap();
+        let again = Keyring::parse(&ring.to_text()).unwrap();
         assert_eq!(again.current_kid(), ring.current_kid());
         assert_eq!(
             again.key_set(Purpose::ApiToken).current().fingerprint(),
             ring.key_set(Purpose::ApiToken).current().fingerprint()
         );
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn readable_keys_file_is_refused_with_a_fix() {
-        let dir = temp_dir("perm");
-        Keyring::load_or_create(&dir).unwrap();
-        let path = dir.join(KEYS_FILE);
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = Keyring::load(&dir).unwrap_err();
-        assert!(matches!(err, KeyError::Permissions(_, 0o644)));
-        assert!(err.to_string().contains("chmod 600"));
-        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(ring.masters[0].1.len(), MASTER_LEN);
     }
 
     #[test]
     fn short_or_malformed_secret_is_refused_with_line_number() {
-        let dir = temp_dir("short");
-        ensure_data_dir(&dir).unwrap();
-        let path = dir.join(KEYS_FILE);
         let short = format!("# c\nk1 {}\n", URL_SAFE_NO_PAD.encode([1u8; 31]));
-        crate::atomic_file::write(&path, short.as_bytes(), 0o600).unwrap();
-        assert!(matches!(Keyring::load(&dir), Err(KeyError::TooShort(_, 2))));
-        crate::atomic_file::write(&path, b"k1 not*base64\n", 0o600).unwrap();
-        assert!(matches!(
-            Keyring::load(&dir),
-            Err(KeyError::Malformed(_, 1))
-        ));
-        crate::atomic_file::write(&path, b"# only a comment\n", 0o600).unwrap();
-        assert!(matches!(Keyring::load(&dir), Err(KeyError::Empty(_))));
-        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(Keyring::parse(&short).unwrap_err(), KeyError::TooShort(2));
+        assert_eq!(
+            Keyring::parse("k1 not*base64\n").unwrap_err(),
+            KeyError::Malformed(1)
+        );
+        let long_enough = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        assert_eq!(
+            Keyring::parse(&format!("../k1 {long_enough}\n")).unwrap_err(),
+            KeyError::Malformed(1)
+        );
+        assert_eq!(
+            Keyring::parse(&format!("k1 {long_enough} extra\n")).unwrap_err(),
+            KeyError::Malformed(1)
+        );
+        assert_eq!(
+            Keyring::parse("# only a comment\n").unwrap_err(),
+            KeyError::Empty
+        );
     }
 
     #[test]
     fn rotation_keeps_old_keys_for_verification() {
-        let dir = temp_dir("rotate");
-        let (first, _) = Keyring::load_or_create(&dir).unwrap();
+        let first = Keyring::generate().unwrap();
         let old_kid = first.current_kid().to_owned();
-        let new_kid = Keyring::rotate(&dir).unwrap();
-        assert_ne!(new_kid, old_kid);
-        let ring = Keyring::load(&dir).unwrap();
-        assert_eq!(ring.current_kid(), new_kid);
+        let ring = first.rotated().unwrap();
+        assert_ne!(ring.current_kid(), old_kid);
         let set = ring.key_set(Purpose::SessionCookie);
-        assert_eq!(set.current().kid(), Some(new_kid.as_str()));
+        assert_eq!(set.current().kid(), Some(ring.current_kid()));
         let old = set.get(&old_kid).expect("old key still verifies");
         assert_eq!(
             old.fingerprint(),
@@ -453,13 +365,15 @@ mod tests {
                 .current()
                 .fingerprint()
         );
+        // The text keeps the order: the current key is the last line.
+        let reread = Keyring::parse(&ring.to_text()).unwrap();
+        assert_eq!(reread.current_kid(), ring.current_kid());
+        let mut ring = ring;
         for _ in 0..KEEP_ON_ROTATE {
-            Keyring::rotate(&dir).unwrap();
+            ring = ring.rotated().unwrap();
         }
-        let ring = Keyring::load(&dir).unwrap();
         assert_eq!(ring.key_set(Purpose::Csrf).iter().count(), KEEP_ON_ROTATE);
         assert!(ring.key_set(Purpose::Csrf).get(&old_kid).is_none());
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

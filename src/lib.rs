@@ -2,11 +2,11 @@
 //! device's admin page.
 //!
 //! Data flows `http` (event loop, limits, request, response) → `web` (routing,
-//! authentication, handlers) → response. Underneath sit the security kernel:
-//! [`jwt`], [`cookie`], [`password`], [`keys`], [`users`], and the [`cli`] over them.
+//! authentication, handlers) → response. Imports point one way: the binary →
+//! [`cli`] → [`web`] → {[`http`], the security kernel ([`jwt`], [`cookie`],
+//! [`password`], [`keys`]), the [`store`] (the data directory's files)}.
 #![forbid(unsafe_code)]
 
-pub mod atomic_file;
 mod b64url;
 pub mod cli;
 pub mod cookie;
@@ -18,6 +18,5 @@ pub mod keys;
 pub mod password;
 pub mod random;
 pub mod ratelimit;
-pub mod revocation;
-pub mod users;
+pub mod store;
 pub mod web;

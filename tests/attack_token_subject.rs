@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 use latchkey::jwt::{self, Claims, TokenType};
-use latchkey::keys::{Keyring, Purpose};
+use latchkey::keys::Purpose;
 
 #[test]
 fn a_token_whose_sub_and_identity_differ_is_refused() {
@@ -14,7 +14,7 @@ fn a_token_whose_sub_and_identity_differ_is_refused() {
     add_user(&data, "alice", "pw-alice-123");
     add_user(&data, "root", "pw-root-123");
     let srv = Server::start(&data, &[]);
-    let ring = Keyring::load(&data).unwrap();
+    let ring = latchkey::store::DataDir::new(&data).keyring().unwrap();
     let key = ring.key_set(Purpose::ApiToken);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

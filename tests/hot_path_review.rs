@@ -17,7 +17,7 @@ use latchkey::cookie::header::get_unique_in;
 use latchkey::cookie::session::{MAX_VALUE_LEN, PayloadBuf, open_view};
 use latchkey::cookie::{CookieError, Session, open, seal};
 use latchkey::keys::{KeySet, Keyring, Purpose};
-use latchkey::users::UserDb;
+use latchkey::store::users::UserDb;
 
 /// xorshift64*: reproducible without a dependency.
 struct Rng(u64);

@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use latchkey::revocation::{LOCK_FILE, REVOKED_FILE, RevocationError, RevocationStore};
+use latchkey::store::revocation::{LOCK_FILE, REVOKED_FILE, RevocationError, RevocationStore};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -26,7 +26,7 @@ impl DataDir {
     }
 
     fn write_file(&self, text: &str) {
-        latchkey::atomic_file::write(&self.file(), text.as_bytes(), 0o600).unwrap();
+        latchkey::store::atomic_file::write(&self.file(), text.as_bytes(), 0o600).unwrap();
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use latchkey::users::{USERS_FILE, UserDb};
+use latchkey::store::users::{USERS_FILE, UserDb};
 
 /// Set to the users file path in the child; its absence makes `writer_child` a no-op.
 const CHILD_ENV: &str = "LATCHKEY_USERS_ATOMIC_CHILD";

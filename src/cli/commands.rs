@@ -1,17 +1,15 @@
 //! The commands: option tables, help texts and what each one does.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::args::{self, Opt, Parsed, UsageError};
 use super::password_input::read_new_password;
-use super::{CliError, data_dir, env_var};
+use super::{CliError, announce_calibration, data_dir, env_var};
 use crate::jwt::{self, TokenType, Validation};
-use crate::keys::{KeySet, Keyring, Purpose};
+use crate::keys::{KeySet, Purpose};
 use crate::password::{self, Policy};
-use crate::revocation::RevocationStore;
-use crate::users::{self, UserDb};
+use crate::store::{DataDir, users};
 
 const DATA_DIR: Opt = Opt::value(
     "data-dir",
@@ -85,7 +83,7 @@ pub(super) fn dispatch(argv: &[String]) -> Result<ExitCode, CliError> {
             println!("latchkey {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        "serve" => crate::web::serve::command(rest),
+        "serve" => super::serve::command(rest),
         "hash" => hash(rest),
         "calibrate" => calibrate(rest),
         "user" | "token" | "session" | "key" => group(first, rest),
@@ -148,60 +146,13 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn users_path(dir: &Path) -> std::path::PathBuf {
-    dir.join(users::USERS_FILE)
-}
-
-fn load_users(dir: &Path) -> Result<UserDb, CliError> {
-    match super::load_users_file(&users_path(dir)) {
-        Err(CliError::Users(users::UsersError::Missing(_))) => Ok(UserDb::new()),
-        other => other,
+/// The data dir's hash cost for new passwords, announced when it was measured just now.
+fn hash_policy(dir: &DataDir) -> Result<Policy, CliError> {
+    let (policy, calibration) = dir.hash_policy()?;
+    if let Some(cal) = &calibration {
+        announce_calibration(cal);
     }
-}
-
-/// The stored password hash cost, calibrated once per data dir.
-pub(crate) mod cost {
-    use super::*;
-
-    /// File of the data dir holding the PBKDF2 iteration count for new hashes.
-    pub const COST_FILE: &str = "pbkdf2-iterations";
-
-    /// The policy stored in `dir`, calibrating and storing it if there is none.
-    pub fn policy(dir: &Path, announce: bool) -> Result<Policy, CliError> {
-        let path = dir.join(COST_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let n: u32 = text.trim().parse().map_err(|_| {
-                    CliError::Io(
-                        path.display().to_string(),
-                        std::io::Error::new(std::io::ErrorKind::InvalidData, "not a number"),
-                    )
-                })?;
-                Ok(Policy::new(n)?)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                store(dir, password::DEFAULT_TARGET, announce)
-            }
-            Err(e) => Err(CliError::Io(path.display().to_string(), e)),
-        }
-    }
-
-    /// Measures this machine for `target` per hash and stores the result in `dir`.
-    pub fn store(dir: &Path, target: Duration, announce: bool) -> Result<Policy, CliError> {
-        crate::keys::ensure_data_dir(dir)?;
-        let cal = password::calibrate(target);
-        let path = dir.join(COST_FILE);
-        crate::atomic_file::write(&path, format!("{}\n", cal.iterations).as_bytes(), 0o600)
-            .map_err(|e| CliError::Io(path.display().to_string(), e))?;
-        if announce {
-            eprintln!(
-                "latchkey: password hash cost: pbkdf2-sha256 i={} ({} ms measured on this machine)",
-                cal.iterations,
-                cal.measured.as_millis()
-            );
-        }
-        Ok(Policy::new(cal.iterations)?)
-    }
+    Ok(policy)
 }
 
 fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
@@ -217,16 +168,15 @@ fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
     let name = &p.positionals[0];
     users::validate_username(name)?;
     let dir = data_dir(&p);
-    let mut db = load_users(&dir)?;
+    let mut db = dir.users_or_empty()?;
     if db.get(name).is_some() {
         return Err(users::UsersError::Exists(name.clone()).into());
     }
     let pw = read_new_password(p.has("password-stdin"))?;
-    let policy = cost::policy(&dir, true)?;
+    let policy = hash_policy(&dir)?;
     let hash = password::hash(pw.as_bytes(), &policy)?;
     db.add(name, &hash)?;
-    crate::keys::ensure_data_dir(&dir)?;
-    db.save(&users_path(&dir))?;
+    dir.save_users(&db)?;
     eprintln!("latchkey: added user {name}");
     Ok(ExitCode::SUCCESS)
 }
@@ -243,15 +193,15 @@ fn user_passwd(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(1, "NAME")?;
     let name = &p.positionals[0];
     let dir = data_dir(&p);
-    let mut db = super::load_users_file(&users_path(&dir))?;
+    let mut db = dir.users()?;
     if db.get(name).is_none() {
         return Err(users::UsersError::NotFound(name.clone()).into());
     }
     let pw = read_new_password(p.has("password-stdin"))?;
-    let policy = cost::policy(&dir, true)?;
+    let policy = hash_policy(&dir)?;
     let hash = password::hash(pw.as_bytes(), &policy)?;
     db.set_password(name, &hash)?;
-    db.save(&users_path(&dir))?;
+    dir.save_users(&db)?;
     // Tokens carry no password epoch; a cutoff ends them (and sessions) as well.
     revoke_all_of(&dir, name)?;
     eprintln!("latchkey: changed the password of {name}; their sessions and tokens are ended");
@@ -265,11 +215,11 @@ fn user_del(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(1, "NAME")?;
     let name = &p.positionals[0];
     let dir = data_dir(&p);
-    let mut db = super::load_users_file(&users_path(&dir))?;
+    let mut db = dir.users()?;
     db.remove(name)?;
     // A user re-created under the same name must not inherit live sessions.
     revoke_all_of(&dir, name)?;
-    db.save(&users_path(&dir))?;
+    dir.save_users(&db)?;
     eprintln!("latchkey: deleted user {name}");
     Ok(ExitCode::SUCCESS)
 }
@@ -279,7 +229,7 @@ fn user_list(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(0, "no arguments")?;
-    let db = load_users(&data_dir(&p))?;
+    let db = data_dir(&p).users_or_empty()?;
     for user in db.iter() {
         println!("{}", user.name);
     }
@@ -306,7 +256,7 @@ fn hash(argv: &[String]) -> Result<ExitCode, CliError> {
             option: "--iterations".into(),
             expected: "a whole number",
         })?)?,
-        None => cost::policy(&data_dir(&p), true)?,
+        None => hash_policy(&data_dir(&p))?,
     };
     let pw = read_new_password(p.has("password-stdin"))?;
     println!("{}", password::hash(pw.as_bytes(), &policy)?);
@@ -335,7 +285,8 @@ fn calibrate(argv: &[String]) -> Result<ExitCode, CliError> {
             expected: "a duration such as 250ms or 1s",
         })?,
     };
-    cost::store(&data_dir(&p), target, true)?;
+    let (_, cal) = data_dir(&p).calibrate(target)?;
+    announce_calibration(&cal);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -377,18 +328,17 @@ fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
             })?,
     };
     let dir = data_dir(&p);
-    let db = super::load_users_file(&users_path(&dir))?;
+    let db = dir.users()?;
     let Some(record) = db.get(user) else {
         return Err(users::UsersError::NotFound(user.clone()).into());
     };
-    let ring = Keyring::load(&dir)?;
+    let ring = dir.keyring()?;
     let kind = if p.has("refresh") {
         TokenType::Refresh
     } else {
         TokenType::Access
     };
-    let claims = crate::web::auth::new_claims(&record.name, now(), ttl, kind)
-        .map_err(|e| CliError::Serve(e.to_string()))?;
+    let claims = crate::web::auth::new_claims(&record.name, now(), ttl, kind)?;
     println!(
         "{}",
         jwt::sign(&claims, ring.key_set(Purpose::ApiToken).current())
@@ -428,7 +378,7 @@ fn token_verify(argv: &[String]) -> Result<ExitCode, CliError> {
             let secret = std::fs::read(file).map_err(|e| CliError::Io(file.to_owned(), e))?;
             KeySet::shared_secret(&secret)?
         }
-        None => Keyring::load(&data_dir(&p))?.key_set(Purpose::ApiToken),
+        None => data_dir(&p).keyring()?.key_set(Purpose::ApiToken),
     };
     let claims = jwt::verify(&p.positionals[0], &keys, &Validation::default(), at)?;
     println!("{}", claims.to_json());
@@ -440,16 +390,15 @@ fn token_revoke(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(1, "JTI")?;
-    let dir = data_dir(&p);
-    let mut store = RevocationStore::load(&dir)?;
+    let mut store = data_dir(&p).revocations()?;
     let now = now();
     store.revoke_token(&p.positionals[0], now + FORGET_UNKNOWN_AFTER, now)?;
     eprintln!("latchkey: revoked token {}", p.positionals[0]);
     Ok(ExitCode::SUCCESS)
 }
 
-fn revoke_all_of(dir: &Path, user: &str) -> Result<(), CliError> {
-    let mut store = RevocationStore::load(dir)?;
+fn revoke_all_of(dir: &DataDir, user: &str) -> Result<(), CliError> {
+    let mut store = dir.revocations()?;
     let now = now();
     store.revoke_user_before(user, now, FORGET_UNKNOWN_AFTER, now)?;
     Ok(())
@@ -472,11 +421,7 @@ fn key_rotate(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(0, "no arguments")?;
-    let dir = data_dir(&p);
-    // A mistyped --data-dir must not quietly get a keyring of its own while the
-    // real one goes on signing with the key the admin meant to retire.
-    std::fs::metadata(&dir).map_err(|e| CliError::Io(dir.display().to_string(), e))?;
-    let kid = Keyring::rotate(&dir)?;
+    let kid = data_dir(&p).rotate_key()?;
     eprintln!(
         "latchkey: new signing key {kid}; keep the older ones until their sessions have expired"
     );

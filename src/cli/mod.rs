@@ -6,13 +6,15 @@
 pub mod args;
 mod commands;
 mod password_input;
+pub mod serve;
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use args::UsageError;
+
+use crate::store::DataDir;
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "latchkey-data";
@@ -23,22 +25,24 @@ pub const DEFAULT_DATA_DIR: &str = "latchkey-data";
 pub enum CliError {
     /// The command line is wrong; exit status 2.
     Usage(UsageError),
-    /// Keys could not be loaded or written.
+    /// A file of the data directory could not be read, created or written.
+    Store(crate::store::StoreError),
+    /// A shared secret is unusable as a key.
     Keys(crate::keys::KeyError),
-    /// The users file could not be read, changed or written.
-    Users(crate::users::UsersError),
-    /// The users file has a bad line.
-    UsersFile(PathBuf, crate::users::UsersError),
+    /// A user could not be added, changed or removed.
+    Users(crate::store::users::UsersError),
     /// A password could not be hashed or a stored hash is unusable.
     Password(crate::password::PasswordError),
     /// A token did not verify.
     Token(crate::jwt::TokenError),
-    /// The revocation list could not be read or written.
-    Revocation(crate::revocation::RevocationError),
+    /// A revocation could not be made.
+    Revocation(crate::store::revocation::RevocationError),
+    /// The operating system gave no random bytes.
+    Random(crate::random::RandomError),
+    /// The service could not start or failed.
+    Serve(crate::web::serve::ServeError),
     /// Reading a password or a file failed.
     Io(String, io::Error),
-    /// The server could not start or failed.
-    Serve(String),
     /// The two passwords typed differ.
     PasswordMismatch,
     /// An empty password was given.
@@ -51,14 +55,15 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Usage(e) => e.fmt(f),
+            CliError::Store(e) => e.fmt(f),
             CliError::Keys(e) => e.fmt(f),
             CliError::Users(e) => e.fmt(f),
-            CliError::UsersFile(p, e) => write!(f, "{}: {e}", p.display()),
             CliError::Password(e) => e.fmt(f),
             CliError::Token(e) => e.fmt(f),
             CliError::Revocation(e) => e.fmt(f),
+            CliError::Random(e) => e.fmt(f),
+            CliError::Serve(e) => e.fmt(f),
             CliError::Io(what, e) => write!(f, "{what}: {e}"),
-            CliError::Serve(e) => f.write_str(e),
             CliError::PasswordMismatch => f.write_str("passwords do not match"),
             CliError::EmptyPassword => f.write_str("empty password"),
             CliError::NoTerminal => {
@@ -68,11 +73,32 @@ impl fmt::Display for CliError {
     }
 }
 
-impl std::error::Error for CliError {}
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CliError::Usage(e) => Some(e),
+            CliError::Store(e) => Some(e),
+            CliError::Keys(e) => Some(e),
+            CliError::Users(e) => Some(e),
+            CliError::Password(e) => Some(e),
+            CliError::Token(e) => Some(e),
+            CliError::Revocation(e) => Some(e),
+            CliError::Random(e) => Some(e),
+            CliError::Serve(e) => Some(e),
+            CliError::Io(_, e) => Some(e),
+            CliError::PasswordMismatch | CliError::EmptyPassword | CliError::NoTerminal => None,
+        }
+    }
+}
 
 impl From<UsageError> for CliError {
     fn from(e: UsageError) -> Self {
         CliError::Usage(e)
+    }
+}
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError::Store(e)
     }
 }
 impl From<crate::keys::KeyError> for CliError {
@@ -80,19 +106,8 @@ impl From<crate::keys::KeyError> for CliError {
         CliError::Keys(e)
     }
 }
-/// Loads the users file at `path`, naming the file in a complaint about its contents.
-pub(crate) fn load_users_file(path: &std::path::Path) -> Result<crate::users::UserDb, CliError> {
-    use crate::users::UsersError;
-    crate::users::UserDb::load(path).map_err(|e| match e {
-        e @ (UsersError::Malformed { .. } | UsersError::Duplicate { .. }) => {
-            CliError::UsersFile(path.to_path_buf(), e)
-        }
-        e => CliError::Users(e),
-    })
-}
-
-impl From<crate::users::UsersError> for CliError {
-    fn from(e: crate::users::UsersError) -> Self {
+impl From<crate::store::users::UsersError> for CliError {
+    fn from(e: crate::store::users::UsersError) -> Self {
         CliError::Users(e)
     }
 }
@@ -106,9 +121,19 @@ impl From<crate::jwt::TokenError> for CliError {
         CliError::Token(e)
     }
 }
-impl From<crate::revocation::RevocationError> for CliError {
-    fn from(e: crate::revocation::RevocationError) -> Self {
+impl From<crate::store::revocation::RevocationError> for CliError {
+    fn from(e: crate::store::revocation::RevocationError) -> Self {
         CliError::Revocation(e)
+    }
+}
+impl From<crate::random::RandomError> for CliError {
+    fn from(e: crate::random::RandomError) -> Self {
+        CliError::Random(e)
+    }
+}
+impl From<crate::web::serve::ServeError> for CliError {
+    fn from(e: crate::web::serve::ServeError) -> Self {
+        CliError::Serve(e)
     }
 }
 
@@ -158,11 +183,16 @@ pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn data_dir(parsed: &args::Parsed) -> PathBuf {
-    PathBuf::from(parsed.get("data-dir").unwrap_or(DEFAULT_DATA_DIR))
+/// The data directory `--data-dir` (or `LATCHKEY_DATA_DIR`) names, or the default.
+fn data_dir(parsed: &args::Parsed) -> DataDir {
+    DataDir::new(parsed.get("data-dir").unwrap_or(DEFAULT_DATA_DIR))
 }
 
-/// The data dir's password hash cost, calibrated (and announced) on first use.
-pub(crate) fn cost_policy(dir: &std::path::Path) -> Result<crate::password::Policy, CliError> {
-    commands::cost::policy(dir, true)
+/// Says on stderr what a first measurement of this machine chose for the hash cost.
+fn announce_calibration(cal: &crate::password::Calibration) {
+    eprintln!(
+        "latchkey: password hash cost: pbkdf2-sha256 i={} ({} ms measured on this machine)",
+        cal.iterations,
+        cal.measured.as_millis()
+    );
 }

@@ -1,9 +1,9 @@
-//! Fuzz invariants for the users file parser ([`crate::users::UserDb::parse`]): no input
+//! Fuzz invariants for the users file parser ([`crate::store::users::UserDb::parse`]): no input
 //! panics; a parsed file written back out parses to the same users in the same order
 //! (and the same comments); and the written text is a fixed point, so repeated
 //! rewrites never drift.
 
-use crate::users::{User, UserDb, validate_username};
+use crate::store::users::{User, UserDb, validate_username};
 
 /// Checks the invariants for one input.
 pub fn check(data: &[u8]) {

@@ -15,31 +15,15 @@ use crate::cookie;
 use crate::cookie::set_cookie::{SameSite, SetCookie, cookie_name};
 use crate::http::{Handler, Reply, Request, Response};
 use crate::jwt::{self, TokenType};
-use crate::password::{self, Policy};
+use crate::password;
 use crate::ratelimit::{RateConfig, RateLimiter};
-use crate::revocation::RevocationStore;
-use crate::users::{self, UserDb};
+use crate::store::Store;
 use crate::web::auth::{self, Authenticator, Identity, Keys, PRESESSION_COOKIE, SESSION_COOKIE};
 use crate::web::config::{Config, SecureMode};
 use crate::web::errors::{AuthError, WebError};
 use crate::web::log::{self, Event};
 use crate::web::memo::Memos;
 use crate::web::{form, pages, redirect, respond, static_files, url};
-
-/// A file whose changes on disk (by the CLI) the server picks up.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct FileStamp(Option<(u64, u64, i64, i64)>);
-
-impl FileStamp {
-    fn of(path: &std::path::Path) -> FileStamp {
-        use std::os::unix::fs::MetadataExt;
-        FileStamp(
-            std::fs::metadata(path)
-                .ok()
-                .map(|m| (m.ino(), m.len(), m.mtime(), m.mtime_nsec())),
-        )
-    }
-}
 
 /// What the worker thread hands back after checking a password.
 pub struct LoginDone {
@@ -66,12 +50,12 @@ enum LoginVia {
 /// The running service's state.
 pub struct App {
     cfg: Config,
+    /// Derived from the store's keyring when the app was made; a key rotation on disk
+    /// reloads the store's keyring but not these.
     keys: Keys,
-    users: UserDb,
-    users_stamp: FileStamp,
-    revoked: RevocationStore,
+    /// Users, revocations and the hash cost, kept in step with the data directory.
+    store: Store,
     limiter: RateLimiter,
-    policy: Policy,
     next_prune: u64,
     /// Client addresses (by [`address_key`]) with a password check in flight, and
     /// when it was queued (monotonic millis). The limiter counts a failure only when
@@ -120,27 +104,17 @@ fn monotonic_millis() -> u64 {
 }
 
 impl App {
-    /// A service over loaded state.
-    pub fn new(
-        cfg: Config,
-        keys: Keys,
-        users: UserDb,
-        revoked: RevocationStore,
-        policy: Policy,
-    ) -> App {
-        let users_stamp = FileStamp::of(&cfg.data_dir.join(users::USERS_FILE));
+    /// A service over a loaded store.
+    pub fn new(cfg: Config, store: Store) -> App {
         let rate = RateConfig {
             hashes_per_sec: cfg.logins_per_second,
             hash_burst: cfg.logins_per_second.saturating_mul(2),
             ..RateConfig::default()
         };
         App {
-            keys,
-            users,
-            users_stamp,
-            revoked,
+            keys: Keys::new(store.keyring()),
+            store,
             limiter: RateLimiter::new(rate),
-            policy,
             next_prune: 0,
             in_flight: HashMap::new(),
             login_path: format!("{}/login", cfg.prefix),
@@ -174,8 +148,8 @@ impl App {
     fn authenticator(&self) -> Authenticator<'_> {
         Authenticator {
             keys: &self.keys,
-            users: &self.users,
-            revoked: &self.revoked,
+            users: self.store.users(),
+            revoked: self.store.revocations(),
             memos: &self.memos,
         }
     }
@@ -456,8 +430,8 @@ impl App {
         }
         self.in_flight.insert(address, now_ms);
         self.reload_users_if_changed();
-        let stored = self.users.get(&username).map(|u| u.hash.clone());
-        let policy = self.policy;
+        let stored = self.store.users().get(&username).map(|u| u.hash.clone());
+        let policy = self.store.policy();
         Ok(Reply::Offload(Box::new(move || {
             let (ok, rehash) = match &stored {
                 Some(hash) => {
@@ -491,7 +465,7 @@ impl App {
         // the new hash, and a token minted from the old one a second later, before
         // the tick notices, would outlive the cutoff (tokens carry no epoch).
         self.reload_users_if_changed();
-        let current = self.users.get(&done.username);
+        let current = self.store.users().get(&done.username);
         let still_valid =
             done.ok && current.is_some_and(|u| Some(&u.hash) == done.checked_hash.as_ref());
         if !still_valid {
@@ -567,29 +541,14 @@ impl App {
     }
 
     fn reload_users_if_changed(&mut self) {
-        let path = self.cfg.data_dir.join(users::USERS_FILE);
-        let stamp = FileStamp::of(&path);
-        if stamp != self.users_stamp {
-            match UserDb::load(&path) {
-                Ok(db) => {
-                    self.users = db;
-                    self.users_stamp = stamp;
-                }
-                Err(e) => eprintln!("latchkey: keeping the users loaded before: {e}"),
-            }
+        if let Err(e) = self.store.reload_users() {
+            eprintln!("latchkey: keeping the users loaded before: {e}");
         }
     }
 
     fn upgrade_hash(&mut self, user: &str, hash: String) {
-        let path = self.cfg.data_dir.join(users::USERS_FILE);
-        // Re-read so a change made by the CLI meanwhile is not overwritten.
-        let Ok(mut db) = UserDb::load(&path) else {
-            return;
-        };
-        if db.rehash(user, &hash).is_ok() && db.save(&path).is_ok() {
-            self.users = db;
-            self.users_stamp = FileStamp::of(&path);
-        }
+        // A failed upgrade leaves the weaker hash, which still verifies.
+        let _ = self.store.rehash(user, &hash);
     }
 
     fn same_site(&self) -> SameSite {
@@ -783,7 +742,12 @@ impl App {
                     .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-            if self.revoked.revoke_session(*sid, *expires_at, now).is_err() {
+            if self
+                .store
+                .revocations_mut()
+                .revoke_session(*sid, *expires_at, now)
+                .is_err()
+            {
                 return Err(WebError::Internal);
             }
             log::event(now, Event::Logout, ip, Some(user), None);
@@ -907,15 +871,22 @@ impl Handler for App {
     }
 
     fn tick(&mut self, _now: SystemTime) {
-        self.reload_users_if_changed();
-        if let Err(e) = self.revoked.reload_if_changed() {
-            eprintln!("latchkey: keeping the revocations loaded before: {e}");
+        // A changed keyring is read into the store; `keys` stay as derived at start.
+        let reload = self.store.reload();
+        for (what, result) in [
+            ("users", reload.users),
+            ("revocations", reload.revocations),
+            ("keys", reload.keys),
+        ] {
+            if let Err(e) = result {
+                eprintln!("latchkey: keeping the {what} loaded before: {e}");
+            }
         }
         let now = now_secs();
         if now >= self.next_prune {
             // Pruning rewrites the file; once in a while is plenty.
             self.next_prune = now + PRUNE_EVERY;
-            if let Err(e) = self.revoked.prune(now) {
+            if let Err(e) = self.store.revocations_mut().prune(now) {
                 eprintln!("latchkey: could not prune revocations: {e}");
             }
         }

@@ -11,8 +11,8 @@ use crate::cookie::{
 use crate::http::Request;
 use crate::jwt::{self, Claims, TokenType, Validation};
 use crate::keys::{KeySet, Keyring, Purpose};
-use crate::revocation::RevocationStore;
-use crate::users::UserDb;
+use crate::store::revocation::RevocationStore;
+use crate::store::users::UserDb;
 use crate::web::errors::AuthError;
 use crate::web::memo::{MAX_PAYLOAD, Memos};
 

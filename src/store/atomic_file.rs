@@ -1,10 +1,10 @@
 //! Crash-safe file replacement.
 //!
-//! Every file latchkey owns (keys, users, revocations) is rewritten whole through
-//! [`write`]: a temporary file in the same directory, `fsync`, `rename` over the old
-//! name, then `fsync` of the directory. A process killed at any instant leaves either
-//! the old contents or the new ones, never a mix, and the mode is set before a single
-//! byte is written so a secret is never briefly readable by others.
+//! Every file latchkey owns (keys, users, revocations, hash cost) is rewritten whole
+//! through [`write()`]: a temporary file in the same directory, `fsync`, `rename` over
+//! the old name, then `fsync` of the directory. A process killed at any instant leaves
+//! either the old contents or the new ones, never a mix, and the mode is set before a
+//! single byte is written so a secret is never briefly readable by others.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -17,7 +17,7 @@ use std::path::Path;
 /// let dir = std::env::temp_dir().join(format!("latchkey-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("users");
-/// latchkey::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
+/// latchkey::store::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
 /// assert_eq!(std::fs::read(&path).unwrap(), b"admin\n");
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```

@@ -28,12 +28,12 @@
 //! Both the CLI and the running server change the file. Every change takes an
 //! exclusive advisory lock on the sibling `revoked.lock` ([`LOCK_FILE`]), re-reads the
 //! file if someone else changed it, adds the entry (duplicates merge to the later
-//! time), prunes, and replaces the file through [`crate::atomic_file::write`]. Readers
+//! time), prunes, and replaces the file through [`crate::store::atomic_file::write`]. Readers
 //! need no lock: the file is only ever replaced whole. The server picks up changes made
 //! by the CLI by calling [`RevocationStore::reload_if_changed`] about once a second.
 //!
 //! ```
-//! use latchkey::revocation::RevocationStore;
+//! use latchkey::store::revocation::RevocationStore;
 //! # let dir = std::env::temp_dir().join(format!("latchkey-rev-doc-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir).unwrap();
 //! let now = 1_700_000_000;
@@ -52,11 +52,13 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt::{self, Write as _};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::hash::Hash;
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use super::FileStamp;
 
 /// Name of the revocations file inside the data directory.
 pub const REVOKED_FILE: &str = "revoked";
@@ -132,7 +134,14 @@ impl fmt::Display for RevocationError {
     }
 }
 
-impl std::error::Error for RevocationError {}
+impl std::error::Error for RevocationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RevocationError::Io(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// A user's cutoff and when it may be forgotten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,28 +381,6 @@ fn check_user_name(name: &str) -> Result<(), RevocationError> {
     }
 }
 
-/// Identity of one version of the file: every write renames a new inode into place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime: i64,
-    mtime_nsec: i64,
-}
-
-impl FileStamp {
-    fn of(meta: &fs::Metadata) -> FileStamp {
-        FileStamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            len: meta.size(),
-            mtime: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
-        }
-    }
-}
-
 /// The revocation list of one data directory, mirrored in memory.
 #[derive(Debug)]
 pub struct RevocationStore {
@@ -469,7 +456,7 @@ impl RevocationStore {
     /// A later cutoff for the same user replaces an earlier one.
     ///
     /// ```
-    /// # use latchkey::revocation::RevocationStore;
+    /// # use latchkey::store::revocation::RevocationStore;
     /// # let dir = std::env::temp_dir().join(format!("latchkey-rev-user-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).unwrap();
     /// let mut store = RevocationStore::load(&dir).unwrap();
@@ -605,11 +592,7 @@ impl RevocationStore {
     }
 
     fn stamp_now(&self) -> Result<Option<FileStamp>, RevocationError> {
-        match fs::metadata(&self.path) {
-            Ok(meta) => Ok(Some(FileStamp::of(&meta))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(RevocationError::Io(self.path.clone(), e)),
-        }
+        FileStamp::at(&self.path).map_err(|e| RevocationError::Io(self.path.clone(), e))
     }
 
     fn max_file_len(&self) -> u64 {
@@ -662,7 +645,7 @@ impl RevocationStore {
     /// Writes the in-memory state; the caller holds the lock.
     fn write(&mut self) -> Result<(), RevocationError> {
         let text = self.entries.render();
-        crate::atomic_file::write(&self.path, text.as_bytes(), 0o600)
+        crate::store::atomic_file::write(&self.path, text.as_bytes(), 0o600)
             .map_err(|e| RevocationError::Io(self.path.clone(), e))?;
         // Under the lock nobody else can have replaced it since. Should the stat fail,
         // forgetting the stamp only makes the next reload re-read: the write stands.

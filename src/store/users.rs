@@ -21,14 +21,14 @@
 //! `#` comment lines and blank lines are kept in place on rewrite (trailing carriage
 //! returns are dropped, and whitespace-only lines are written back empty).
 //!
-//! Every rewrite goes through [`crate::atomic_file::write`], so a crash leaves the old
+//! Every rewrite goes through [`crate::store::atomic_file::write`], so a crash leaves the old
 //! file or the new one, never a mix. A crash can leave the writer's temporary file
 //! (`.users.tmp-<hex>`) behind; [`UserDb::save`] deletes such leftovers before writing,
 //! so at most one survives. Saves must not run concurrently (it would lose an update
 //! anyway); if they do, the loser fails with an I/O error and the file stays whole.
 //!
 //! ```
-//! use latchkey::users::UserDb;
+//! use latchkey::store::users::UserDb;
 //! let mut db = UserDb::parse("# staff\nadmin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 3 -\n").unwrap();
 //! assert_eq!(db.get("admin").unwrap().epoch, 3);
 //! db.set_password("admin", "pbkdf2:sha256:1000$salt$00").unwrap();
@@ -165,13 +165,20 @@ impl fmt::Display for UsersError {
     }
 }
 
-impl std::error::Error for UsersError {}
+impl std::error::Error for UsersError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UsersError::Io(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Checks a user name: 1–64 characters of `[A-Za-z0-9._@-]`, not starting with `.` or
 /// `-`, so it is safe to put in HTML, headers, logs and the users file unescaped.
 ///
 /// ```
-/// use latchkey::users::validate_username;
+/// use latchkey::store::users::validate_username;
 /// assert!(validate_username("alice@example.org").is_ok());
 /// assert!(validate_username("-rf").is_err());
 /// assert!(validate_username("<script>").is_err());
@@ -225,15 +232,11 @@ enum Line {
     Other(String),
 }
 
-/// Up to this many lines (users, comments, blank lines), [`UserDb::get`] compares
-/// names instead of hashing.
-const SCAN_LINES_MAX: usize = 8;
-
 /// The users file in memory, in file order, comments included.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserDb {
     lines: Vec<Line>,
-    // name → index into `lines`, so a login does not scan every user.
+    // name → index into `lines` of that user's line, one entry per user line.
     index: HashMap<String, usize>,
 }
 
@@ -280,7 +283,7 @@ impl UserDb {
     /// Parses the text of a users file.
     ///
     /// ```
-    /// use latchkey::users::{UserDb, UsersError, LineProblem};
+    /// use latchkey::store::users::{UserDb, UsersError, LineProblem};
     /// let err = UserDb::parse("alice h 1 -\nbob h one -\n").unwrap_err();
     /// assert!(matches!(err, UsersError::Malformed { line: 2, reason: LineProblem::BadEpoch }));
     /// ```
@@ -347,10 +350,10 @@ impl UserDb {
     /// first deleting temporary files an earlier, interrupted save left behind.
     ///
     /// ```
-    /// use latchkey::users::UserDb;
+    /// use latchkey::store::users::UserDb;
     /// let dir = std::env::temp_dir().join(format!("latchkey-users-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).unwrap();
-    /// let path = dir.join(latchkey::users::USERS_FILE);
+    /// let path = dir.join(latchkey::store::users::USERS_FILE);
     /// let db = UserDb::parse("admin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 1 -\n").unwrap();
     /// db.save(&path).unwrap();
     /// assert_eq!(UserDb::load(&path).unwrap(), db);
@@ -358,21 +361,12 @@ impl UserDb {
     /// ```
     pub fn save(&self, path: &Path) -> Result<(), UsersError> {
         remove_stale_temps(path).map_err(|e| UsersError::Io(path.to_owned(), e))?;
-        crate::atomic_file::write(path, self.to_text().as_bytes(), 0o600)
+        crate::store::atomic_file::write(path, self.to_text().as_bytes(), 0o600)
             .map_err(|e| UsersError::Io(path.to_owned(), e))
     }
 
     /// The user called `name`, if any.
     pub fn get(&self, name: &str) -> Option<&User> {
-        // A device has a handful of users: comparing their names costs less than
-        // hashing the one asked for, and finds the same user (names are unique, which
-        // the index relies on too). Every request that authenticates asks this.
-        if self.lines.len() <= SCAN_LINES_MAX {
-            return self.lines.iter().find_map(|line| match line {
-                Line::User(user) if user.name == name => Some(user),
-                _ => None,
-            });
-        }
         match self.lines.get(*self.index.get(name)?) {
             Some(Line::User(u)) => Some(u),
             _ => None,
@@ -383,7 +377,7 @@ impl UserDb {
     /// and re-created under the same name does not revive the old one's sessions.
     ///
     /// ```
-    /// use latchkey::users::{UserDb, UsersError};
+    /// use latchkey::store::users::{UserDb, UsersError};
     /// let mut db = UserDb::new();
     /// db.add("alice", "$pbkdf2-sha256$i=1000,l=32$AAAA$BBBB").unwrap();
     /// assert!(matches!(db.add("alice", "x"), Err(UsersError::Exists(_))));
@@ -788,6 +782,33 @@ mod tests {
         );
         // The text round-trips through the parser.
         assert_eq!(UserDb::parse(&db.to_text()).unwrap(), db);
+    }
+
+    #[test]
+    fn lookup_is_exact_and_follows_edits() {
+        let mut text = String::from("# head\n\n");
+        for u in 0..12 {
+            text.push_str(&format!("User{u} {H1} {u} -\n"));
+        }
+        let mut db = UserDb::parse(&text).unwrap();
+        // Names that differ only in case are different users (or none).
+        for u in 0..12 {
+            assert!(db.get(&format!("user{u}")).is_none());
+            assert!(db.get(&format!("USER{u}")).is_none());
+            assert_eq!(db.get(&format!("User{u}")).unwrap().epoch, u);
+        }
+        for absent in ["", "User", "User1x", "User99", "# head"] {
+            assert!(db.get(absent).is_none(), "{absent:?}");
+        }
+        // Removing a line shifts the others; they are still found.
+        db.remove("User0").unwrap();
+        assert!(db.get("User0").is_none());
+        db.add("user0", H1).unwrap();
+        assert!(db.get("User0").is_none(), "recreated in another case");
+        assert_eq!(db.get("user0").unwrap().name, "user0");
+        for u in 1..12 {
+            assert_eq!(db.get(&format!("User{u}")).unwrap().epoch, u);
+        }
     }
 
     #[test]

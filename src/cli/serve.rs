@@ -1,0 +1,245 @@
+//! `latchkey serve`: its flags (each also read from a `LATCHKEY_*` variable), the
+//! [`Config`] they make, then the store and the service.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::args::{self, Opt, Parsed, UsageError, options_help};
+use super::{CliError, DEFAULT_DATA_DIR, announce_calibration, env_var};
+use crate::store::{DataDir, FIRST_USER, Store};
+use crate::web::client_ip::TrustedProxies;
+use crate::web::config::{Config, MAX_CREDENTIAL_TTL, SecureMode};
+
+/// The options of `latchkey serve`.
+pub const OPTIONS: &[Opt] = &[
+    Opt::value(
+        "listen",
+        "ADDR",
+        "address to listen on (default 127.0.0.1:8080)",
+    )
+    .env("LATCHKEY_LISTEN"),
+    Opt::value(
+        "data-dir",
+        "DIR",
+        "data directory (default ./latchkey-data)",
+    )
+    .env("LATCHKEY_DATA_DIR"),
+    Opt::value(
+        "title",
+        "TEXT",
+        "title of the login page (default \"latchkey\")",
+    )
+    .env("LATCHKEY_TITLE"),
+    Opt::value(
+        "serve-dir",
+        "DIR",
+        "serve this directory's files to logged-in users at /",
+    )
+    .env("LATCHKEY_SERVE_DIR"),
+    Opt::value(
+        "prefix",
+        "PATH",
+        "mount every latchkey route under PATH, e.g. /latchkey",
+    )
+    .env("LATCHKEY_PREFIX"),
+    Opt::value(
+        "session-ttl",
+        "DURATION",
+        "session lifetime without remember-me (default 12h)",
+    )
+    .env("LATCHKEY_SESSION_TTL"),
+    Opt::value(
+        "remember-ttl",
+        "DURATION",
+        "remember-me session lifetime (default 30d)",
+    )
+    .env("LATCHKEY_REMEMBER_TTL"),
+    Opt::value(
+        "token-ttl",
+        "DURATION",
+        "access token lifetime (default 5m, as Flask-JWT)",
+    )
+    .env("LATCHKEY_TOKEN_TTL"),
+    Opt::value(
+        "refresh-ttl",
+        "DURATION",
+        "refresh token lifetime; 0 turns refresh tokens off (default 0)",
+    )
+    .env("LATCHKEY_REFRESH_TTL"),
+    Opt::value(
+        "cookie-secure",
+        "auto|always|never",
+        "Secure cookies (default auto: when HTTPS via a trusted proxy)",
+    )
+    .env("LATCHKEY_COOKIE_SECURE"),
+    Opt::flag(
+        "same-site-strict",
+        "SameSite=Strict session cookies instead of Lax",
+    )
+    .env("LATCHKEY_SAME_SITE_STRICT"),
+    Opt::value(
+        "trusted-proxy",
+        "CIDR",
+        "believe X-Forwarded-* from these peers (repeatable)",
+    )
+    .env("LATCHKEY_TRUSTED_PROXY")
+    .repeatable(),
+    Opt::value(
+        "allowed-host",
+        "HOST",
+        "host an absolute redirect may go to (repeatable)",
+    )
+    .env("LATCHKEY_ALLOWED_HOST")
+    .repeatable(),
+    Opt::value(
+        "max-logins-per-second",
+        "N",
+        "password checks per second across all clients (default 4)",
+    )
+    .env("LATCHKEY_MAX_LOGINS_PER_SECOND"),
+    Opt::value(
+        "max-connections",
+        "N",
+        "open connections at most (default 1024)",
+    )
+    .env("LATCHKEY_MAX_CONNECTIONS"),
+    Opt::value(
+        "max-connections-per-ip",
+        "N",
+        "open connections per client address at most; a new one replaces its oldest idle one (default 256)",
+    )
+    .env("LATCHKEY_MAX_CONNECTIONS_PER_IP"),
+];
+
+fn bad(option: &str, expected: &'static str) -> UsageError {
+    UsageError::BadValue {
+        option: format!("--{option}"),
+        expected,
+    }
+}
+
+fn duration(p: &Parsed, name: &str, default: u64) -> Result<u64, UsageError> {
+    match p.get(name) {
+        None => Ok(default),
+        Some(v) => args::parse_duration(v)
+            .filter(|&secs| secs <= MAX_CREDENTIAL_TTL)
+            .ok_or_else(|| {
+                bad(
+                    name,
+                    "a duration of at most 31d, such as 300s, 15m, 12h or 30d",
+                )
+            }),
+    }
+}
+
+fn count(p: &Parsed, name: &str, default: usize) -> Result<usize, UsageError> {
+    match p.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| bad(name, "a positive whole number")),
+    }
+}
+
+/// Builds the service's configuration and data directory from parsed `serve` options;
+/// what is not given keeps its [`Config::default`].
+pub fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
+    let mut cfg = Config::default();
+    if let Some(listen) = p.get("listen") {
+        cfg.listen = listen
+            .parse()
+            .map_err(|_| bad("listen", "an address such as 127.0.0.1:8080 or [::]:8080"))?;
+    }
+    if let Some(title) = p.get("title") {
+        if title.is_empty() || title.len() > 100 || title.chars().any(char::is_control) {
+            return Err(bad("title", "1 to 100 printable characters"));
+        }
+        cfg.title = title.to_owned();
+    }
+    cfg.serve_dir = p.get("serve-dir").map(PathBuf::from);
+    let prefix = p.get("prefix").unwrap_or("").trim_end_matches('/');
+    // Every Location latchkey sends starts with the prefix: `//evil.example` would
+    // make them all point at another site, and `.`/`..` segments somewhere else.
+    if !prefix.is_empty()
+        && (!prefix.starts_with('/')
+            || !prefix[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+            || prefix[1..]
+                .split('/')
+                .any(|seg| seg.is_empty() || seg == "." || seg == ".."))
+    {
+        return Err(bad("prefix", "a path such as /latchkey"));
+    }
+    cfg.prefix = prefix.to_owned();
+    cfg.session_ttl = duration(p, "session-ttl", cfg.session_ttl)?;
+    cfg.remember_ttl = duration(p, "remember-ttl", cfg.remember_ttl)?;
+    cfg.token_ttl = duration(p, "token-ttl", cfg.token_ttl)?;
+    let refresh = duration(p, "refresh-ttl", cfg.refresh_ttl.unwrap_or(0))?;
+    cfg.refresh_ttl = (refresh > 0).then_some(refresh);
+    cfg.cookie_secure = match p.get("cookie-secure") {
+        None => cfg.cookie_secure,
+        Some("auto") => SecureMode::Auto,
+        Some("always") => SecureMode::Always,
+        Some("never") => SecureMode::Never,
+        Some(_) => return Err(bad("cookie-secure", "auto, always or never")),
+    };
+    cfg.same_site_strict = p.has("same-site-strict");
+    cfg.trusted_proxies = TrustedProxies::parse(&p.all("trusted-proxy")).map_err(|_| {
+        bad(
+            "trusted-proxy",
+            "addresses or CIDRs such as 10.0.0.0/8 or ::1",
+        )
+    })?;
+    for h in p.all("allowed-host") {
+        let h = h.trim().to_ascii_lowercase();
+        if h.is_empty()
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        {
+            return Err(bad("allowed-host", "a host name such as admin.example"));
+        }
+        cfg.allowed_hosts.push(h);
+    }
+    let logins = count(p, "max-logins-per-second", cfg.logins_per_second as usize)?;
+    cfg.logins_per_second = u32::try_from(logins)
+        .map_err(|_| bad("max-logins-per-second", "a positive whole number"))?;
+    cfg.limits.max_connections = count(p, "max-connections", cfg.limits.max_connections)?;
+    cfg.limits.max_connections_per_ip = count(
+        p,
+        "max-connections-per-ip",
+        cfg.limits.max_connections_per_ip,
+    )?;
+    let dir = DataDir::new(p.get("data-dir").unwrap_or(DEFAULT_DATA_DIR));
+    Ok((cfg, dir))
+}
+
+/// Runs `latchkey serve` with its arguments: loads (or, on the first run, creates) the
+/// data directory, then serves until SIGTERM or SIGINT.
+pub fn command(argv: &[String]) -> Result<ExitCode, CliError> {
+    let parsed = args::parse(argv, OPTIONS, env_var)?;
+    if parsed.help {
+        print!(
+            "Usage: latchkey serve [options]\n\n{}",
+            options_help(OPTIONS)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    parsed.expect_positionals(0, "no arguments")?;
+    let (cfg, dir) = config(&parsed)?;
+    let (store, created) = Store::open(dir)?;
+    if let Some(cal) = &created.calibration {
+        announce_calibration(cal);
+    }
+    if let Some(password) = &created.first_password {
+        eprintln!("latchkey: first run: created user '{FIRST_USER}' with password: {password}");
+        eprintln!(
+            "latchkey: it is shown only this once; change it with: latchkey user passwd {FIRST_USER}"
+        );
+    }
+    crate::web::serve::run(cfg, store)?;
+    Ok(ExitCode::SUCCESS)
+}

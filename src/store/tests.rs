@@ -1,0 +1,257 @@
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+use crate::keys::Purpose;
+
+/// A data dir path under the temp dir that does not exist yet, removed on drop.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(tag: &str) -> Temp {
+        let suffix: [u8; 6] = crate::random::array().unwrap();
+        let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+        Temp(std::env::temp_dir().join(format!("latchkey-store-{tag}-{hex}")))
+    }
+
+    /// The data dir, one level below the temp dir so its creation is tested too.
+    fn data(&self) -> DataDir {
+        DataDir::new(self.0.join("data"))
+    }
+
+    /// The data dir with a low hash cost already stored, so no calibration runs.
+    fn data_with_cost(&self) -> DataDir {
+        let dir = self.data();
+        dir.create().unwrap();
+        cost::save(&dir.cost_file(), password::MIN_ITERATIONS).unwrap();
+        dir
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn files_live_in_the_data_dir_under_fixed_names() {
+    let dir = DataDir::new("/srv/latchkey");
+    assert_eq!(dir.path(), Path::new("/srv/latchkey"));
+    assert_eq!(dir.keys_file(), Path::new("/srv/latchkey/keys"));
+    assert_eq!(dir.users_file(), Path::new("/srv/latchkey/users"));
+    assert_eq!(dir.revoked_file(), Path::new("/srv/latchkey/revoked"));
+    assert_eq!(
+        dir.cost_file(),
+        Path::new("/srv/latchkey/pbkdf2-iterations")
+    );
+}
+
+#[test]
+fn first_run_creates_a_private_dir_a_secret_and_an_admin() {
+    let tmp = Temp::new("first");
+    let dir = tmp.data();
+    let (store, created) = Store::open(dir.clone()).unwrap();
+    assert!(created.keyring);
+    let cal = created.calibration.expect("no cost was stored: measured");
+    assert_eq!(store.policy().iterations(), cal.iterations);
+    let password = created
+        .first_password
+        .clone()
+        .expect("an admin was created");
+    assert_eq!(password.len(), FIRST_PASSWORD_LEN);
+    assert!(!format!("{created:?}").contains(&password));
+
+    assert_eq!(mode(dir.path()), 0o700);
+    for file in [dir.keys_file(), dir.users_file(), dir.cost_file()] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    let admin = store.users().get(FIRST_USER).unwrap();
+    assert!(password::verify(password.as_bytes(), &admin.hash).unwrap());
+    let text = fs::read_to_string(dir.users_file()).unwrap();
+    assert!(!text.contains(&password), "password stored in clear");
+    assert_eq!(
+        fs::read_to_string(dir.cost_file()).unwrap(),
+        format!("{}\n", cal.iterations)
+    );
+
+    // The second run creates nothing and keeps the secret and the users.
+    let (again, created) = Store::open(dir.clone()).unwrap();
+    assert!(!created.keyring);
+    assert!(created.calibration.is_none());
+    assert!(created.first_password.is_none());
+    assert_eq!(again.keyring().current_kid(), store.keyring().current_kid());
+    assert_eq!(
+        again
+            .keyring()
+            .key_set(Purpose::ApiToken)
+            .current()
+            .fingerprint(),
+        store
+            .keyring()
+            .key_set(Purpose::ApiToken)
+            .current()
+            .fingerprint()
+    );
+    assert_eq!(again.users(), store.users());
+}
+
+#[test]
+fn an_existing_users_file_gets_no_admin() {
+    let tmp = Temp::new("no-admin");
+    let dir = tmp.data_with_cost();
+    dir.save_users(&UserDb::new()).unwrap();
+    let (store, created) = Store::open(dir).unwrap();
+    assert!(created.first_password.is_none());
+    assert!(store.users().is_empty());
+}
+
+#[test]
+fn a_bad_file_stops_the_first_run_with_its_path() {
+    let tmp = Temp::new("bad");
+    let dir = tmp.data_with_cost();
+    atomic_file::write(&dir.users_file(), b"admin h 1 -\nbroken\n", 0o600).unwrap();
+    let err = Store::open(dir.clone()).unwrap_err();
+    assert!(matches!(err, StoreError::UsersFile(..)), "{err:?}");
+    assert!(
+        err.to_string().ends_with(
+            "users: line 2: expected `name hash epoch flags` separated by single spaces"
+        ),
+        "{err}"
+    );
+
+    atomic_file::write(&dir.cost_file(), b"many\n", 0o600).unwrap();
+    let err = dir.hash_policy().unwrap_err();
+    assert!(matches!(err, StoreError::BadCost(_)), "{err:?}");
+    atomic_file::write(&dir.cost_file(), b"1000\n", 0o600).unwrap();
+    let err = dir.hash_policy().unwrap_err();
+    assert!(matches!(err, StoreError::Password(_)), "{err:?}");
+}
+
+#[test]
+fn a_readable_keys_file_is_refused_with_a_fix() {
+    let tmp = Temp::new("keys-perm");
+    let dir = tmp.data_with_cost();
+    Store::open(dir.clone()).unwrap();
+    fs::set_permissions(dir.keys_file(), fs::Permissions::from_mode(0o644)).unwrap();
+    let err = dir.keyring().unwrap_err();
+    assert!(matches!(err, StoreError::Permissions(_, 0o644)), "{err:?}");
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+    let err = Store::open(dir).unwrap_err();
+    assert!(matches!(err, StoreError::Permissions(_, 0o644)), "{err:?}");
+}
+
+#[test]
+fn a_malformed_keys_file_names_its_path_and_line() {
+    let tmp = Temp::new("keys-bad");
+    let dir = tmp.data();
+    dir.create().unwrap();
+    atomic_file::write(&dir.keys_file(), b"# c\nk1 not*base64\n", 0o600).unwrap();
+    let err = dir.keyring().unwrap_err();
+    assert!(
+        matches!(err, StoreError::Keys(_, KeyError::Malformed(2))),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("keys: line 2:"), "{err}");
+}
+
+#[test]
+fn rotation_needs_the_dir_and_keeps_older_keys() {
+    let tmp = Temp::new("rotate");
+    let dir = tmp.data();
+    assert!(matches!(dir.rotate_key(), Err(StoreError::Io(..))));
+    assert!(!dir.path().exists(), "a mistyped dir is not created");
+    dir.create().unwrap();
+    let first = dir.rotate_key().unwrap();
+    assert_eq!(mode(&dir.keys_file()), 0o600);
+    let second = dir.rotate_key().unwrap();
+    assert_ne!(first, second);
+    let ring = dir.keyring().unwrap();
+    assert_eq!(ring.current_kid(), second);
+    assert!(ring.key_set(Purpose::ApiToken).get(&first).is_some());
+}
+
+#[test]
+fn calibration_stores_the_measured_cost() {
+    let tmp = Temp::new("calibrate");
+    let dir = tmp.data();
+    let (policy, cal) = dir.calibrate(Duration::from_millis(1)).unwrap();
+    assert_eq!(policy.iterations(), cal.iterations);
+    assert_eq!(mode(dir.path()), 0o700);
+    assert_eq!(mode(&dir.cost_file()), 0o600);
+    assert_eq!(dir.hash_policy().unwrap(), (policy, None));
+}
+
+#[test]
+fn users_or_empty_reads_no_file_as_no_users() {
+    let tmp = Temp::new("empty");
+    let dir = tmp.data();
+    assert!(matches!(
+        dir.users(),
+        Err(StoreError::Users(UsersError::Missing(_)))
+    ));
+    assert!(dir.users_or_empty().unwrap().is_empty());
+}
+
+const HASH: &str = "$pbkdf2-sha256$i=1000,l=32$AAAA$BBBB";
+
+#[test]
+fn reload_picks_up_what_another_process_wrote() {
+    let tmp = Temp::new("reload");
+    let dir = tmp.data_with_cost();
+    let (mut store, _) = Store::open(dir.clone()).unwrap();
+    // The first reload may read back what the first run wrote; then nothing changed.
+    let _ = store.reload();
+    let unchanged = store.reload();
+    assert!(matches!(unchanged.users, Ok(false)));
+    assert!(matches!(unchanged.revocations, Ok(false)));
+    assert!(matches!(unchanged.keys, Ok(false)));
+
+    // As the CLI would: add a user, revoke a token, rotate the key.
+    let mut db = dir.users().unwrap();
+    db.add("ann", HASH).unwrap();
+    dir.save_users(&db).unwrap();
+    dir.revocations()
+        .unwrap()
+        .revoke_token("t1", u64::MAX, 0)
+        .unwrap();
+    let kid = dir.rotate_key().unwrap();
+    let changed = store.reload();
+    assert!(matches!(changed.users, Ok(true)));
+    assert!(matches!(changed.revocations, Ok(true)));
+    assert!(matches!(changed.keys, Ok(true)));
+    assert!(store.users().get("ann").is_some());
+    assert!(store.revocations().is_token_revoked("t1"));
+    assert_eq!(store.keyring().current_kid(), kid);
+
+    // A broken file changes nothing: what was loaded stays in force.
+    fs::write(dir.users_file(), "ann broken\n").unwrap();
+    fs::set_permissions(dir.users_file(), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(dir.keys_file(), "k1 short\n").unwrap();
+    let broken = store.reload();
+    assert!(matches!(broken.users, Err(StoreError::UsersFile(..))));
+    assert!(matches!(broken.keys, Err(StoreError::Keys(..))));
+    assert!(store.users().get("ann").is_some());
+    assert_eq!(store.keyring().current_kid(), kid);
+}
+
+#[test]
+fn rehash_keeps_a_change_made_meanwhile() {
+    let tmp = Temp::new("rehash");
+    let dir = tmp.data_with_cost();
+    let (mut store, _) = Store::open(dir.clone()).unwrap();
+    let epoch = store.users().get(FIRST_USER).unwrap().epoch;
+    // The CLI adds a user the store has not reloaded yet.
+    let mut db = dir.users().unwrap();
+    db.add("ann", HASH).unwrap();
+    dir.save_users(&db).unwrap();
+    store.rehash(FIRST_USER, HASH).unwrap();
+    let admin = store.users().get(FIRST_USER).unwrap();
+    assert_eq!((admin.hash.as_str(), admin.epoch), (HASH, epoch));
+    assert!(store.users().get("ann").is_some());
+    assert_eq!(dir.users().unwrap(), *store.users());
+}
