@@ -1,8 +1,7 @@
 //! The Flask-JWT walk against the real binary: `POST /auth`, `GET /protected` with
 //! `JWT` and `Bearer`, every error body, refresh tokens, revocation by the CLI.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn auth(srv: &Server, body: &str) -> Resp {
     srv.post(

@@ -5,9 +5,7 @@
 //! 390×844, desktop 1280×800, dark mode) land in `target/browser-screenshots/`.
 //! Skips (with a `SKIP:` line) where node, chromium or playwright-core is missing.
 
-mod deploy_support;
-
-use deploy_support::*;
+use crate::deploy_support::*;
 use std::path::PathBuf;
 
 /// `target/browser-screenshots/`, beside the `target/tmp` cargo gives integration tests.

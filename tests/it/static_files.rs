@@ -3,9 +3,7 @@
 //! visitors are sent to the login form and back to the file they asked for; only a
 //! logged-in user gets the files; nothing outside the directory is reachable.
 
-mod deploy_support;
-
-use deploy_support::*;
+use crate::deploy_support::*;
 
 #[test]
 fn serve_dir_files_only_after_login() {

@@ -2,8 +2,7 @@
 //! password, right password, cookie attributes, the protected page, remember-me,
 //! logout, and the old cookie refused afterwards, also after a restart.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn login_walk_logout_and_revocation_survives_restart() {

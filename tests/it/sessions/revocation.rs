@@ -1,8 +1,7 @@
 //! Every token latchkey issues can be revoked by its id with the CLI: no id may
 //! look like an option (a base64url id began with `-` one time in 64).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn every_issued_token_id_can_be_revoked_with_the_cli() {

@@ -4,9 +4,7 @@
 //! logout. A second test drives Chromium through the same nginx (tests/browser/proxy.mjs).
 //! Skips (with a `SKIP:` line) where nginx is not installed; CI installs it.
 
-mod deploy_support;
-
-use deploy_support::*;
+use crate::deploy_support::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -3,9 +3,7 @@
 //! environment is honoured; the OpenWrt procd script turns the shipped UCI config (every
 //! option and list enabled) into a command line that latchkey really starts with.
 
-mod deploy_support;
-
-use deploy_support::*;
+use crate::deploy_support::*;
 use std::process::{Command, Stdio};
 
 #[test]

@@ -1,8 +1,7 @@
 //! The HTTP limits against the running binary: every malicious request gets its
 //! precise answer and the server keeps answering a legitimate client.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

@@ -5,9 +5,7 @@
 //! Checked with fail2ban's own `fail2ban-regex` where installed, and with Python's `re`
 //! on the same regex (also covering the uncut journal form of a line) where python3 is.
 
-mod deploy_support;
-
-use deploy_support::*;
+use crate::deploy_support::*;
 use std::path::Path;
 use std::process::Command;
 

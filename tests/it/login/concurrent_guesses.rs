@@ -2,8 +2,7 @@
 //! back, so a client that queues many guesses at once must not get more than the
 //! 3 per (user, address) the regulation allows.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn a_burst_of_parallel_guesses_gets_no_more_than_three_checks() {

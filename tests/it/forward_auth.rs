@@ -1,8 +1,7 @@
 //! Forward auth for nginx `auth_request` (200 or 401 with a Location, never a 3xx)
 //! and for Caddy `forward_auth` / Traefik `ForwardAuth` (302 for browsers).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn nginx_and_caddy_conventions() {

@@ -1,8 +1,7 @@
 //! Credentials must never outlive their revocation: revocations are forgotten 31
 //! days after they are made, so no session or token may be issued for longer.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn serve_refuses_lifetimes_longer_than_revocations_are_kept() {

@@ -2,8 +2,7 @@
 //! soon as the command returns, not at the server's next look at the users file,
 //! since a token minted in between would outlive the revocation cutoff.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn auth(srv: &Server, password: &str) -> Resp {
     let body = serde_json::json!({ "username": "pat", "password": password }).to_string();

@@ -4,9 +4,7 @@
 //! A second test drives Chromium through the same Caddy (tests/browser/proxy.mjs).
 //! Skips (with a `SKIP:` line) where caddy is not installed; CI installs Debian's.
 
-mod deploy_support;
-
-use deploy_support::*;
+use crate::deploy_support::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 

@@ -1,8 +1,7 @@
 //! A login in progress (a slow password hash) does not delay authenticated requests:
 //! hashing runs on the worker thread, not on the event loop.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -1,8 +1,7 @@
 //! Logout CSRF: a GET logout (kept for Flask-Login compatibility) is only honoured
 //! when the browser says it came from latchkey's own origin or the user typed it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn get_logout_from_a_sibling_site_is_refused() {

@@ -1,8 +1,7 @@
 //! The embedded default: the first run creates the data dir, the secret and an
 //! `admin` user whose password is printed once and stored nowhere in clear.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 
 #[test]

@@ -3,8 +3,7 @@
 //! client address comes from the right-most untrusted X-Forwarded-For entry, and
 //! nothing on disk changes.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn api_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Resp {
     srv.post(

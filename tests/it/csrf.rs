@@ -1,8 +1,7 @@
 //! Cross-site requests and CSRF against the running binary: login CSRF, cross-site
 //! POSTs, logout CSRF, and response hardening.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn cross_site_and_csrf_are_refused() {

@@ -5,7 +5,7 @@
 
 use latchkey::web::redirect::{RedirectPolicy, safe_next};
 
-const PAYLOADS: &str = include_str!("fixtures/open_redirect_payloads.txt");
+const PAYLOADS: &str = include_str!("../fixtures/open_redirect_payloads.txt");
 
 fn allowed() -> Vec<String> {
     vec!["allowed.example".to_string()]

@@ -1,8 +1,7 @@
 //! `--prefix`: every Location latchkey sends starts with it, so it must be a plain
 //! path that cannot point at another site.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn prefix_cannot_make_redirects_leave_the_site() {

@@ -1,7 +1,6 @@
 //! CLI bad input: a mistyped data directory is an error, never a fresh one.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn key_rotate_refuses_a_missing_data_dir() {
