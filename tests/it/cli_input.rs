@@ -29,8 +29,8 @@ fn non_utf8_arguments_and_variables_are_usage_errors() {
     let data = tmp.data_dir();
     let bad = OsStr::from_bytes(b"al\xffce");
     let run = |args: &[&OsStr], env: Option<(&str, &OsStr)>| {
-        let mut cmd = std::process::Command::new(BIN);
-        cmd.args(args).env_remove("LATCHKEY_DATA_DIR");
+        let mut cmd = latchkey_command();
+        cmd.args(args);
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }

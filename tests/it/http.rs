@@ -2,26 +2,19 @@
 //! precise answer and the server keeps answering a legitimate client.
 
 use crate::common::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
+/// Sends `bytes` on a fresh connection (a write the server cuts short is fine) and
+/// returns what comes back up to the end of the first response head.
 fn raw(srv: &Server, bytes: &[u8]) -> String {
-    let mut s = TcpStream::connect(srv.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let _ = s.write_all(bytes);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = s.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-        if out.windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let mut conn = Conn::open(srv.addr);
+    conn.stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let _ = conn.stream.write_all(bytes);
+    conn.raw_head()
 }
 
 fn status_of(resp: &str) -> &str {

@@ -7,8 +7,6 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-#[path = "../deploy_support/mod.rs"]
-mod deploy_support;
 
 mod api;
 mod cli_input;

@@ -3,7 +3,7 @@
 //! visitors are sent to the login form and back to the file they asked for; only a
 //! logged-in user gets the files; nothing outside the directory is reachable.
 
-use crate::deploy_support::*;
+use crate::common::*;
 
 #[test]
 fn serve_dir_files_only_after_login() {
@@ -20,44 +20,43 @@ fn serve_dir_files_only_after_login() {
     // A secret next to (not inside) the served directory.
     std::fs::write(tmp.path().join("secret.txt"), "not for the web").unwrap();
     let site_arg = site.to_str().unwrap().to_owned();
-    let latchkey = start_latchkey(
+    let latchkey = Server::start(
         &data,
         &["--serve-dir", &site_arg, "--title", "Router admin"],
     );
-    let port = latchkey.port();
     let nav: &[(&str, &str)] = &[("Accept", "text/html"), ("Sec-Fetch-Mode", "navigate")];
 
     // Anonymous: no file, a redirect to the login form that remembers where to return.
-    let mut jar = Jar::default();
-    let anon = browse(port, &mut jar, "GET", "/css/site.css", nav, b"");
+    let mut browser = latchkey.client();
+    let anon = browser.get("/css/site.css", nav);
     assert!(
         matches!(anon.status, 302 | 303),
         "anonymous request is sent to log in: {anon:?}"
     );
     assert!(
-        !anon.body.contains("teal"),
+        !anon.text().contains("teal"),
         "no file content for anonymous visitors"
     );
-    let login_target = anon.location_path(port);
+    let login_target = anon.location_path(latchkey.addr);
     assert!(login_target.starts_with("/login"), "{login_target}");
     assert_eq!(
         query_param(&login_target, "next")
-            .map(|n| local_path(&n, port))
+            .map(|n| local_path(&n, latchkey.addr))
             .as_deref(),
         Some("/css/site.css")
     );
 
     // Log in with the form, as a browser.
-    let page = browse(port, &mut jar, "GET", &login_target, nav, b"");
+    let page = browser.get(&login_target, nav);
     assert_eq!(page.status, 200, "{page:?}");
-    let form = forms(&page.body)
+    let login = forms(&page.text())
         .into_iter()
         .find(|f| f.hidden("csrf").is_some())
         .expect("login form");
-    let origin = format!("http://127.0.0.1:{port}");
-    let body = form_body(&[
-        ("csrf", form.hidden("csrf").unwrap_or_default()),
-        ("next", form.hidden("next").unwrap_or_default()),
+    let origin = format!("http://{}", latchkey.addr);
+    let body = form(&[
+        ("csrf", login.hidden("csrf").unwrap_or_default()),
+        ("next", login.hidden("next").unwrap_or_default()),
         ("username", "admin"),
         ("password", "a long admin passphrase"),
     ]);
@@ -66,27 +65,27 @@ fn serve_dir_files_only_after_login() {
         ("Origin", &origin),
         ("Sec-Fetch-Site", "same-origin"),
     ];
-    let ok = browse(port, &mut jar, "POST", "/login", headers, body.as_bytes());
-    assert_eq!(ok.status, 303, "login: {ok:?}\n{}", latchkey.stderr.text());
+    let ok = browser.post("/login", headers, &body);
+    assert_eq!(ok.status, 303, "login: {ok:?}\n{}", latchkey.log.text());
     assert_eq!(
-        ok.location_path(port),
+        ok.location_path(latchkey.addr),
         "/css/site.css",
         "back at the file first asked for"
     );
 
     // Logged in: the files, and / is the directory's index.html.
-    let css = browse(port, &mut jar, "GET", "/css/site.css", &[], b"");
+    let css = browser.get("/css/site.css", &[]);
     assert_eq!(
-        (css.status, css.body.as_str()),
+        (css.status, css.text().as_str()),
         (200, "h1 { color: teal }"),
         "{css:?}"
     );
-    let index = browse(port, &mut jar, "GET", "/", nav, b"");
+    let index = browser.get("/", nav);
     assert_eq!(index.status, 200, "{index:?}");
     assert!(
-        index.body.contains("Device settings"),
+        index.text().contains("Device settings"),
         "/ serves index.html: {}",
-        index.body
+        index.text()
     );
 
     // Nothing outside the directory, however the path is spelled.
@@ -96,13 +95,13 @@ fn serve_dir_files_only_after_login() {
         "/css/..%2f..%2fsecret.txt",
         "/css/%2e%2e/%2e%2e/secret.txt",
     ] {
-        let tried = browse(port, &mut jar, "GET", escape, &[], b"");
+        let tried = browser.get(escape, &[]);
         assert!(
-            !tried.body.contains("not for the web"),
+            !tried.text().contains("not for the web"),
             "{escape} escaped the served directory"
         );
         assert!(tried.status >= 400, "{escape} must be refused: {tried:?}");
     }
-    let missing = browse(port, &mut jar, "GET", "/nope.html", &[], b"");
+    let missing = browser.get("/nope.html", &[]);
     assert_eq!(missing.status, 404, "{missing:?}");
 }

@@ -5,7 +5,7 @@
 //! 390×844, desktop 1280×800, dark mode) land in `target/browser-screenshots/`.
 //! Skips (with a `SKIP:` line) where node, chromium or playwright-core is missing.
 
-use crate::deploy_support::*;
+use crate::common::*;
 use std::path::PathBuf;
 
 /// `target/browser-screenshots/`, beside the `target/tmp` cargo gives integration tests.
@@ -25,7 +25,7 @@ fn chromium_logs_in_reloads_and_logs_out() {
     let tmp = TempDir::new("browser");
     let (user, password) = ("alice", "correct horse battery staple");
     let data = data_dir_with_users(&tmp, &[(user, password)]);
-    let latchkey = start_latchkey(&data, &["--title", "Router admin"]);
+    let latchkey = Server::start(&data, &["--title", "Router admin"]);
     let shots = screenshot_dir();
 
     let run = run_browser_script(
@@ -41,7 +41,7 @@ fn chromium_logs_in_reloads_and_logs_out() {
     let report = format!(
         "{}\n--- latchkey stderr ---\n{}",
         run.report,
-        latchkey.stderr.text()
+        latchkey.log.text()
     );
     println!("{report}");
     assert!(run.passed, "the browser walk failed\n{report}");
@@ -64,10 +64,5 @@ fn chromium_logs_in_reloads_and_logs_out() {
             path.display()
         );
     }
-    assert!(
-        latchkey
-            .stderr
-            .wait_for(&format!("login ok ip=127.0.0.1 user={user}")),
-        "{report}"
-    );
+    latchkey.wait_log(&format!("login ok ip=127.0.0.1 user={user}"));
 }

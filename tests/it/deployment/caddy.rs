@@ -4,7 +4,7 @@
 //! A second test drives Chromium through the same Caddy (tests/browser/proxy.mjs).
 //! Skips (with a `SKIP:` line) where caddy is not installed; CI installs Debian's.
 
-use crate::deploy_support::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -55,8 +55,8 @@ fn caddy_config(tmp: &TempDir, front: u16, latchkey: u16, upstream: u16) -> Stri
 
 /// latchkey behind Caddy: forward-auth rebuilds the original URL from X-Forwarded-Host,
 /// so the site's host:port must be an allowed host for next= to survive.
-fn start_latchkey_for(data: &Path, front_host: &str) -> Latchkey {
-    start_latchkey(
+fn start_latchkey_for(data: &Path, front_host: &str) -> Server {
+    Server::start(
         data,
         &[
             "--prefix",
@@ -88,7 +88,7 @@ fn login_walk_through_caddy_forward_auth() {
         std::panic::catch_unwind(|| proxy_walk(front, "/latchkey", &latchkey, ApiDenial::Json401));
     if walk.is_err() {
         eprintln!("--- caddy log ---\n{}", caddy_log.text());
-        eprintln!("--- latchkey stderr ---\n{}", latchkey.stderr.text());
+        eprintln!("--- latchkey stderr ---\n{}", latchkey.log.text());
     }
     caddy_guard.assert_running("after the walk");
     if let Err(panic) = walk {

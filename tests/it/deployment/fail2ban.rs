@@ -5,7 +5,7 @@
 //! Checked with fail2ban's own `fail2ban-regex` where installed, and with Python's `re`
 //! on the same regex (also covering the uncut journal form of a line) where python3 is.
 
-use crate::deploy_support::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -13,17 +13,15 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// One curl-like form post (no Origin, no cookie, so no csrf needed) from `client` as
 /// reported by the trusted proxy in X-Forwarded-For.
-fn login(port: u16, client: &str, user: &str, password: &str) -> u16 {
-    let body = form_body(&[("username", user), ("password", password)]);
-    let response = http(
-        port,
-        "POST",
+fn login(latchkey: &Server, client: &str, user: &str, password: &str) -> u16 {
+    let body = form(&[("username", user), ("password", password)]);
+    let response = latchkey.post(
         "/login",
         &[
             ("Content-Type", "application/x-www-form-urlencoded"),
             ("X-Forwarded-For", client),
         ],
-        body.as_bytes(),
+        &body,
     );
     response.status
 }
@@ -40,23 +38,22 @@ fn auth_failure_lines(log: &str) -> usize {
 fn filter_matches_every_failed_login_with_the_clients_address() {
     let tmp = TempDir::new("fail2ban");
     let data = data_dir_with_users(&tmp, &[("alice", PASSWORD)]);
-    let latchkey = start_latchkey(&data, &["--trusted-proxy", "127.0.0.1"]);
-    let port = latchkey.port();
+    let latchkey = Server::start(&data, &["--trusted-proxy", "127.0.0.1"]);
 
     // The addresses fail2ban must report, in order: one per failed attempt.
     let mut expected = Vec::new();
     for _ in 0..3 {
-        assert_eq!(login(port, "192.0.2.44", "alice", "wrong"), 401);
+        assert_eq!(login(&latchkey, "192.0.2.44", "alice", "wrong"), 401);
         expected.push("192.0.2.44");
     }
     // The fourth try runs into latchkey's own lockout: a `login throttled` line.
-    assert_eq!(login(port, "192.0.2.44", "alice", "wrong"), 429);
+    assert_eq!(login(&latchkey, "192.0.2.44", "alice", "wrong"), 429);
     expected.push("192.0.2.44");
-    assert_eq!(login(port, "2001:db8::44", "alice", "wrong"), 401);
+    assert_eq!(login(&latchkey, "2001:db8::44", "alice", "wrong"), 401);
     expected.push("2001:db8::44");
     assert_ne!(
         login(
-            port,
+            &latchkey,
             "192.0.2.45",
             "mallory ip=203.0.113.5 latchkey: login failed ip=203.0.113.6",
             "x"
@@ -65,24 +62,20 @@ fn filter_matches_every_failed_login_with_the_clients_address() {
     );
     expected.push("192.0.2.45");
     assert_eq!(
-        login(port, "192.0.2.46", "alice", PASSWORD),
+        login(&latchkey, "192.0.2.46", "alice", PASSWORD),
         303,
         "the good login succeeds"
     );
 
     // Wait until all six auth events are in the captured log.
-    assert!(
-        latchkey.stderr.wait_for("login ok ip=192.0.2.46"),
-        "{}",
-        latchkey.stderr.text()
-    );
+    latchkey.wait_log("login ok ip=192.0.2.46");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while auth_failure_lines(&latchkey.stderr.text()) < expected.len()
+    while auth_failure_lines(&latchkey.log.text()) < expected.len()
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let log_text = latchkey.stderr.text() + "\n";
+    let log_text = latchkey.log.text() + "\n";
     assert_eq!(
         auth_failure_lines(&log_text),
         expected.len(),

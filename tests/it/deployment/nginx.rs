@@ -4,7 +4,8 @@
 //! logout. A second test drives Chromium through the same nginx (tests/browser/proxy.mjs).
 //! Skips (with a `SKIP:` line) where nginx is not installed; CI installs it.
 
-use crate::deploy_support::*;
+use crate::common::*;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -175,7 +176,7 @@ fn login_walk_through_nginx_auth_request() {
     };
     let tmp = TempDir::new("nginx");
     let data = data_dir_with_users(&tmp, &[("alice", "correct horse battery staple")]);
-    let latchkey = start_latchkey(
+    let latchkey = Server::start(
         &data,
         &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
     );
@@ -186,7 +187,7 @@ fn login_walk_through_nginx_auth_request() {
         std::panic::catch_unwind(|| proxy_walk(front, "/latchkey", &latchkey, ApiDenial::Plain401));
     if walk.is_err() {
         eprintln!("--- nginx error.log ---\n{}", nginx_log(&tmp));
-        eprintln!("--- latchkey stderr ---\n{}", latchkey.stderr.text());
+        eprintln!("--- latchkey stderr ---\n{}", latchkey.log.text());
     }
     nginx_guard.assert_running("after the walk");
     if let Err(panic) = walk {
@@ -202,15 +203,16 @@ fn nginx_hides_the_verify_endpoint_and_forwards_only_its_own_remote_user() {
     };
     let tmp = TempDir::new("nginx-internal");
     let data = data_dir_with_users(&tmp, &[("bob", "another long passphrase")]);
-    let latchkey = start_latchkey(
+    let latchkey = Server::start(
         &data,
         &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
     );
     let upstream = start_echo_upstream();
     let (_nginx_guard, front) = start_nginx(&nginx, &tmp, latchkey.port(), upstream, None);
+    let front = SocketAddr::from(([127, 0, 0, 1], front));
 
     // The internal subrequest location is not reachable from outside.
-    let internal = http(front, "GET", "/_latchkey_verify", &[], b"");
+    let internal = request(front, "GET", "/_latchkey_verify", &[], b"");
     assert_eq!(
         internal.status, 404,
         "the auth subrequest location must be internal: {internal:?}"
@@ -219,7 +221,7 @@ fn nginx_hides_the_verify_endpoint_and_forwards_only_its_own_remote_user() {
     // A token for bob on the API: the upstream gets exactly one Remote-User, bob's,
     // even when the client sends its own.
     let body = r#"{"username":"bob","password":"another long passphrase"}"#;
-    let auth = http(
+    let auth = request(
         front,
         "POST",
         "/latchkey/auth",
@@ -227,9 +229,12 @@ fn nginx_hides_the_verify_endpoint_and_forwards_only_its_own_remote_user() {
         body.as_bytes(),
     );
     assert_eq!(auth.status, 200, "{auth:?}");
-    let token = json_string_field(&auth.body, "access_token").expect("access_token");
+    let token = auth.json()["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
     let bearer = format!("Bearer {token}");
-    let api = http(
+    let api = request(
         front,
         "GET",
         "/api/x",
@@ -238,16 +243,16 @@ fn nginx_hides_the_verify_endpoint_and_forwards_only_its_own_remote_user() {
     );
     assert_eq!(api.status, 200, "{api:?}");
     assert_eq!(
-        echoed_header(&api.body, "remote-user"),
+        echoed_header(&api.text(), "remote-user"),
         vec!["bob".to_owned()],
         "{}",
-        api.body
+        api.text()
     );
 
     // latchkey's health check is reachable through the proxy.
-    let health = http(front, "GET", "/latchkey/healthz", &[], b"");
+    let health = request(front, "GET", "/latchkey/healthz", &[], b"");
     assert_eq!(
-        (health.status, health.body.trim()),
+        (health.status, health.text().trim()),
         (200, "ok"),
         "{health:?}"
     );
@@ -265,7 +270,7 @@ fn chromium_through_nginx() {
     }
     let tmp = TempDir::new("nginx-browser");
     let data = data_dir_with_users(&tmp, &[("alice", "correct horse battery staple")]);
-    let latchkey = start_latchkey(
+    let latchkey = Server::start(
         &data,
         &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
     );
@@ -296,7 +301,7 @@ fn chromium_through_nginx_over_https() {
     };
     let data = data_dir_with_users(&tmp, &[("alice", "correct horse battery staple")]);
     // The shipped recipe, unchanged: `--cookie-secure auto` follows nginx's X-Forwarded-Proto.
-    let latchkey = start_latchkey(
+    let latchkey = Server::start(
         &data,
         &["--prefix", "/latchkey", "--trusted-proxy", "127.0.0.1"],
     );

@@ -3,7 +3,7 @@
 //! environment is honoured; the OpenWrt procd script turns the shipped UCI config (every
 //! option and list enabled) into a command line that latchkey really starts with.
 
-use crate::deploy_support::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 
 #[test]
@@ -76,19 +76,19 @@ fn systemd_style_environment_configures_latchkey() {
         .env("LATCHKEY_PREFIX", "/latchkey")
         .env("LATCHKEY_TRUSTED_PROXY", "127.0.0.1")
         .env("LATCHKEY_TITLE", "Router admin");
-    let latchkey = spawn_latchkey(command);
-    let health = http(latchkey.port(), "GET", "/latchkey/healthz", &[], b"");
+    let latchkey = Server::spawn(command);
+    let health = latchkey.get("/latchkey/healthz", &[]);
     assert_eq!(
-        (health.status, health.body.trim()),
+        (health.status, health.text().trim()),
         (200, "ok"),
         "LATCHKEY_PREFIX applies: {health:?}"
     );
-    let login = http(latchkey.port(), "GET", "/latchkey/login", &[], b"");
+    let login = latchkey.get("/latchkey/login", &[]);
     assert_eq!(login.status, 200, "{login:?}");
     assert!(
-        login.body.contains("Router admin"),
+        login.text().contains("Router admin"),
         "LATCHKEY_TITLE applies: {}",
-        login.body
+        login.text()
     );
 }
 
@@ -248,10 +248,10 @@ fn openwrt_procd_script_builds_a_command_latchkey_accepts() {
     // The very command procd would run, with the binary under test.
     let mut command = latchkey_command();
     command.args(&args[1..]);
-    let latchkey = spawn_latchkey(command);
-    let health = http(latchkey.port(), "GET", "/latchkey/healthz", &[], b"");
+    let latchkey = Server::spawn(command);
+    let health = latchkey.get("/latchkey/healthz", &[]);
     assert_eq!(
-        (health.status, health.body.trim()),
+        (health.status, health.text().trim()),
         (200, "ok"),
         "{args:?}: {health:?}"
     );

@@ -2,8 +2,6 @@
 //! hashing runs on the worker thread, not on the event loop.
 
 use crate::common::*;
-use std::io::Write;
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -27,11 +25,9 @@ fn authenticated_get_is_served_while_a_slow_hash_runs() {
     let token = api_token(&srv, "fast", "pw-fast-12");
 
     let body = br#"{"username":"slow","password":"pw-slow-12"}"#;
-    let mut login = TcpStream::connect(srv.addr).unwrap();
-    login
-        .write_all(format!("POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes())
-        .unwrap();
-    login.write_all(body).unwrap();
+    let mut login = Conn::open(srv.addr);
+    login.send(format!("POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+    login.send(body);
     let started = Instant::now();
     std::thread::sleep(Duration::from_millis(50));
     // While the slow login hashes, authenticated requests keep being answered.
@@ -43,9 +39,10 @@ fn authenticated_get_is_served_while_a_slow_hash_runs() {
     }
     let during = started.elapsed();
     login
+        .stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    let r = read_response(&mut login, false);
+    let r = login.response();
     let hash_time = started.elapsed();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(answered_during, 20);
