@@ -1,10 +1,59 @@
-//! A stable-toolchain mutation run over the committed fuzz seeds, through the same
-//! invariant checks the cargo-fuzz targets call (`latchkey::fuzz_checks`). Ignored by
-//! default: `MUTATION_FUZZ_SECS=60 cargo test --release --test mutation_fuzz -- --ignored`.
+//! The fuzz seeds in `cargo test`: every committed seed (`fuzz/seeds/<target>/`) and
+//! every saved crash input (`fuzz/regressions/<target>/`) replayed through the same
+//! invariant check the fuzz target runs (`latchkey::fuzz_checks`), so plain `cargo test`
+//! keeps them all fixed; and a stable-toolchain mutation run over them, ignored by
+//! default: `MUTATION_FUZZ_SECS=60 cargo test --release --test it fuzz_seeds -- --ignored`.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// The committed seeds and saved crash inputs of `target`, dot files left out.
+fn seed_files(target: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for kind in ["seeds", "regressions"] {
+        let Ok(entries) = fs::read_dir(fuzz_dir().join(kind).join(target)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                continue;
+            }
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn every_seed_and_regression_passes_its_target_check() {
+    let mut replayed = 0;
+    for (target, check) in latchkey::fuzz_checks::TARGETS {
+        for path in seed_files(target) {
+            let data = fs::read(&path).unwrap();
+            let outcome = std::panic::catch_unwind(|| check(&data));
+            assert!(
+                outcome.is_ok(),
+                "{target}: {} broke an invariant",
+                path.display()
+            );
+            replayed += 1;
+        }
+    }
+    assert!(
+        replayed > 0,
+        "no fuzz seeds found under {}",
+        fuzz_dir().display()
+    );
+}
 
 struct Rng(u64);
 
@@ -68,25 +117,6 @@ fn mutate(rng: &mut Rng, base: &[u8], other: &[u8]) -> Vec<u8> {
     d
 }
 
-fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    let mut out = Vec::new();
-    for kind in ["seeds", "regressions"] {
-        let Ok(entries) = fs::read_dir(root.join(kind).join(target)) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            if let Ok(data) = fs::read(e.path()) {
-                out.push(data);
-            }
-        }
-    }
-    out
-}
-
 #[test]
 #[ignore]
 fn mutated_seeds_keep_every_invariant() {
@@ -98,7 +128,10 @@ fn mutated_seeds_keep_every_invariant() {
         if !["jwt_verify", "cookie_value", "cookie_header", "http_head"].contains(target) {
             continue;
         }
-        let corpus = seeds(target);
+        let corpus: Vec<Vec<u8>> = seed_files(target)
+            .iter()
+            .map(|path| fs::read(path).unwrap())
+            .collect();
         assert!(!corpus.is_empty(), "{target}: no seeds");
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ target.len() as u64);
         let deadline = Instant::now() + Duration::from_secs(secs);

@@ -1,7 +1,9 @@
-//! The "latchkey alone" recipe of docs/DEPLOY.md: `latchkey serve --serve-dir DIR` puts
-//! a static admin page behind the login form with no web server in front. Anonymous
-//! visitors are sent to the login form and back to the file they asked for; only a
-//! logged-in user gets the files; nothing outside the directory is reachable.
+//! `--serve-dir`, the "latchkey alone" recipe of docs/DEPLOY.md: a static admin page
+//! behind the login form with no web server in front. Anonymous visitors are sent to
+//! the login form and back to the file they asked for; only a logged-in user gets the
+//! files, with their content types; nothing outside the directory is reachable, however
+//! the path is spelled or a symlink points, and dot files stay hidden, also behind
+//! symlinks inside the directory.
 
 use crate::common::*;
 
@@ -104,4 +106,66 @@ fn serve_dir_files_only_after_login() {
     }
     let missing = browser.get("/nope.html", &[]);
     assert_eq!(missing.status, 404, "{missing:?}");
+}
+
+#[test]
+fn serve_dir_serves_the_admin_page_only_to_logged_in_users() {
+    let tmp = TempDir::new("servedir");
+    let data = tmp.data_dir();
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(site.join("css")).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>Router</h1>").unwrap();
+    std::fs::write(site.join("css/site.css"), "body{}").unwrap();
+    std::fs::write(tmp.path().join("secret.txt"), "outside").unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("secret.txt"), site.join("link.txt")).unwrap();
+    add_user(&data, "erin", "pw-erin-12");
+    let srv = Server::start(&data, &["--serve-dir", site.to_str().unwrap()]);
+    assert_eq!(srv.get("/css/site.css", &[]).status, 302);
+    let cookie = browser_login(&srv, "erin", "pw-erin-12", false, None)
+        .cookie_pair("latchkey_session")
+        .unwrap();
+    let c = [("Cookie", cookie.as_str())];
+    let r = srv.get("/", &c);
+    assert_eq!((r.status, r.text().as_str()), (200, "<h1>Router</h1>"));
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let r = srv.get("/css/site.css", &c);
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    for escape in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/css%2f..%2f..%2fsecret.txt",
+        "/link.txt",
+        "/css/..%5c..%5csecret.txt",
+    ] {
+        let r = srv.get(escape, &c);
+        assert_eq!(r.status, 404, "{escape}: {}", r.text());
+        assert!(!r.text().contains("outside"));
+    }
+}
+
+#[test]
+fn dot_files_stay_hidden_behind_symlinks() {
+    let tmp = TempDir::new("static");
+    let data = tmp.data_dir();
+    add_user(&data, "sam", "pw-sam-123");
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(site.join(".git")).unwrap();
+    std::fs::write(site.join("index.html"), "home").unwrap();
+    std::fs::write(site.join(".git/config"), "secret").unwrap();
+    std::fs::write(site.join(".env"), "secret").unwrap();
+    std::os::unix::fs::symlink(".git", site.join("repo")).unwrap();
+    std::os::unix::fs::symlink(".env", site.join("env.txt")).unwrap();
+    std::os::unix::fs::symlink("index.html", site.join("home.html")).unwrap();
+    let srv = Server::start(&data, &["--serve-dir", site.to_str().unwrap()]);
+    let r = browser_login(&srv, "sam", "pw-sam-123", false, None);
+    let session = r.cookie_pair("latchkey_session").unwrap();
+    let get = |path: &str| srv.get(path, &[("Cookie", &session)]);
+    assert_eq!(get("/").text(), "home");
+    // A symlink to an ordinary file is still served.
+    assert_eq!(get("/home.html").text(), "home");
+    for path in ["/.git/config", "/.env", "/repo/config", "/env.txt"] {
+        let r = get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!r.text().contains("secret"), "{path}");
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::common::*;
 
-fn api_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Resp {
+fn api_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Response {
     srv.post(
         "/auth",
         &[
@@ -16,7 +16,7 @@ fn api_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Resp {
     )
 }
 
-fn form_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Resp {
+fn form_login(srv: &Server, xff: &str, user: &str, pass: &str) -> Response {
     srv.post(
         "/login",
         &[
@@ -150,10 +150,10 @@ fn a_distributed_flood_meets_the_global_hash_budget() {
     // Eight addresses, one guess each: no per-address lock applies, but the device
     // checks at most one password a second (burst 2), so most are turned away
     // with 503 and Retry-After before any hashing.
-    let answers: Vec<Resp> = (0..8)
+    let answers: Vec<Response> = (0..8)
         .map(|i| form_login(&srv, &format!("198.18.0.{i}"), "root2", "guess"))
         .collect();
-    let busy: Vec<&Resp> = answers.iter().filter(|r| r.status == 503).collect();
+    let busy: Vec<&Response> = answers.iter().filter(|r| r.status == 503).collect();
     assert!(
         busy.len() >= 4,
         "{:?}",

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 
-fn auth(srv: &Server, password: &str) -> Resp {
+fn auth(srv: &Server, password: &str) -> Response {
     let body = serde_json::json!({ "username": "pat", "password": password }).to_string();
     srv.post(
         "/auth",
