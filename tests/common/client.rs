@@ -194,7 +194,12 @@ impl Conn {
     /// Reads more into `pending`; the number of bytes, 0 at end of stream.
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).unwrap();
+        let n = self.stream.read(&mut chunk).unwrap_or_else(|err| {
+            panic!(
+                "reading a response: {err}; received so far: {:?}",
+                String::from_utf8_lossy(&self.pending)
+            )
+        });
         self.pending.extend_from_slice(&chunk[..n]);
         n
     }
