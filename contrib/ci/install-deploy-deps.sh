@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the deployment tests use (tests/deploy_nginx.rs, deploy_caddy.rs,
-# browser.rs, fail2ban_filter.rs): Debian's nginx, caddy, chromium (+ fonts for legible
+# Installs what the deployment tests use (tests/it/deployment/: nginx, caddy, browser,
+# fail2ban): Debian's nginx, caddy, chromium (+ fonts for legible
 # screenshots), fail2ban, Node.js with npm, and playwright-core from the committed
 # tests/browser/package-lock.json. Idempotent; run as root (CI is). Without these the
 # tests print `SKIP: …` and pass, so this script is what makes them real.

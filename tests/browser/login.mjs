@@ -1,5 +1,5 @@
 // A real browser on latchkey's login page: Debian's chromium, driven by playwright-core.
-// Started by tests/browser.rs, which runs latchkey and passes, in the environment:
+// Started by tests/it/deployment/browser.rs, which runs latchkey and passes, in the environment:
 //   BROWSER_TEST_URL        base URL of latchkey (no trailing slash)
 //   BROWSER_TEST_USER, BROWSER_TEST_PASSWORD   an account that exists
 //   BROWSER_TEST_CHROMIUM   chromium binary (default /usr/bin/chromium)

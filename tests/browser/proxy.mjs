@@ -1,6 +1,6 @@
 // A real browser through a reverse proxy (nginx auth_request or Caddy forward_auth) in
-// front of latchkey and an upstream that echoes the request it got. Started by
-// tests/deploy_nginx.rs and tests/deploy_caddy.rs with, in the environment:
+// front of latchkey and an upstream that echoes the request it got. Started by the
+// nginx and Caddy tests in tests/it/deployment/ with, in the environment:
 //   BROWSER_TEST_URL        the proxy's base URL (no trailing slash)
 //   BROWSER_TEST_START      the protected path first asked for, e.g. /admin/settings?tab=wifi
 //   BROWSER_TEST_PREFIX     latchkey's prefix behind the proxy, e.g. /latchkey

@@ -1,0 +1,23 @@
+//! The integration tests: one binary, one module per behaviour a maintainer looks for.
+//! Most run the real `latchkey` binary on a free loopback port with a temporary data
+//! dir (see `tests/common`); the deployment tests put a real nginx, Caddy or Chromium in
+//! front of it and print `SKIP:` where those are not installed.
+//!
+//! Run one behaviour with a name filter: `cargo test --test it login::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api;
+mod cli_input;
+mod csrf;
+mod deployment;
+mod first_run;
+mod forward_auth;
+mod fuzz_seeds;
+mod http;
+mod login;
+mod prefix;
+mod redirect_payloads;
+mod sessions;
+mod static_files;

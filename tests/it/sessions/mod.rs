@@ -1,0 +1,6 @@
+//! Sessions and tokens end when they should: logout, lifetimes no longer than
+//! revocations are kept, and revocation.
+
+mod lifetimes;
+mod logout;
+mod revocation;
