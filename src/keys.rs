@@ -21,8 +21,8 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::b64::B64URL;
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -279,7 +279,7 @@ impl Keyring {
             if check_kid(kid).is_err() {
                 return Err(KeyError::Malformed(path, i + 1));
             }
-            let secret = URL_SAFE_NO_PAD
+            let secret = B64URL
                 .decode(b64)
                 .map_err(|_| KeyError::Malformed(path.clone(), i + 1))?;
             if secret.len() < MASTER_LEN {
@@ -344,7 +344,7 @@ impl Keyring {
         for (kid, secret) in self.masters.iter().rev() {
             text.push_str(kid);
             text.push(' ');
-            text.push_str(&URL_SAFE_NO_PAD.encode(secret));
+            text.push_str(&B64URL.encode(secret));
             text.push('\n');
         }
         crate::atomic_file::write(&path, text.as_bytes(), 0o600).map_err(|e| KeyError::Io(path, e))
@@ -421,7 +421,7 @@ mod tests {
         let dir = temp_dir("short");
         ensure_data_dir(&dir).unwrap();
         let path = dir.join(KEYS_FILE);
-        let short = format!("# c\nk1 {}\n", URL_SAFE_NO_PAD.encode([1u8; 31]));
+        let short = format!("# c\nk1 {}\n", B64URL.encode([1u8; 31]));
         crate::atomic_file::write(&path, short.as_bytes(), 0o600).unwrap();
         assert!(matches!(Keyring::load(&dir), Err(KeyError::TooShort(_, 2))));
         crate::atomic_file::write(&path, b"k1 not*base64\n", 0o600).unwrap();

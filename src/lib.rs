@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic_file;
-mod b64url;
+mod b64;
 pub mod cli;
 pub mod cookie;
 #[doc(hidden)]

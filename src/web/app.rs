@@ -23,7 +23,6 @@ use crate::web::auth::{self, Authenticator, Identity, Keys, PRESESSION_COOKIE, S
 use crate::web::config::{Config, SecureMode};
 use crate::web::errors::{AuthError, WebError};
 use crate::web::log::{self, Event};
-use crate::web::memo::Memos;
 use crate::web::{form, pages, redirect, respond, static_files, url};
 
 /// A file whose changes on disk (by the CLI) the server picks up.
@@ -86,9 +85,6 @@ pub struct App {
     /// The wall clock the server read when it last woke up ([`Handler::set_clock`]),
     /// so requests handled together read it once between them.
     clock: Option<u64>,
-    /// Session cookies, access tokens and sign-out tokens already found authentic
-    /// under `keys`, which never change while the app runs.
-    memos: Memos,
 }
 
 /// After this long an in-flight entry is forgotten: its answer was dropped (client
@@ -157,7 +153,6 @@ impl App {
             ),
             cfg,
             clock: None,
-            memos: Memos::default(),
         }
     }
 
@@ -188,7 +183,6 @@ impl App {
             keys: &self.keys,
             users: &self.users,
             revoked: &self.revoked,
-            memos: &self.memos,
         }
     }
 
@@ -735,7 +729,7 @@ impl App {
                 // session cannot end this one. A bearer token has no session: its
                 // token binds to nothing and no logout accepts it.
                 let csrf = match identity {
-                    Identity::Session(s) => self.session_csrf_token(&s.sid),
+                    Identity::Session(s) => cookie::csrf::session_token(&s.sid, &self.keys.csrf),
                     Identity::Token(_) => cookie::csrf::token_text("", &self.keys.csrf),
                 };
                 let mut body = Response::body_buffer(0);
@@ -744,23 +738,6 @@ impl App {
             }
             None => self.error_page(&WebError::NotFound),
         }
-    }
-
-    /// The sign-out token of session `sid` (`cookie::csrf::session_token`), remembered
-    /// per session: a page view then costs no MAC for it.
-    fn session_csrf_token(&self, sid: &[u8; 16]) -> cookie::csrf::Token {
-        let mut text = [0u8; cookie::csrf::TOKEN_LEN];
-        if let Some(token) = self
-            .memos
-            .csrf
-            .recall(0, sid, &mut text)
-            .and_then(|len| cookie::csrf::Token::from_text(text.get(..len)?))
-        {
-            return token;
-        }
-        let token = cookie::csrf::session_token(sid, &self.keys.csrf);
-        self.memos.csrf.remember(0, sid, token.as_bytes());
-        token
     }
 
     fn logout(&mut self, req: &Request<'_>) -> Result<Response, WebError> {
