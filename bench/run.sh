@@ -504,10 +504,10 @@ for variant in one-ip random-xff; do
 done
 
 if [ "$VERIFY_BENCH" = 1 ]; then
-    # The service calls jwt::verify_view; ratios are the bench's medians of per-round
+    # The service calls jwt::verify; ratios are the bench's medians of per-round
     # ratios (one round measures all rows back to back, so a noisy moment hits both).
-    v=$(bench_ns "jwt::verify_view"); h=$(bench_ns "bare HMAC-SHA256"); j=$(bench_ns "jsonwebtoken decode")
-    rh=$(bench_ratio "ratio view/hmac"); rj=$(bench_ratio "ratio jsonwebtoken/view")
+    v=$(bench_ns "jwt::verify"); h=$(bench_ns "bare HMAC-SHA256"); j=$(bench_ns "jsonwebtoken decode")
+    rh=$(bench_ratio "ratio verify/hmac"); rj=$(bench_ratio "ratio jsonwebtoken/verify")
     # For context only: the shared harness's own HMAC row includes the key schedule
     # (two more SHA-256 blocks), which our pre-keyed verify never pays per call.
     ks=$(awk 'index($0, "hmac-floor  hmac 0.13/sha2 0.11  key setup + MAC") == 1 { print $(NF - 2); exit }' \

@@ -68,30 +68,12 @@ struct JwtClaims {
 fn rows(f: &Fixture) -> Vec<Row> {
     let mut rows = Vec::new();
 
-    let (token, keys, now) = (f.token.clone(), f.keys.clone(), f.now);
-    let validation = Validation::default();
-    let mut scratch = Vec::new();
-    rows.push(Row {
-        name: VIEW,
-        includes: "all of verify's checks, claims borrowed from a reused buffer (allocation-free): what the service calls",
-        op: Box::new(move || {
-            let c = jwt::verify_view(
-                black_box(&token),
-                black_box(&keys),
-                &validation,
-                now,
-                &mut scratch,
-            );
-            c.map(|c| c.jti.map_or(0, |j| j.len()) + c.sub.map_or(0, |s| s.len()))
-                .unwrap_or(usize::MAX)
-        }),
-    });
-
+    let now = f.now;
     let (token, keys) = (f.token.clone(), f.keys.clone());
     let validation = Validation::default();
     rows.push(Row {
-        name: OWNED,
-        includes: "same checks, owned Claims with every claim (what the CLI calls)",
+        name: VERIFY,
+        includes: "every check: shape, header, HMAC, strict JSON, claims, validation",
         op: Box::new(move || {
             let c = jwt::verify(black_box(&token), black_box(&keys), &validation, now);
             c.map(|c| c.extra.len()).unwrap_or(usize::MAX)
@@ -109,34 +91,10 @@ fn rows(f: &Fixture) -> Vec<Row> {
     let validation = Validation::default();
     rows.push(Row {
         name: "jwt::verify minimal",
-        includes: "same as above for a token whose payload is only {\"exp\":…} (fixed cost)",
+        includes: "the same for a token whose payload is only {\"exp\":…} (fixed cost)",
         op: Box::new(move || {
             let c = jwt::verify(black_box(&minimal), black_box(&keys), &validation, now);
             c.map(|c| c.extra.len()).unwrap_or(usize::MAX)
-        }),
-    });
-
-    let (keys, validation) = (f.keys.clone(), Validation::default());
-    let minimal_view = jwt::sign(
-        &Claims {
-            exp: Some(f.now + 900),
-            ..Claims::default()
-        },
-        keys.current(),
-    );
-    let mut scratch = Vec::new();
-    rows.push(Row {
-        name: "jwt::verify_view minimal",
-        includes: "verify_view for a token whose payload is only {\"exp\":…} (the hot path's fixed cost)",
-        op: Box::new(move || {
-            let c = jwt::verify_view(
-                black_box(&minimal_view),
-                black_box(&keys),
-                &validation,
-                now,
-                &mut scratch,
-            );
-            c.map(|c| usize::from(c.exp.is_some())).unwrap_or(usize::MAX)
         }),
     });
 
@@ -180,8 +138,7 @@ fn rows(f: &Fixture) -> Vec<Row> {
     rows
 }
 
-const VIEW: &str = "jwt::verify_view";
-const OWNED: &str = "jwt::verify (owned)";
+const VERIFY: &str = "jwt::verify";
 const HMAC: &str = "bare HMAC-SHA256";
 const JSONWEBTOKEN: &str = "jsonwebtoken decode";
 
@@ -262,25 +219,18 @@ fn main() {
             .position(|r| r.name == name)
             .and_then(|i| samples.get(i))
     };
-    let ratio = |label: &str, num: &str, den: &str, target: &str| {
+    let ratio = |label: &str, num: &str, den: &str| {
         if let (Some(n), Some(d)) = (series(num), series(den)) {
             let per_round = n.iter().zip(d).map(|(n, d)| n / d).collect();
             println!(
-                "{label:<26} {:>9.2}  (median of per-round ratios; {target})",
+                "{label:<26} {:>9.2}  (median of per-round ratios)",
                 median(per_round)
             );
         }
     };
-    ratio("ratio view/hmac", VIEW, HMAC, "target <= 1.5");
-    ratio("ratio cookie/hmac", "cookie::open", HMAC, "for reference");
-    ratio("ratio jsonwebtoken/view", JSONWEBTOKEN, VIEW, "target >= 4");
-    ratio("ratio owned/hmac", OWNED, HMAC, "for reference");
-    ratio(
-        "ratio jsonwebtoken/owned",
-        JSONWEBTOKEN,
-        OWNED,
-        "for reference",
-    );
+    ratio("ratio verify/hmac", VERIFY, HMAC);
+    ratio("ratio cookie/hmac", "cookie::open", HMAC);
+    ratio("ratio jsonwebtoken/verify", JSONWEBTOKEN, VERIFY);
     if only.is_empty() || "password::verify".contains(only.as_str()) {
         password_row();
     }

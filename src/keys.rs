@@ -18,8 +18,8 @@
 
 use std::fmt;
 
+use crate::b64::B64URL;
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -253,9 +253,7 @@ impl Keyring {
             if check_kid(kid).is_err() {
                 return Err(KeyError::Malformed(i + 1));
             }
-            let secret = URL_SAFE_NO_PAD
-                .decode(b64)
-                .map_err(|_| KeyError::Malformed(i + 1))?;
+            let secret = B64URL.decode(b64).map_err(|_| KeyError::Malformed(i + 1))?;
             if secret.len() < MASTER_LEN {
                 return Err(KeyError::TooShort(i + 1));
             }
@@ -276,7 +274,7 @@ impl Keyring {
         for (kid, secret) in self.masters.iter().rev() {
             text.push_str(kid);
             text.push(' ');
-            text.push_str(&URL_SAFE_NO_PAD.encode(secret));
+            text.push_str(&B64URL.encode(secret));
             text.push('\n');
         }
         text
@@ -328,13 +326,13 @@ mod tests {
 
     #[test]
     fn short_or_malformed_secret_is_refused_with_line_number() {
-        let short = format!("# c\nk1 {}\n", URL_SAFE_NO_PAD.encode([1u8; 31]));
+        let short = format!("# c\nk1 {}\n", B64URL.encode([1u8; 31]));
         assert_eq!(Keyring::parse(&short).unwrap_err(), KeyError::TooShort(2));
         assert_eq!(
             Keyring::parse("k1 not*base64\n").unwrap_err(),
             KeyError::Malformed(1)
         );
-        let long_enough = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let long_enough = B64URL.encode([1u8; 32]);
         assert_eq!(
             Keyring::parse(&format!("../k1 {long_enough}\n")).unwrap_err(),
             KeyError::Malformed(1)

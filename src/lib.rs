@@ -7,7 +7,7 @@
 //! [`password`], [`keys`]), the [`store`] (the data directory's files)}.
 #![forbid(unsafe_code)]
 
-mod b64url;
+mod b64;
 pub mod cli;
 pub mod cookie;
 #[doc(hidden)]

@@ -1,6 +1,7 @@
 //! End-to-end use of the cookie module as the web layer uses it: login sets the
 //! session cookie, later requests read it back, logout removes it; plus a pinned value
-//! so a format change that would log every user out cannot slip in unnoticed.
+//! so a format change that would log every user out cannot slip in unnoticed; no
+//! edit of a sealed value opens, and logout tokens are bound to their session.
 
 use latchkey::cookie::set_cookie::{SetCookie, cookie_name};
 use latchkey::cookie::{CookieError, Session, csrf, header, open, seal};
@@ -75,4 +76,103 @@ fn login_request_logout_flow() {
     // Logout.
     let removal = SetCookie::new("session", &value).removal().build().unwrap();
     assert!(removal.starts_with(&format!("{name}=; Path=/; Max-Age=0;")));
+}
+
+/// Dots, non-ASCII and other characters inserted, substituted or deleted at every
+/// position of a sealed value: nothing but the unchanged value opens.
+#[test]
+fn no_edit_of_a_sealed_value_opens() {
+    const NAME: &str = "__Host-session";
+    let keys = Keyring::from_master("k1", &[9u8; 32])
+        .unwrap()
+        .key_set(Purpose::SessionCookie);
+    let session = Session::new("ops.admin", 1_000, 3_600, true, 900).unwrap();
+    let good = seal(&session, NAME, keys.current());
+    assert_eq!(open(&good, NAME, &keys, 2_000), Ok(session));
+    let mut cases: Vec<String> = vec![
+        format!("{good}."),
+        format!(".{good}"),
+        format!("{good}.."),
+        good.replacen('.', "..", 3),
+        good.replace('.', ""),
+        "v1.k1..".to_owned(),
+        "v1.k1...".to_owned(),
+        "v1.k1.".to_owned(),
+        "v1..a.b".to_owned(),
+        "v2.k1.a.b".to_owned(),
+        "v1.k1.é.ü".to_owned(),
+    ];
+    for at in 0..=good.len() {
+        for ins in [".", "é", "\u{80}", "😀", "=", "A", "/", "+"] {
+            let mut v = good.clone();
+            v.insert_str(at, ins);
+            cases.push(v);
+        }
+        if at < good.len() {
+            for sub in [".", "é", "B", "_"] {
+                let mut v = good.clone();
+                v.replace_range(at..at + 1, sub);
+                cases.push(v);
+            }
+            let mut v = good.clone();
+            v.remove(at);
+            cases.push(v);
+        }
+    }
+    for case in cases.iter().filter(|c| **c != good) {
+        let got = open(case, NAME, &keys, 2_000);
+        assert!(
+            matches!(
+                got,
+                Err(CookieError::BadFormat
+                    | CookieError::UnsupportedVersion
+                    | CookieError::UnknownKid
+                    | CookieError::BadBase64
+                    | CookieError::BadSignature)
+            ),
+            "{case:?}: {got:?}"
+        );
+    }
+}
+
+/// Session-bound logout tokens: bound to one session, refused for any other session,
+/// and the token a bearer identity's page carries ends no session.
+#[test]
+fn logout_tokens_are_bound_to_one_session_only() {
+    let ring = Keyring::from_master("k1", &[3u8; 32]).unwrap();
+    let keys = ring.key_set(Purpose::Csrf);
+    let a = [0x11u8; 16];
+    let b = [0x22u8; 16];
+    let ta = csrf::session_token(&a, &keys);
+    assert_eq!(csrf::verify_session(ta.as_str(), &a, &keys), Ok(()));
+    assert_eq!(
+        csrf::verify_session(ta.as_str(), &b, &keys),
+        Err(CookieError::BadCsrfToken)
+    );
+    // A login-form token handed to anyone (for their own pre-session) ends no session
+    // but the one whose id encodes to that pre-session.
+    let pre = csrf::new_presession().unwrap();
+    let login_token = csrf::token(&pre, &keys);
+    assert_eq!(
+        csrf::verify_session(&login_token, &a, &keys),
+        Err(CookieError::BadCsrfToken)
+    );
+    // The welcome page of a bearer identity carries the token of the empty binding.
+    let placeholder = csrf::token_text("", &keys);
+    for sid in [a, b, [0u8; 16]] {
+        assert_eq!(
+            csrf::verify_session(placeholder.as_str(), &sid, &keys),
+            Err(CookieError::BadCsrfToken)
+        );
+    }
+    assert_eq!(
+        csrf::verify(placeholder.as_str(), "", &keys),
+        Err(CookieError::BadCsrfToken)
+    );
+    // Another purpose's key never makes a valid token.
+    let other = csrf::session_token(&a, &ring.key_set(Purpose::SessionCookie));
+    assert_eq!(
+        csrf::verify_session(other.as_str(), &a, &keys),
+        Err(CookieError::BadCsrfToken)
+    );
 }

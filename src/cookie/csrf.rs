@@ -10,7 +10,7 @@
 //!
 //! Forms that act on a logged-in session (logout) bind their token to the session id
 //! instead: [`session_token`] and [`verify_session`] build the same token for the
-//! binding `base64url(sid)` on the stack, with no allocation.
+//! binding `base64url(sid)`.
 //!
 //! ```
 //! use latchkey::cookie::csrf;
@@ -26,11 +26,11 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 use subtle::{Choice, ConstantTimeEq};
 
-use super::{CookieError, b64};
+use super::CookieError;
+use crate::b64::B64URL;
 use crate::keys::{Key, KeySet};
 
 /// Random bytes in a pre-session value.
@@ -50,12 +50,11 @@ pub const TOKEN_LEN: usize = (TAG_LEN * 4).div_ceil(3);
 /// ```
 pub fn new_presession() -> Result<String, CookieError> {
     let bytes: [u8; PRESESSION_BYTES] = crate::random::array().map_err(|_| CookieError::Random)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(B64URL.encode(bytes))
 }
 
 /// The CSRF token for `presession`, signed with the current key of `keys` (the
-/// [`Csrf`](crate::keys::Purpose::Csrf) key set). The returned string is the only
-/// allocation; [`token_text`] makes none.
+/// [`Csrf`](crate::keys::Purpose::Csrf) key set).
 ///
 /// ```
 /// use latchkey::keys::{Keyring, Purpose};
@@ -64,10 +63,10 @@ pub fn new_presession() -> Result<String, CookieError> {
 /// assert_eq!(t.len(), latchkey::cookie::csrf::TOKEN_LEN);
 /// ```
 pub fn token(presession: &str, keys: &KeySet) -> String {
-    token_text(presession, keys).as_str().to_owned()
+    token_text(presession, keys).text
 }
 
-/// [`token`] without the heap: the token in a stack buffer.
+/// [`token`] as a [`Token`], for a page that renders it.
 ///
 /// ```
 /// use latchkey::cookie::csrf;
@@ -81,11 +80,11 @@ pub fn token_text(presession: &str, keys: &KeySet) -> Token {
 }
 
 /// The CSRF token of a form that acts on the session `sid` (the logout button),
-/// signed with the current key of `keys`, without touching the heap.
+/// signed with the current key of `keys`.
 ///
 /// The token is the one [`token`] gives for the pre-session-shaped binding
 /// `base64url(sid)`, so pages rendered by either function verify with either
-/// [`verify`] or [`verify_session`]: two SHA-256 compressions with the pre-keyed MAC.
+/// [`verify`] or [`verify_session`].
 ///
 /// ```
 /// use latchkey::cookie::csrf;
@@ -97,7 +96,7 @@ pub fn token_text(presession: &str, keys: &KeySet) -> Token {
 /// assert!(csrf::verify_session(t.as_str(), &[8u8; 16], &keys).is_err());
 /// ```
 pub fn session_token(sid: &[u8; 16], keys: &KeySet) -> Token {
-    Token::from_tag(&tag(keys.current(), &sid_binding(sid)))
+    Token::from_tag(&tag(keys.current(), sid_binding(sid).as_bytes()))
 }
 
 /// Checks that `token` is the [`session_token`] of `sid` under any key of `keys`,
@@ -111,7 +110,7 @@ pub fn session_token(sid: &[u8; 16], keys: &KeySet) -> Token {
 /// assert_eq!(csrf::verify_session("", &[0; 16], &keys), Err(CookieError::BadCsrfToken));
 /// ```
 pub fn verify_session(token: &str, sid: &[u8; 16], keys: &KeySet) -> Result<(), CookieError> {
-    verify_binding(token, &sid_binding(sid), keys)
+    verify_binding(token, sid_binding(sid).as_bytes(), keys)
 }
 
 /// Checks that `token` is the CSRF token of `presession` under any key of `keys`, so
@@ -132,39 +131,28 @@ pub fn verify(token: &str, presession: &str, keys: &KeySet) -> Result<(), Cookie
     verify_binding(token, presession.as_bytes(), keys)
 }
 
-/// A CSRF token in a stack buffer, as [`token_text`] and [`session_token`] return it.
-/// Its `Debug` form does not show the token.
-#[derive(Clone, Copy)]
+/// A CSRF token, as [`token_text`] and [`session_token`] return it: unpadded
+/// base64url, [`TOKEN_LEN`] characters. Its `Debug` form does not show the token.
+#[derive(Clone)]
 pub struct Token {
-    text: [u8; TOKEN_LEN],
+    text: String,
 }
 
 impl Token {
     fn from_tag(tag: &[u8; TAG_LEN]) -> Token {
-        let mut text = [0u8; TOKEN_LEN];
-        // TOKEN_LEN is the encoded length of a tag: the buffer always fits.
-        let _ = b64::encode(tag, &mut text);
-        Token { text }
+        Token {
+            text: B64URL.encode(tag),
+        }
     }
 
-    /// A token from text that was a [`Token`]'s before (`web::memo` keeps the text);
-    /// `None` if it has not a token's length.
-    pub(crate) fn from_text(text: &[u8]) -> Option<Token> {
-        Some(Token {
-            text: text.try_into().ok()?,
-        })
-    }
-
-    /// The token's bytes: unpadded base64url, [`TOKEN_LEN`] ASCII characters, none of
-    /// which HTML or JSON escapes. [`Token::as_str`] without the UTF-8 check.
+    /// The token's bytes: ASCII characters, none of which HTML or JSON escapes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.text
+        self.text.as_bytes()
     }
 
-    /// The token, unpadded base64url, [`TOKEN_LEN`] characters.
+    /// The token text.
     pub fn as_str(&self) -> &str {
-        // The buffer holds base64url characters only, which are ASCII.
-        std::str::from_utf8(&self.text).unwrap_or_default()
+        &self.text
     }
 }
 
@@ -186,23 +174,23 @@ impl fmt::Debug for Token {
     }
 }
 
-/// The pre-session-shaped binding of a session id: `base64url(sid)`, on the stack.
-fn sid_binding(sid: &[u8; 16]) -> [u8; PRESESSION_LEN] {
-    let mut binding = [0u8; PRESESSION_LEN];
-    // PRESESSION_LEN is the encoded length of 16 bytes: the buffer always fits.
-    let _ = b64::encode(sid, &mut binding);
-    binding
+/// The pre-session-shaped binding of a session id: `base64url(sid)`.
+fn sid_binding(sid: &[u8; 16]) -> String {
+    B64URL.encode(sid)
 }
 
+/// Whether `token` is the tag of `binding` under any key of `keys`. Every key is
+/// tried, and each comparison is constant time.
 fn verify_binding(token: &str, binding: &[u8], keys: &KeySet) -> Result<(), CookieError> {
-    if token.len() != TOKEN_LEN {
+    let given = B64URL
+        .decode(token)
+        .map_err(|_| CookieError::BadCsrfToken)?;
+    if given.len() != TAG_LEN {
         return Err(CookieError::BadCsrfToken);
     }
-    let mut given = [0u8; TAG_LEN];
-    b64::decode(token.as_bytes(), &mut given).ok_or(CookieError::BadCsrfToken)?;
     let mut matched = Choice::from(0);
     for key in keys.iter() {
-        matched |= tag(key, binding).ct_eq(&given);
+        matched |= tag(key, binding).as_slice().ct_eq(given.as_slice());
     }
     if bool::from(matched) {
         Ok(())
@@ -211,8 +199,7 @@ fn verify_binding(token: &str, binding: &[u8], keys: &KeySet) -> Result<(), Cook
     }
 }
 
-/// HMAC(key, "csrf" || binding): with a 22-byte binding the input fits one block, so
-/// the pre-keyed MAC costs two SHA-256 compressions, the least an HMAC can.
+/// HMAC(key, "csrf" || binding).
 fn tag(key: &Key, binding: &[u8]) -> [u8; TAG_LEN] {
     let mut mac = key.mac();
     mac.update(b"csrf");
@@ -223,14 +210,16 @@ fn tag(key: &Key, binding: &[u8]) -> [u8; TAG_LEN] {
 /// Whether `value` has the shape [`new_presession`] produces: only values we could
 /// have issued are worth a MAC computation.
 fn is_presession(value: &str) -> bool {
-    let mut buf = [0u8; PRESESSION_BYTES];
-    value.len() == PRESESSION_LEN && b64::decode(value.as_bytes(), &mut buf).is_some()
+    B64URL
+        .decode(value)
+        .is_ok_and(|bytes| bytes.len() == PRESESSION_BYTES)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::keys::{Keyring, Purpose};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn ring() -> Keyring {
         Keyring::from_master("k1", &[3u8; 32]).unwrap()
@@ -279,13 +268,13 @@ mod tests {
         let keys = ring().key_set(Purpose::Csrf);
         let sid = [0xC3u8; 16];
         let binding = URL_SAFE_NO_PAD.encode(sid);
-        let stack = session_token(&sid, &keys);
-        assert_eq!(stack.as_str(), token(&binding, &keys));
-        assert_eq!(stack.to_string(), token(&binding, &keys));
+        let by_sid = session_token(&sid, &keys);
+        assert_eq!(by_sid.as_str(), token(&binding, &keys));
+        assert_eq!(by_sid.to_string(), token(&binding, &keys));
         assert_eq!(token_text(&binding, &keys).as_str(), token(&binding, &keys));
         // Pages rendered before the switch post to code after it, and the reverse.
         assert_eq!(verify_session(&token(&binding, &keys), &sid, &keys), Ok(()));
-        assert_eq!(verify(stack.as_str(), &binding, &keys), Ok(()));
+        assert_eq!(verify(by_sid.as_str(), &binding, &keys), Ok(()));
     }
 
     #[test]

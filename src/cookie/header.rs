@@ -1,5 +1,5 @@
-//! The `Cookie:` request header parser (RFC 6265 §4.2, §5.4), borrowing and
-//! allocation-free.
+//! The `Cookie:` request header parser (RFC 6265 §4.2, §5.4), borrowing from the
+//! header.
 //!
 //! Grammar: `name=value` pairs separated by `;`. Names are RFC 7230 tokens; values
 //! are cookie-octets, optionally in double quotes. Deliberately liberal in one way
@@ -129,96 +129,20 @@ where
         return Err(CookieError::InvalidName);
     }
     let mut found = None;
-    for header in headers {
-        // One walk over the line on its bytes, each `;`-separated segment in turn: the
-        // separators and blanks are ASCII, so every cut falls on a character boundary.
-        let bytes = header.as_bytes();
-        let mut start = 0;
-        while start <= bytes.len() {
-            // The segment without the blanks before it; its name runs to its first
-            // `=`. A segment without `=` claims the empty name, which is never ours.
-            let from = start
-                + bytes.get(start..).map_or(0, |rest| {
-                    rest.iter().take_while(|&&b| is_ows_byte(b)).count()
-                });
-            let Some(stop) = bytes
-                .get(from..)
-                .and_then(|rest| rest.iter().position(|&b| b == b'=' || b == b';'))
-                .map(|at| from + at)
-            else {
-                break;
-            };
-            if bytes.get(stop) == Some(&b';') {
-                start = stop + 1;
-                continue;
-            }
-            let eq = stop;
-            // Only pairs that claim our name matter (see `parse_pair`): the others
-            // are skipped whether well-formed or not, so their values are not read.
-            let raw_name = bytes.get(from..eq).unwrap_or_default();
-            if trim_ows_end(raw_name) != name.as_bytes() {
-                start = segment_end(header, eq + 1) + 1;
-                continue;
-            }
-            // Whitespace before `=`: our name, claimed by a malformed pair.
-            if raw_name.len() != name.len() {
-                return Err(CookieError::MalformedPair);
-            }
-            // The value is checked a word at a time up to the first word holding a byte
-            // that is not a cookie-octet. The end of the line with none on the way is
-            // the usual case: the value is the rest of the line (no `;`, no blank at
-            // its end, no quotes) and it has been checked.
-            let rest = bytes.get(eq + 1..).unwrap_or_default();
-            let (words, tail) = rest.as_chunks::<8>();
-            let clean = words
-                .iter()
-                .take_while(|word| octet_flags(u64::from_le_bytes(**word)) == 0)
-                .count();
-            let value = if clean == words.len() && all_cookie_octets(tail) {
-                start = bytes.len() + 1;
-                header.get(eq + 1..).unwrap_or_default()
-            } else {
-                // The clean words hold no `;`: the segment ends after them.
-                let end = segment_end(header, eq + 1 + clean * 8);
-                start = end + 1;
-                let raw_value = bytes.get(eq + 1..end).unwrap_or_default();
-                let value_end = eq + 1 + trim_ows_end(raw_value).len();
-                let value = unquote(header.get(eq + 1..value_end).unwrap_or_default()).0;
-                if !all_cookie_octets(value.as_bytes()) {
-                    return Err(CookieError::MalformedPair);
+    for segment in headers.into_iter().flat_map(|header| header.split(';')) {
+        match parse_pair(segment) {
+            Ok(pair) if pair.name == name => {
+                if found.is_some() {
+                    return Err(CookieError::DuplicateCookie);
                 }
-                value
-            };
-            if found.is_some() {
-                return Err(CookieError::DuplicateCookie);
+                found = Some(pair.value);
             }
-            found = Some(value);
+            // Our name, claimed by a malformed pair: never skip to a later one.
+            Err(claimed) if claimed == name => return Err(CookieError::MalformedPair),
+            _ => {}
         }
     }
     Ok(found)
-}
-
-/// Where the segment that includes byte `from` of `header` ends: its `;`, or the end
-/// of the line.
-fn segment_end(header: &str, from: usize) -> usize {
-    header
-        .get(from..)
-        .and_then(|rest| rest.find(';'))
-        .map_or(header.len(), |at| from + at)
-}
-
-/// Space or tab, the blanks allowed around a pair.
-fn is_ows_byte(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-/// `bytes` without spaces and tabs at the end.
-fn trim_ows_end(bytes: &[u8]) -> &[u8] {
-    let end = bytes
-        .iter()
-        .rposition(|&b| !is_ows_byte(b))
-        .map_or(0, |at| at + 1);
-    bytes.get(..end).unwrap_or_default()
 }
 
 /// The value without one pair of surrounding double quotes, and whether it had them.
@@ -230,46 +154,6 @@ fn unquote(raw_value: &str) -> (&str, bool) {
         Some(inner) => (inner, true),
         None => (raw_value, false),
     }
-}
-
-/// Whether every byte of `value` is a cookie-octet, eight bytes at a time: a session
-/// cookie is a few hundred bytes, and a byte-by-byte range check cost more than
-/// everything else the lookup does.
-fn all_cookie_octets(value: &[u8]) -> bool {
-    let (words, rest) = value.as_chunks::<8>();
-    let mut flags = 0u64;
-    for word in words {
-        flags |= octet_flags(u64::from_le_bytes(*word));
-    }
-    // Pad the tail with a cookie-octet so it takes the same test.
-    let mut tail = [b'A'; 8];
-    if let Some(head) = tail.get_mut(..rest.len()) {
-        head.copy_from_slice(rest);
-    }
-    flags |= octet_flags(u64::from_le_bytes(tail));
-    flags == 0
-}
-
-/// Non-zero if some byte of `word` is not a cookie-octet (0x21..=0x7E except `"`, `,`,
-/// `;` and `\`).
-///
-/// Each term sets the top bit of every byte it rejects: the byte itself for 0x80 and
-/// up, `+1` for 0x7F, `-0x21` for control bytes and space, and `^c - 1` for each
-/// excluded character `c`. A term can also set a top bit wrongly, through a carry or
-/// borrow out of a lower byte, but only out of a byte that is rejected itself, so the
-/// answer for the word as a whole is exact.
-fn octet_flags(word: u64) -> u64 {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const TOP: u64 = u64::from_le_bytes([0x80; 8]);
-    let excluded = |c: u8| (word ^ (ONES * u64::from(c))).wrapping_sub(ONES);
-    (word
-        | word.wrapping_add(ONES)
-        | word.wrapping_sub(ONES * 0x21)
-        | excluded(b'"')
-        | excluded(b',')
-        | excluded(b';')
-        | excluded(b'\\'))
-        & TOP
 }
 
 /// Parses one `;`-separated segment; on failure returns the name the segment would
@@ -284,7 +168,7 @@ fn parse_pair(segment: &str) -> Result<CookiePair<'_>, &str> {
         return Err(name.trim_matches(is_ows));
     }
     let (value, quoted) = unquote(raw_value);
-    if !all_cookie_octets(value.as_bytes()) {
+    if !value.bytes().all(is_cookie_octet) {
         return Err(name);
     }
     Ok(CookiePair {
@@ -306,22 +190,7 @@ fn is_ows(c: char) -> bool {
 /// assert!(!is_token("") && !is_token("a b") && !is_token("a=b") && !is_token("a;"));
 /// ```
 pub fn is_token(s: &str) -> bool {
-    // A u8 index into a 256-entry table is always in bounds.
-    !s.is_empty() && s.bytes().all(|b| TOKEN_BYTES[usize::from(b)])
-}
-
-/// Which bytes an RFC 7230 token may hold: a table, because the closure over a chain
-/// of ranges was not inlined and cost a call per byte of every cookie name.
-static TOKEN_BYTES: [bool; 256] = token_bytes();
-
-const fn token_bytes() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_tchar(b as u8);
-        b += 1;
-    }
-    table
+    !s.is_empty() && s.bytes().all(is_tchar)
 }
 
 /// Whether `b` is an RFC 9110 `tchar`, a byte of a token: the grammar of cookie
@@ -468,42 +337,18 @@ mod tests {
     }
 
     #[test]
-    fn word_at_a_time_octet_check_agrees_with_the_byte_rule() {
-        for b in 0..=255u8 {
-            // Every position of a word and of the tail, next to good and bad neighbours.
-            for len in 1..=17 {
-                for pos in 0..len {
-                    for filler in [b'A', b'!', b'~', b'"', 0xFF] {
-                        let mut bytes = vec![filler; len];
-                        bytes[pos] = b;
-                        let want = bytes.iter().all(|&x| is_cookie_octet(x));
-                        assert_eq!(all_cookie_octets(&bytes), want, "{bytes:?}");
-                    }
-                }
-            }
-        }
-        assert!(all_cookie_octets(b""));
-        // Every pair of neighbours, where a carry or borrow could hide or invent a
-        // rejected byte, inside a word, at its end, and across two words.
-        for a in 0..=255u8 {
-            for b in 0..=255u8 {
-                for pos in [0, 3, 6, 7] {
-                    let mut bytes = [b'A'; 16];
-                    bytes[pos] = a;
-                    bytes[pos + 1] = b;
-                    let want = is_cookie_octet(a) && is_cookie_octet(b);
-                    assert_eq!(all_cookie_octets(&bytes), want, "{a:#x} {b:#x} at {pos}");
-                }
-            }
-        }
+    fn cookie_octets_are_exactly_rfc_6265s() {
+        let octets: Vec<u8> = (0..=255u8).filter(|&b| is_cookie_octet(b)).collect();
+        let want: Vec<u8> = (0x21..=0x7Eu8).filter(|b| !b"\",;\\".contains(b)).collect();
+        assert_eq!(octets, want);
     }
 
     #[test]
-    fn token_table_holds_exactly_the_tchar_bytes() {
+    fn token_bytes_are_exactly_the_tchars() {
         let tchars =
             b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
         for b in 0..=255u8 {
-            assert_eq!(TOKEN_BYTES[usize::from(b)], tchars.contains(&b), "{b:#x}");
+            assert_eq!(is_tchar(b), tchars.contains(&b), "{b:#x}");
         }
     }
 

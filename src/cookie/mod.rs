@@ -1,10 +1,10 @@
 //! Session cookies: the signed session value, the `Cookie:` request header parser,
 //! the `Set-Cookie` builder and login-CSRF-proof double-submit tokens.
 //!
-//! The pieces fit together like this on the request hot path: [`header::get_unique`]
-//! finds the one session cookie (refusing duplicates planted from a sibling
-//! subdomain), [`session::open`] checks its MAC with the key named in the value and
-//! decodes the session without heap work beyond the user name.
+//! The pieces fit together like this: [`header::get_unique`] finds the one session
+//! cookie (refusing duplicates planted from a sibling subdomain), and
+//! [`session::open`], the one way a session cookie is read, checks its MAC with the
+//! key named in the value before it decodes the session.
 //!
 //! ```
 //! use latchkey::cookie::{header, session, set_cookie};
@@ -27,7 +27,6 @@
 
 use std::fmt;
 
-use crate::b64url as b64;
 pub mod csrf;
 pub mod header;
 pub mod session;

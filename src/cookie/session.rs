@@ -24,10 +24,10 @@
 //! [`Purpose::SessionCookie`]: crate::keys::Purpose::SessionCookie
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 
-use super::{CookieError, b64};
+use super::CookieError;
+use crate::b64::B64URL;
 use crate::keys::{HmacSha256, Key, KeySet, MAX_KID_LEN};
 
 /// Longest signed value [`open`] looks at; longer values are refused before any work.
@@ -133,21 +133,11 @@ pub fn is_valid_user(user: &str) -> bool {
 /// assert_eq!(open(&value, "__Host-session", &keys, 30).unwrap(), s);
 /// ```
 pub fn seal(session: &Session, cookie_name: &str, key: &Key) -> String {
-    let mut payload = [0u8; MAX_PAYLOAD_LEN];
-    let payload_len = encode_payload(session, &mut payload);
-    let payload = payload.get(..payload_len).unwrap_or_default();
-    let kid = key.kid().unwrap_or_default();
-
-    let mut value =
-        String::with_capacity(VERSION.len() + kid.len() + MAX_PAYLOAD_B64 + TAG_B64 + 3);
-    value.push_str(VERSION);
-    value.push('.');
-    value.push_str(kid);
-    value.push('.');
-    URL_SAFE_NO_PAD.encode_string(payload, &mut value);
+    let mut value = format!("{VERSION}.{}.", key.kid().unwrap_or_default());
+    B64URL.encode_string(encode_payload(session), &mut value);
     let tag = mac_for(key, cookie_name, &value).finalize().into_bytes();
     value.push('.');
-    URL_SAFE_NO_PAD.encode_string(tag, &mut value);
+    B64URL.encode_string(tag, &mut value);
     value
 }
 
@@ -156,7 +146,7 @@ pub fn seal(session: &Session, cookie_name: &str, key: &Key) -> String {
 /// Order of checks: length, shape, version, key id, MAC (constant time), and only
 /// then the payload layout and `expires_at <= now` ([`CookieError::Expired`]). It does
 /// not check revocation or the password epoch: the caller compares `sid` and `epoch`
-/// with its own state. Allocates only the returned user name.
+/// with its own state.
 ///
 /// ```
 /// use latchkey::cookie::{CookieError, Session, seal, open};
@@ -172,145 +162,6 @@ pub fn open(
     keys: &KeySet,
     now: u64,
 ) -> Result<Session, CookieError> {
-    let mut payload = PayloadBuf::new();
-    open_view(value, cookie_name, keys, now, &mut payload).map(|view| view.to_session())
-}
-
-/// Room for a decoded session payload, for [`open_view`]: the caller keeps it on its
-/// stack so the opened session can borrow its user name from it.
-#[derive(Clone)]
-pub struct PayloadBuf([u8; MAX_PAYLOAD_LEN]);
-
-impl PayloadBuf {
-    /// An empty buffer.
-    pub fn new() -> PayloadBuf {
-        PayloadBuf([0; MAX_PAYLOAD_LEN])
-    }
-
-    /// The whole buffer, to copy a remembered authentic payload into.
-    pub(crate) fn as_mut_bytes(&mut self) -> &mut [u8] {
-        &mut self.0
-    }
-
-    /// The first `len` bytes (all of them if `len` is too long).
-    pub(crate) fn bytes(&self, len: usize) -> &[u8] {
-        self.0.get(..len).unwrap_or(&self.0)
-    }
-}
-
-impl Default for PayloadBuf {
-    fn default() -> PayloadBuf {
-        PayloadBuf::new()
-    }
-}
-
-impl std::fmt::Debug for PayloadBuf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PayloadBuf(..)")
-    }
-}
-
-/// A session as [`open_view`] gives it: every field of [`Session`], the user name
-/// borrowed from the caller's [`PayloadBuf`] instead of copied to the heap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionView<'p> {
-    /// The user name; valid per [`is_valid_user`].
-    pub user: &'p str,
-    /// 128-bit random session id.
-    pub sid: [u8; 16],
-    /// When the session was created, unix seconds.
-    pub issued_at: u64,
-    /// When the session stops being accepted, unix seconds.
-    pub expires_at: u64,
-    /// Whether the user asked to be remembered.
-    pub remember: bool,
-    /// When the user last typed their password, unix seconds.
-    pub auth_time: u64,
-    /// The user's password epoch when the session was issued.
-    pub epoch: u64,
-}
-
-impl SessionView<'_> {
-    /// The owned [`Session`] with the same fields.
-    pub fn to_session(&self) -> Session {
-        Session {
-            user: self.user.to_owned(),
-            sid: self.sid,
-            issued_at: self.issued_at,
-            expires_at: self.expires_at,
-            remember: self.remember,
-            auth_time: self.auth_time,
-            epoch: self.epoch,
-        }
-    }
-}
-
-/// [`open`] without the heap: the same checks in the same order and the same errors,
-/// the payload decoded into `payload` and the user name borrowed from it.
-///
-/// ```
-/// use latchkey::cookie::session::{PayloadBuf, open_view};
-/// use latchkey::cookie::{Session, seal};
-/// use latchkey::keys::{Keyring, Purpose};
-/// let keys = Keyring::from_master("k1", &[1u8; 32]).unwrap().key_set(Purpose::SessionCookie);
-/// let s = Session::new("admin", 0, 60, false, 0).unwrap();
-/// let value = seal(&s, "sid", keys.current());
-/// let mut payload = PayloadBuf::new();
-/// let view = open_view(&value, "sid", &keys, 30, &mut payload).unwrap();
-/// assert_eq!(view.user, "admin");
-/// assert_eq!(view.to_session(), s);
-/// ```
-pub fn open_view<'p>(
-    value: &str,
-    cookie_name: &str,
-    keys: &KeySet,
-    now: u64,
-    payload: &'p mut PayloadBuf,
-) -> Result<SessionView<'p>, CookieError> {
-    let payload_len = authenticate(value, cookie_name, keys, payload)?;
-    view_authentic(payload, payload_len, now)
-}
-
-/// The MAC half of [`open_view`]: every check up to and including the MAC, then the
-/// authentic payload decoded into `payload`; returns its length. Apart from
-/// [`view_authentic`] so that the service can remember which values were authentic
-/// (`web::memo`) and skip this half when the same value comes again.
-pub(crate) fn authenticate(
-    value: &str,
-    cookie_name: &str,
-    keys: &KeySet,
-    payload: &mut PayloadBuf,
-) -> Result<usize, CookieError> {
-    verify(value, cookie_name, keys, &mut payload.0)
-}
-
-/// The other half of [`open_view`]: the session in the first `len` bytes of
-/// `payload`, which [`authenticate`] must have vouched for, if it has not expired.
-pub(crate) fn view_authentic(
-    payload: &PayloadBuf,
-    len: usize,
-    now: u64,
-) -> Result<SessionView<'_>, CookieError> {
-    let session = decode_payload(payload.0.get(..len).unwrap_or_default())?;
-    if session.expires_at <= now {
-        return Err(CookieError::Expired);
-    }
-    Ok(session)
-}
-
-/// Every check of [`open`] up to and including the MAC; then decodes the payload
-/// into `payload` and returns its length.
-///
-/// The value is walked once to find its dots, the tag is decoded into a stack array
-/// and checked in constant time, and the payload is decoded only once the MAC has
-/// vouched for it: nothing touches the heap. Errors come in the order the checks
-/// were first written in (the `cookie_value` fuzz target holds that model).
-fn verify(
-    value: &str,
-    cookie_name: &str,
-    keys: &KeySet,
-    payload: &mut [u8; MAX_PAYLOAD_LEN],
-) -> Result<usize, CookieError> {
     if value.len() > MAX_VALUE_LEN {
         return Err(CookieError::TooLong);
     }
@@ -322,60 +173,35 @@ fn verify(
             CookieError::BadFormat
         });
     };
-    // Every shape error from here on is `BadFormat`, whichever is found first. The
-    // key id is short: a byte loop finds its end sooner than `memchr` starts up.
-    let kid_len = rest
-        .bytes()
-        .take(MAX_KID_LEN + 1)
-        .position(|b| b == b'.')
-        .filter(|&n| n > 0)
-        .ok_or(CookieError::BadFormat)?;
-    let (kid, rest) = rest
-        .split_at_checked(kid_len)
-        .ok_or(CookieError::BadFormat)?;
-    let rest = rest.get(1..).ok_or(CookieError::BadFormat)?;
-    let dot = first_dot(rest.as_bytes()).ok_or(CookieError::BadFormat)?;
-    let payload_b64 = rest.get(..dot).ok_or(CookieError::BadFormat)?;
-    let tag_b64 = rest.get(dot + 1..).ok_or(CookieError::BadFormat)?;
-    if first_dot(tag_b64.as_bytes()).is_some() || payload_b64.len() > MAX_PAYLOAD_B64 {
+    // `<kid>.<payload>.<tag>`: every shape error from here on is `BadFormat`.
+    let (kid, rest) = rest.split_once('.').ok_or(CookieError::BadFormat)?;
+    let (payload_b64, tag_b64) = rest.split_once('.').ok_or(CookieError::BadFormat)?;
+    if kid.is_empty()
+        || kid.len() > MAX_KID_LEN
+        || tag_b64.contains('.')
+        || payload_b64.len() > MAX_PAYLOAD_B64
+    {
         return Err(CookieError::BadFormat);
     }
     let key = keys.get(kid).ok_or(CookieError::UnknownKid)?;
     if tag_b64.len() != TAG_B64 {
         return Err(CookieError::BadSignature);
     }
-    let mut tag = [0u8; TAG_LEN];
-    b64::decode(tag_b64.as_bytes(), &mut tag).ok_or(CookieError::BadBase64)?;
+    let tag = B64URL.decode(tag_b64).map_err(|_| CookieError::BadBase64)?;
     // `v1.<kid>.<payload>`: everything before the tag's dot.
-    let signed = value
-        .get(..VERSION_DOT.len() + kid.len() + 1 + payload_b64.len())
-        .ok_or(CookieError::BadFormat)?;
+    let (signed, _) = value.rsplit_once('.').ok_or(CookieError::BadFormat)?;
+    // Constant time (`subtle`, inside `hmac`).
     mac_for(key, cookie_name, signed)
         .verify_slice(&tag)
         .map_err(|_| CookieError::BadSignature)?;
-    b64::decode(payload_b64.as_bytes(), payload).ok_or(CookieError::BadBase64)
-}
-
-/// Where the first `.` of `bytes` is, a 64-bit word at a time (`str::find` costs more
-/// to set up than a payload of a hundred bytes takes to scan this way).
-fn first_dot(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    const DOTS: u64 = ONES * b'.' as u64;
-    let (words, rest) = bytes.as_chunks::<8>();
-    for (index, word) in words.iter().enumerate() {
-        // `(y - 0x01..) & !y & 0x80..` flags the zero bytes of `y`, the dots of the
-        // word; only bytes above a zero byte can be flagged wrongly (by its borrow),
-        // so the lowest flag is the first dot.
-        let y = u64::from_le_bytes(*word) ^ DOTS;
-        let flags = y.wrapping_sub(ONES) & !y & HIGHS;
-        if flags != 0 {
-            return Some(index * 8 + (flags.trailing_zeros() / 8) as usize);
-        }
+    let payload = B64URL
+        .decode(payload_b64)
+        .map_err(|_| CookieError::BadBase64)?;
+    let session = decode_payload(&payload)?;
+    if session.expires_at <= now {
+        return Err(CookieError::Expired);
     }
-    rest.iter()
-        .position(|&b| b == b'.')
-        .map(|at| words.len() * 8 + at)
+    Ok(session)
 }
 
 /// The MAC over the length-prefixed cookie name and the signed text.
@@ -387,42 +213,28 @@ fn mac_for(key: &Key, cookie_name: &str, signed: &str) -> HmacSha256 {
     mac
 }
 
-/// Writes the payload layout into `out` and returns its length. An invalid user name
-/// is written with length 0, which [`decode_payload`] refuses: seal fails closed.
-fn encode_payload(s: &Session, out: &mut [u8; MAX_PAYLOAD_LEN]) -> usize {
+/// The payload layout of `s`. An invalid user name is written with length 0, which
+/// [`decode_payload`] refuses: seal fails closed.
+fn encode_payload(s: &Session) -> Vec<u8> {
     let user: &[u8] = if is_valid_user(&s.user) {
         s.user.as_bytes()
     } else {
         &[]
     };
-    let mut w = Writer { out, pos: 0 };
-    w.put(&[LAYOUT_VERSION]);
-    w.put(&[if s.remember { FLAG_REMEMBER } else { 0 }]);
-    w.put(&[user.len() as u8]);
-    w.put(user);
-    w.put(&s.sid);
+    let mut out = Vec::with_capacity(FIXED_LEN + user.len());
+    out.push(LAYOUT_VERSION);
+    out.push(if s.remember { FLAG_REMEMBER } else { 0 });
+    // A valid user name is at most MAX_USER_LEN (64) bytes.
+    out.push(user.len() as u8);
+    out.extend_from_slice(user);
+    out.extend_from_slice(&s.sid);
     for n in [s.issued_at, s.expires_at, s.auth_time, s.epoch] {
-        w.put(&n.to_be_bytes());
+        out.extend_from_slice(&n.to_be_bytes());
     }
-    w.pos
+    out
 }
 
-struct Writer<'a> {
-    out: &'a mut [u8; MAX_PAYLOAD_LEN],
-    pos: usize,
-}
-
-impl Writer<'_> {
-    fn put(&mut self, bytes: &[u8]) {
-        // The buffer holds the largest layout, so this never falls short.
-        if let Some(dst) = self.out.get_mut(self.pos..self.pos + bytes.len()) {
-            dst.copy_from_slice(bytes);
-            self.pos += bytes.len();
-        }
-    }
-}
-
-fn decode_payload(bytes: &[u8]) -> Result<SessionView<'_>, CookieError> {
+fn decode_payload(bytes: &[u8]) -> Result<Session, CookieError> {
     let mut r = Reader { bytes };
     let [layout] = r.take()?;
     if layout != LAYOUT_VERSION {
@@ -446,8 +258,8 @@ fn decode_payload(bytes: &[u8]) -> Result<SessionView<'_>, CookieError> {
     if !r.bytes.is_empty() {
         return Err(CookieError::BadPayload);
     }
-    Ok(SessionView {
-        user,
+    Ok(Session {
+        user: user.to_owned(),
         sid,
         issued_at,
         expires_at,
@@ -482,6 +294,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use crate::keys::{Keyring, Purpose};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     const NAME: &str = "__Host-session";
 
@@ -516,9 +329,7 @@ mod tests {
     }
 
     fn raw_payload(s: &Session) -> Vec<u8> {
-        let mut buf = [0u8; MAX_PAYLOAD_LEN];
-        let n = encode_payload(s, &mut buf);
-        buf[..n].to_vec()
+        encode_payload(s)
     }
 
     #[test]
@@ -536,25 +347,6 @@ mod tests {
         let value = seal(&longest, NAME, keys.current());
         assert!(value.len() <= MAX_VALUE_LEN);
         assert_eq!(open(&value, NAME, &keys, u64::MAX - 1), Ok(longest));
-    }
-
-    #[test]
-    fn first_dot_agrees_with_find_at_every_position() {
-        for len in 0..=40 {
-            for at in 0..len {
-                for filler in [b'A', b'-', b'/', 0xff] {
-                    let mut bytes = vec![filler; len];
-                    bytes[at] = b'.';
-                    assert_eq!(first_dot(&bytes), Some(at), "{bytes:?}");
-                    // A second dot after the first never moves the answer.
-                    if at + 1 < len {
-                        bytes[len - 1] = b'.';
-                        assert_eq!(first_dot(&bytes), Some(at), "{bytes:?}");
-                    }
-                }
-            }
-            assert_eq!(first_dot(&vec![b'/'; len]), None);
-        }
     }
 
     #[test]

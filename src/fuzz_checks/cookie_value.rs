@@ -1,15 +1,10 @@
 //! Fuzz invariants for the signed session cookie value ([`crate::cookie::session`]):
-//! `open` never panics on arbitrary bytes and answers exactly what a plain
-//! split-and-decode model with the `base64` crate answers, error variant included;
-//! anything that opens re-seals to the identical value; a session built from the
-//! input round-trips seal → open; and a one-byte change to a sealed value never opens
-//! to anything but the original.
+//! `open` never panics on arbitrary bytes, and anything that opens re-seals to the
+//! identical value (so every session has one encoding); a session built from the
+//! input round-trips seal → open, and only under its own cookie name and keys; and a
+//! one-byte change to a sealed value never opens.
 
 use std::sync::OnceLock;
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::Mac;
 
 use crate::cookie::session::{MAX_USER_LEN, MAX_VALUE_LEN, is_valid_user};
 use crate::cookie::{CookieError, Session, open, seal};
@@ -38,44 +33,6 @@ fn take<const N: usize>(data: &mut &[u8]) -> [u8; N] {
     out
 }
 
-/// The checks of `open` as first written: split on dots, then decode with the
-/// `base64` crate. `Ok` means the value would reach payload decoding, which both
-/// share.
-fn model_open_shape(value: &str, keys: &KeySet) -> Result<(), CookieError> {
-    const MAX_PAYLOAD_B64: usize = ((51 + MAX_USER_LEN) * 4).div_ceil(3);
-    if value.len() > MAX_VALUE_LEN {
-        return Err(CookieError::TooLong);
-    }
-    let parts: Vec<&str> = value.split('.').collect();
-    let [version, kid, payload_b64, tag_b64] = parts.as_slice() else {
-        return Err(CookieError::BadFormat);
-    };
-    if *version != "v1" {
-        return Err(CookieError::UnsupportedVersion);
-    }
-    if kid.is_empty() || kid.len() > crate::keys::MAX_KID_LEN || payload_b64.len() > MAX_PAYLOAD_B64
-    {
-        return Err(CookieError::BadFormat);
-    }
-    let key = keys.get(kid).ok_or(CookieError::UnknownKid)?;
-    if tag_b64.len() != 43 {
-        return Err(CookieError::BadSignature);
-    }
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag_b64)
-        .map_err(|_| CookieError::BadBase64)?;
-    let mut mac = key.mac();
-    mac.update(&(NAME.len() as u64).to_be_bytes());
-    mac.update(NAME.as_bytes());
-    mac.update(format!("v1.{kid}.{payload_b64}").as_bytes());
-    mac.verify_slice(&tag)
-        .map_err(|_| CookieError::BadSignature)?;
-    URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map(|_| ())
-        .map_err(|_| CookieError::BadBase64)
-}
-
 /// Checks the invariants for one input.
 pub fn check(data: &[u8]) {
     let (keys, other_keys) = keys();
@@ -83,20 +40,8 @@ pub fn check(data: &[u8]) {
     // 1. Arbitrary bytes as a cookie value.
     let text = String::from_utf8_lossy(data);
     let opened = open(&text, NAME, keys, 0);
-    match model_open_shape(&text, keys) {
-        Err(want) => assert_eq!(opened, Err(want), "open disagrees with the model"),
-        Ok(()) => assert!(
-            !matches!(
-                opened,
-                Err(CookieError::TooLong
-                    | CookieError::BadFormat
-                    | CookieError::UnsupportedVersion
-                    | CookieError::UnknownKid
-                    | CookieError::BadSignature
-                    | CookieError::BadBase64)
-            ),
-            "open refused what the model accepts: {opened:?}"
-        ),
+    if text.len() > MAX_VALUE_LEN {
+        assert_eq!(opened, Err(CookieError::TooLong));
     }
     if let Ok(session) = opened {
         let kid = text.split('.').nth(1).expect("an opened value has a kid");

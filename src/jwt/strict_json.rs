@@ -5,8 +5,7 @@
 //! scanner accepts exactly RFC 8259 JSON (as serde_json does), and in addition rejects
 //! a duplicate key in any object at any depth (keys compared after unescaping, so
 //! `"exp"` and `"\u0065xp"` collide) and nesting deeper than a bound. It builds no tree:
-//! the members of the top-level object are handed to a callback as raw slices, which
-//! keeps the verify hot path free of allocations for ordinary tokens.
+//! the members of the top-level object are handed to a callback as raw slices.
 
 use std::borrow::Cow;
 
@@ -97,8 +96,7 @@ pub(crate) fn parse_array<'a>(
 
 /// The decoded text of a string's raw contents (as found between its quotes).
 pub(crate) fn unescape(raw: &str) -> Result<Cow<'_, str>, JsonError> {
-    // A byte loop: claim strings are short, and memchr's setup costs more here.
-    if !raw.bytes().any(|b| b == b'\\') {
+    if !raw.contains('\\') {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
@@ -156,91 +154,13 @@ fn hex4(digits: Option<&[u8]>) -> Result<u32, JsonError> {
     Ok(v)
 }
 
-/// Inline room for the keys of the objects currently open; ordinary headers and
-/// payloads never spill, so duplicate detection allocates nothing for them.
-const INLINE_KEYS: usize = 16;
-
-/// A key of an open object: borrowed from the document, or (when it was written with
-/// escapes) an index into [`KeyStack::decoded`]. `Copy`, so the inline stack needs no
-/// drop glue and costs next to nothing to set up for each document.
-#[derive(Clone, Copy)]
-enum KeyRef<'a> {
-    Raw(&'a str),
-    Decoded(usize),
-}
-
-/// The keys of every object currently open, innermost last; an object owns the
-/// entries from where it started.
-struct KeyStack<'a> {
-    inline: [KeyRef<'a>; INLINE_KEYS],
-    len: usize,
-    spill: Vec<KeyRef<'a>>,
-    /// Unescaped keys, kept until the document is done (bounded by its size).
-    decoded: Vec<String>,
-}
-
-impl<'a> KeyStack<'a> {
-    fn new() -> Self {
-        KeyStack {
-            inline: [KeyRef::Raw(""); INLINE_KEYS],
-            len: 0,
-            spill: Vec::new(),
-            decoded: Vec::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.len + self.spill.len()
-    }
-
-    #[inline]
-    fn get(&self, i: usize) -> Option<&str> {
-        let key = if i < INLINE_KEYS {
-            self.inline.get(i)
-        } else {
-            self.spill.get(i - INLINE_KEYS)
-        };
-        match *key? {
-            KeyRef::Raw(text) => Some(text),
-            KeyRef::Decoded(j) => self.decoded.get(j).map(String::as_str),
-        }
-    }
-
-    fn contains_since(&self, start: usize, key: &str) -> bool {
-        (start..self.len()).any(|i| self.get(i) == Some(key))
-    }
-
-    fn push(&mut self, key: Cow<'a, str>) {
-        let key = match key {
-            Cow::Borrowed(text) => KeyRef::Raw(text),
-            Cow::Owned(text) => {
-                self.decoded.push(text);
-                KeyRef::Decoded(self.decoded.len() - 1)
-            }
-        };
-        if let Some(slot) = self.inline.get_mut(self.len) {
-            *slot = key;
-            self.len += 1;
-        } else {
-            self.spill.push(key);
-        }
-    }
-
-    fn truncate(&mut self, n: usize) {
-        if n < INLINE_KEYS {
-            self.spill.clear();
-            self.len = self.len.min(n);
-        } else {
-            self.spill.truncate(n - INLINE_KEYS);
-        }
-    }
-}
-
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    keys: KeyStack<'a>,
+    /// The keys of every object currently open, innermost last; an object owns the
+    /// entries from where it started.
+    keys: Vec<Cow<'a, str>>,
     max_depth: usize,
 }
 
@@ -252,7 +172,7 @@ impl<'a> Parser<'a> {
             text,
             bytes,
             pos: 0,
-            keys: KeyStack::new(),
+            keys: Vec::new(),
             max_depth,
         };
         p.ws();
@@ -269,19 +189,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
-    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
-    #[inline]
     fn slice(&self, start: usize) -> Result<&'a str, JsonError> {
         self.text.get(start..self.pos).ok_or(JsonError::Syntax)
     }
@@ -311,7 +228,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    #[inline]
     fn digits(&mut self) -> usize {
         let start = self.pos;
         while let Some(b'0'..=b'9') = self.peek() {
@@ -363,17 +279,10 @@ impl<'a> Parser<'a> {
 
     /// A string at the current position; returns its raw contents.
     fn string(&mut self) -> Result<&'a str, JsonError> {
-        self.string_escaped().map(|(raw, _)| raw)
-    }
-
-    /// A string at the current position; returns its raw contents and whether it
-    /// holds any escape (so plain keys need no unescaping pass).
-    fn string_escaped(&mut self) -> Result<(&'a str, bool), JsonError> {
         self.pos += 1;
         let start = self.pos;
-        let mut escaped = false;
         loop {
-            // Skip the plain run in one tight loop; the match below sees only its end.
+            // Skip to the next quote, backslash or control byte.
             let rest = self.bytes.get(self.pos..).unwrap_or_default();
             self.pos += rest
                 .iter()
@@ -384,10 +293,9 @@ impl<'a> Parser<'a> {
                 Some(b'"') => {
                     let raw = self.slice(start)?;
                     self.pos += 1;
-                    return Ok((raw, escaped));
+                    return Ok(raw);
                 }
                 Some(b'\\') => {
-                    escaped = true;
                     self.pos += 1;
                     match self.peek() {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
@@ -476,11 +384,13 @@ impl<'a> Parser<'a> {
             if self.peek() != Some(b'"') {
                 return Err(JsonError::Syntax);
             }
-            let name = match self.string_escaped()? {
-                (raw, false) => Cow::Borrowed(raw),
-                (raw, true) => unescape(raw)?,
-            };
-            if self.keys.contains_since(keys_start, &name) {
+            let name = unescape(self.string()?)?;
+            if self
+                .keys
+                .get(keys_start..)
+                .unwrap_or_default()
+                .contains(&name)
+            {
                 return Err(JsonError::Duplicate);
             }
             let index = self.keys.len();

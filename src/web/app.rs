@@ -22,7 +22,6 @@ use crate::web::auth::{self, Authenticator, Identity, Keys, PRESESSION_COOKIE, S
 use crate::web::config::{Config, SecureMode};
 use crate::web::errors::{AuthError, WebError};
 use crate::web::log::{self, Event};
-use crate::web::memo::Memos;
 use crate::web::{form, pages, redirect, respond, static_files, url};
 
 /// What the worker thread hands back after checking a password.
@@ -65,9 +64,6 @@ pub struct App {
     /// `/login` and the stylesheet's path under the prefix, built once.
     login_path: String,
     stylesheet_path: String,
-    /// Session cookies, access tokens and sign-out tokens already found authentic
-    /// under `keys`, which never change while the app runs.
-    memos: Memos,
 }
 
 /// After this long an in-flight entry is forgotten: its answer was dropped (client
@@ -120,7 +116,6 @@ impl App {
             login_path: format!("{}/login", cfg.prefix),
             stylesheet_path: format!("{}{}", cfg.prefix, pages::style_route()),
             cfg,
-            memos: Memos::default(),
         }
     }
 
@@ -150,7 +145,6 @@ impl App {
             keys: &self.keys,
             users: self.store.users(),
             revoked: self.store.revocations(),
-            memos: &self.memos,
         }
     }
 
@@ -682,7 +676,7 @@ impl App {
                 // session cannot end this one. A bearer token has no session: its
                 // token binds to nothing and no logout accepts it.
                 let csrf = match identity {
-                    Identity::Session(s) => self.session_csrf_token(&s.sid),
+                    Identity::Session(s) => cookie::csrf::session_token(&s.sid, &self.keys.csrf),
                     Identity::Token(_) => cookie::csrf::token_text("", &self.keys.csrf),
                 };
                 let page = pages::welcome_page(
@@ -696,23 +690,6 @@ impl App {
             }
             None => self.error_page(&WebError::NotFound),
         }
-    }
-
-    /// The sign-out token of session `sid` (`cookie::csrf::session_token`), remembered
-    /// per session: a page view then costs no MAC for it.
-    fn session_csrf_token(&self, sid: &[u8; 16]) -> cookie::csrf::Token {
-        let mut text = [0u8; cookie::csrf::TOKEN_LEN];
-        if let Some(token) = self
-            .memos
-            .csrf
-            .recall(0, sid, &mut text)
-            .and_then(|len| cookie::csrf::Token::from_text(text.get(..len)?))
-        {
-            return token;
-        }
-        let token = cookie::csrf::session_token(sid, &self.keys.csrf);
-        self.memos.csrf.remember(0, sid, token.as_bytes());
-        token
     }
 
     fn logout(&mut self, req: &Request<'_>) -> Result<Response, WebError> {

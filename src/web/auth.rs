@@ -4,17 +4,13 @@
 
 use std::net::IpAddr;
 
-use crate::cookie::{
-    self,
-    session::{PayloadBuf, SessionView},
-};
+use crate::cookie::{self, Session};
 use crate::http::Request;
 use crate::jwt::{self, Claims, TokenType, Validation};
 use crate::keys::{KeySet, Keyring, Purpose};
 use crate::store::revocation::RevocationStore;
-use crate::store::users::UserDb;
+use crate::store::users::{User, UserDb};
 use crate::web::errors::AuthError;
-use crate::web::memo::{MAX_PAYLOAD, Memos};
 
 /// Base name of the session cookie; `__Host-` is prefixed when it is Secure.
 pub const SESSION_COOKIE: &str = "latchkey_session";
@@ -22,8 +18,8 @@ pub const SESSION_COOKIE: &str = "latchkey_session";
 /// `__Host-` prefix, as [`cookie_name`](cookie::set_cookie::cookie_name) builds it.
 pub const SESSION_COOKIE_HOST: &str = "__Host-latchkey_session";
 
-/// The full name of the session cookie, without building it per request:
-/// `cookie_name(SESSION_COOKIE, secure)` as a constant.
+/// The full name of the session cookie: `cookie_name(SESSION_COOKIE, secure)` as a
+/// constant.
 ///
 /// ```
 /// use latchkey::cookie::set_cookie::cookie_name;
@@ -65,34 +61,26 @@ impl Keys {
     }
 }
 
-/// Who a request speaks for, and how it proved it. The user name is borrowed from the
-/// user database, so answering who is logged in copies nothing to the heap.
-#[derive(Debug, Clone, Copy)]
+/// Who a request speaks for, and how it proved it.
+#[derive(Debug, Clone)]
 pub enum Identity<'a> {
     /// A valid session cookie.
-    Session(SessionAuth<'a>),
-    /// A valid access token: the user it names.
+    Session(Session),
+    /// A valid access token: the user it names, as the user database spells it.
     Token(&'a str),
 }
 
-impl<'a> Identity<'a> {
+impl Identity<'_> {
     /// The user name.
-    pub fn user(&self) -> &'a str {
+    pub fn user(&self) -> &str {
         match self {
-            Identity::Session(s) => s.user,
+            Identity::Session(s) => &s.user,
             Identity::Token(user) => user,
         }
     }
 }
 
-/// A session cookie that passed every check: its fields as [`SessionView`] holds them,
-/// the user name borrowed from the user database (the session's, byte for byte) so it
-/// outlives the cookie's decode buffer.
-pub type SessionAuth<'a> = SessionView<'a>;
-
-/// What authentication needs to look at. Only the app builds one, from its own
-/// fields: a memo answers for the keys it was filled under, so pairing it with other
-/// keys would accept credentials those keys never signed.
+/// What authentication needs to look at.
 pub struct Authenticator<'a> {
     /// Key sets.
     pub(crate) keys: &'a Keys,
@@ -100,8 +88,13 @@ pub struct Authenticator<'a> {
     pub(crate) users: &'a UserDb,
     /// Revoked sessions, tokens and per-user cutoffs.
     pub(crate) revoked: &'a RevocationStore,
-    /// Credentials already found authentic under `keys` (see [`memo`](crate::web::memo)).
-    pub(crate) memos: &'a Memos,
+}
+
+/// A credential the kernel verified, as the checks that need the service's state
+/// see it.
+enum Verified<'c> {
+    Session(&'c Session),
+    Token(&'c Claims),
 }
 
 /// The claims of a new token for `user` with a random 128-bit `jti`, in lowercase
@@ -132,162 +125,85 @@ pub fn new_claims(
 }
 
 /// The token of an `Authorization: JWT <token>` or `Bearer <token>` header
-/// (scheme case-insensitive, as Flask-JWT), or why the header is unusable.
+/// (scheme case-insensitive, as Flask-JWT), or why the header is unusable. The token
+/// is everything after the first space, spaces around it trimmed; it must be UTF-8,
+/// non-empty and hold no space.
 pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
-    // Every refusal is the same error, so the checks run in the cheapest order: the
-    // scheme and the spaces on bytes, then UTF-8 on the token alone (the scheme that
-    // matched and the blanks are ASCII, so the whole value is text exactly when the
-    // token is).
-    let space = value
-        .iter()
-        .position(|&b| b == b' ')
+    let value = std::str::from_utf8(value).map_err(|_| AuthError::BadAuthorizationHeader)?;
+    let (scheme, token) = value
+        .split_once(' ')
         .ok_or(AuthError::BadAuthorizationHeader)?;
-    let (scheme, rest) = value
-        .split_at_checked(space)
-        .ok_or(AuthError::BadAuthorizationHeader)?;
-    if !(scheme.eq_ignore_ascii_case(b"jwt") || scheme.eq_ignore_ascii_case(b"bearer")) {
+    let token = token.trim_matches(' ');
+    let scheme_ok = scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer");
+    if !scheme_ok || token.is_empty() || token.contains(' ') {
         return Err(AuthError::BadAuthorizationHeader);
     }
-    let token = trim_spaces(rest);
-    // `contains` on bytes is the library's word-at-a-time `memchr`.
-    if token.is_empty() || token.contains(&b' ') {
-        return Err(AuthError::BadAuthorizationHeader);
-    }
-    std::str::from_utf8(token).map_err(|_| AuthError::BadAuthorizationHeader)
-}
-
-/// `bytes` without the spaces (only ` `, as `str::trim_matches(' ')`) at either end.
-fn trim_spaces(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ')
-        .map_or(start, |at| at + 1);
-    bytes.get(start..end).unwrap_or_default()
+    Ok(token)
 }
 
 impl<'a> Authenticator<'a> {
-    /// Checks the session cookie `cookie_name` of `req`.
+    /// Checks the session cookie `cookie_name` of `req`: `cookie::session::open`,
+    /// then the user, password epoch and revocation checks every credential gets.
     pub fn session(
         &self,
         req: &Request<'_>,
         cookie_name: &str,
         now: u64,
-    ) -> Result<SessionAuth<'a>, AuthError> {
+    ) -> Result<Session, AuthError> {
         let value = cookie_value(req, cookie_name)
             .map_err(AuthError::Cookie)?
             .ok_or(AuthError::NoCredentials)?;
-        let mut payload = PayloadBuf::new();
-        let len = self
-            .authentic_cookie(value, cookie_name, &mut payload)
+        let session = cookie::session::open(value, cookie_name, &self.keys.session, now)
             .map_err(AuthError::Cookie)?;
-        let session =
-            cookie::session::view_authentic(&payload, len, now).map_err(AuthError::Cookie)?;
-        let user = self.users.get(session.user).ok_or(AuthError::UnknownUser)?;
-        if user.epoch != session.epoch {
-            return Err(AuthError::PasswordChanged);
-        }
-        if self.revoked.is_session_revoked(&session.sid)
-            || self
-                .revoked
-                .is_revoked_by_cutoff(session.user, session.issued_at)
-        {
-            return Err(AuthError::Revoked);
-        }
-        Ok(SessionAuth {
-            user: &user.name,
-            ..session
-        })
+        self.admit(Verified::Session(&session))?;
+        Ok(session)
     }
 
-    /// Checks a bearer token of type `kind` and answers whose it is. The claims are
-    /// read borrowed from a per-thread scratch buffer (the authentic payload, from the
-    /// memo or the MAC check, then `jwt::view_authentic`) and the name is the user
-    /// database's: nothing is allocated. A token whose `sub` and Flask-JWT
-    /// `identity` name different users is refused by `jwt` itself
+    /// Checks a bearer token of type `kind` (`jwt::verify`, then the user and
+    /// revocation checks every credential gets) and answers whose it is, as the user
+    /// database spells the name. A token whose `sub` and
+    /// Flask-JWT `identity` name different users is refused by `jwt` itself
     /// (`ConflictingSubject`): the app behind the proxy may read either.
     pub fn token(&self, token: &str, kind: TokenType, now: u64) -> Result<&'a str, AuthError> {
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
         let validation = Validation {
             token_type: Some(kind),
             ..Validation::default()
         };
-        let users: &'a UserDb = self.users;
-        SCRATCH.with_borrow_mut(|scratch| {
-            let payload = self
-                .authentic_token(token, scratch)
-                .map_err(AuthError::Token)?;
-            let claims =
-                jwt::view_authentic(payload, &validation, now).map_err(AuthError::Token)?;
-            let name = claims.sub.as_deref().ok_or(AuthError::UnknownUser)?;
-            let Some(user) = users.get(name) else {
-                return Err(AuthError::UnknownUser);
-            };
-            let revoked_id = claims
-                .jti
-                .as_deref()
-                .is_some_and(|j| self.revoked.is_token_revoked(j));
-            if revoked_id
-                || self
-                    .revoked
-                    .is_revoked_by_cutoff(name, claims.iat.unwrap_or(0))
-            {
-                return Err(AuthError::Revoked);
-            }
-            Ok(user.name.as_str())
-        })
+        let claims =
+            jwt::verify(token, &self.keys.token, &validation, now).map_err(AuthError::Token)?;
+        let user = self.admit(Verified::Token(&claims))?;
+        Ok(&user.name)
     }
 
-    /// The MAC half of opening session cookie `value` (`cookie::session::authenticate`),
-    /// or its result remembered from an earlier request: the authentic payload's
-    /// length in `payload`.
-    fn authentic_cookie(
-        &self,
-        value: &str,
-        cookie_name: &str,
-        payload: &mut PayloadBuf,
-    ) -> Result<usize, cookie::CookieError> {
-        // The MAC covers the cookie's name, so each name is its own context; a name
-        // the service does not use is checked in full every time.
-        let context = match cookie_name {
-            SESSION_COOKIE => 0,
-            SESSION_COOKIE_HOST => 1,
-            _ => {
-                return cookie::session::authenticate(
-                    value,
-                    cookie_name,
-                    &self.keys.session,
-                    payload,
-                );
-            }
+    /// The checks of a verified credential that the kernel cannot do alone, the same
+    /// for sessions and tokens: the user still exists, a session's password epoch is
+    /// the user's, and neither the credential (by its id) nor every credential of the
+    /// user issued up to a cutoff is revoked.
+    fn admit(&self, credential: Verified<'_>) -> Result<&'a User, AuthError> {
+        let (name, issued_at, epoch, id_revoked) = match credential {
+            Verified::Session(s) => (
+                s.user.as_str(),
+                s.issued_at,
+                Some(s.epoch),
+                self.revoked.is_session_revoked(&s.sid),
+            ),
+            Verified::Token(c) => (
+                c.sub.as_deref().ok_or(AuthError::UnknownUser)?,
+                c.iat.unwrap_or(0),
+                None,
+                c.jti
+                    .as_deref()
+                    .is_some_and(|jti| self.revoked.is_token_revoked(jti)),
+            ),
         };
-        let sessions = &self.memos.sessions;
-        if let Some(len) = sessions.recall(context, value.as_bytes(), payload.as_mut_bytes()) {
-            return Ok(len);
+        let user = self.users.get(name).ok_or(AuthError::UnknownUser)?;
+        if epoch.is_some_and(|epoch| epoch != user.epoch) {
+            return Err(AuthError::PasswordChanged);
         }
-        let len = cookie::session::authenticate(value, cookie_name, &self.keys.session, payload)?;
-        sessions.remember(context, value.as_bytes(), payload.bytes(len));
-        Ok(len)
-    }
-
-    /// The MAC half of verifying `token` (`jwt::authenticate_into`), or its result
-    /// remembered from an earlier request: the authentic payload, in `scratch`.
-    fn authentic_token<'s>(
-        &self,
-        token: &str,
-        scratch: &'s mut Vec<u8>,
-    ) -> Result<&'s [u8], jwt::TokenError> {
-        if scratch.len() < MAX_PAYLOAD {
-            scratch.resize(MAX_PAYLOAD, 0);
+        if id_revoked || self.revoked.is_revoked_by_cutoff(name, issued_at) {
+            return Err(AuthError::Revoked);
         }
-        if let Some(len) = self.memos.tokens.recall(0, token.as_bytes(), scratch) {
-            return Ok(scratch.get(..len).unwrap_or_default());
-        }
-        let payload = jwt::authenticate_into(token, &self.keys.token, scratch)?;
-        self.memos.tokens.remember(0, token.as_bytes(), payload);
-        Ok(payload)
+        Ok(user)
     }
 
     /// The identity of `req`: its bearer token when it has an `Authorization`
@@ -310,58 +226,33 @@ impl<'a> Authenticator<'a> {
 /// The value of cookie `name` across every `Cookie` header line of `req`; a name
 /// sent twice, or a header line that is not text, is an error, never a guess.
 ///
-/// One walk over the header lines: each is checked for UTF-8 as the parser reaches
-/// it. A line that is not text fails the whole lookup with
-/// [`CookieError::MalformedPair`](cookie::CookieError::MalformedPair) wherever it
-/// comes, as if every line had been checked first: only a failed lookup looks at the
-/// lines after the one it stopped at.
+/// A line that is not text fails the whole lookup with
+/// [`CookieError::MalformedPair`](cookie::CookieError::MalformedPair), wherever it
+/// comes.
 pub fn cookie_value<'a>(
     req: &Request<'a>,
     name: &str,
 ) -> Result<Option<&'a str>, cookie::CookieError> {
-    let mut not_text = false;
     let lines = req
         .headers_all("cookie")
-        .map_while(|v| match std::str::from_utf8(v) {
-            Ok(line) => Some(line),
-            Err(_) => {
-                not_text = true;
-                None
-            }
-        });
-    let found = cookie::header::get_unique_in(lines, name);
-    if not_text
-        || (found.is_err()
-            && req
-                .headers_all("cookie")
-                .any(|v| std::str::from_utf8(v).is_err()))
-    {
-        return Err(cookie::CookieError::MalformedPair);
-    }
-    found
+        .map(std::str::from_utf8)
+        .collect::<Result<Vec<&str>, _>>()
+        .map_err(|_| cookie::CookieError::MalformedPair)?;
+    cookie::header::get_unique_in(lines, name)
 }
 
-/// The address a request is treated as coming from.
-///
-/// `X-Forwarded-For` is read only when the peer is a trusted proxy, and its lines
-/// are gathered on the heap only when there are several.
+/// The address a request is treated as coming from. `X-Forwarded-For` is read only
+/// when the peer is a trusted proxy; its lines that are not text are skipped.
 pub fn client_ip(req: &Request<'_>, trusted: &crate::web::client_ip::TrustedProxies) -> IpAddr {
     let peer = req.peer().ip();
     if !trusted.contains(peer) {
         return crate::web::client_ip::normalize(peer);
     }
-    let mut lines = req
+    let lines: Vec<&str> = req
         .headers_all("x-forwarded-for")
-        .filter_map(|v| std::str::from_utf8(v).ok());
-    match (lines.next(), lines.next()) {
-        (None, _) => crate::web::client_ip::client_ip(peer, &[], trusted),
-        (Some(one), None) => crate::web::client_ip::client_ip(peer, &[one], trusted),
-        (Some(first), Some(second)) => {
-            let mut all = vec![first, second];
-            all.extend(lines);
-            crate::web::client_ip::client_ip(peer, &all, trusted)
-        }
-    }
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .collect();
+    crate::web::client_ip::client_ip(peer, &lines, trusted)
 }
 
 #[cfg(test)]
@@ -496,48 +387,28 @@ mod tests {
         assert!(bearer_token(b"JWT \xff").is_err());
     }
 
-    /// The byte-level parse accepts exactly what the text-level one it replaced did.
     #[test]
-    fn bearer_token_agrees_with_the_text_rule() {
-        fn by_text(value: &[u8]) -> Option<&str> {
-            let value = std::str::from_utf8(value).ok()?;
-            let (scheme, token) = value.split_once(' ')?;
-            let scheme_ok =
-                scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer");
-            let token = token.trim_matches(' ');
-            (scheme_ok && !token.is_empty() && !token.contains(' ')).then_some(token)
-        }
-        let parts: [&[u8]; 12] = [
-            b"JWT",
-            b"jwt",
-            b"Bearer",
-            b"bEARER",
-            b"Basic",
+    fn bearer_token_trims_spaces_but_takes_one_token() {
+        assert_eq!(bearer_token(b"JWT   a.b.c  ").unwrap(), "a.b.c");
+        assert_eq!(bearer_token(b"bEARER x").unwrap(), "x");
+        assert_eq!(bearer_token("JWT \u{e9}".as_bytes()).unwrap(), "\u{e9}");
+        for bad in [
+            &b""[..],
             b" ",
-            b"  ",
-            b"\t",
-            b"a.b.c",
-            b"\xff",
-            b"\xc3\xa9",
-            b"0123456789abcdefghij",
-        ];
-        for a in parts {
-            for b in parts {
-                for c in parts {
-                    for d in [&b""[..], b" ", b"x"] {
-                        let value = [a, b, c, d].concat();
-                        assert_eq!(bearer_token(&value).ok(), by_text(&value), "{value:?}");
-                    }
-                }
-            }
+            b"JWT ",
+            b"JWT   ",
+            b" JWT x",
+            b"JWTx",
+            b"JWT\tx",
+            b"JWT x y",
+            b"Bearer  x  y ",
+            b"Token x",
+            b"\xff x",
+            b"JWT \xc3",
+        ] {
+            assert!(bearer_token(bad).is_err(), "{bad:?}");
         }
-        for len in 0..=24 {
-            for at in 0..len {
-                let mut token = vec![b'A'; len];
-                token[at] = b' ';
-                let value = [&b"JWT "[..], &token].concat();
-                assert_eq!(bearer_token(&value).ok(), by_text(&value), "{value:?}");
-            }
-        }
+        // Only spaces are trimmed: a tab is part of the token.
+        assert_eq!(bearer_token(b"JWT \tx").unwrap(), "\tx");
     }
 }

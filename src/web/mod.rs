@@ -14,7 +14,6 @@ pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod log;
-pub mod memo;
 pub mod respond;
 pub mod serve;
 pub mod static_files;
