@@ -9,7 +9,8 @@
 mod common;
 
 mod api;
-mod cli_input;
+mod cli;
+mod cookies;
 mod csrf;
 mod deployment;
 mod first_run;
@@ -21,3 +22,4 @@ mod prefix;
 mod redirect_payloads;
 mod sessions;
 mod static_files;
+mod tokens;

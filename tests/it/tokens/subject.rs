@@ -1,8 +1,7 @@
 //! `sub` versus Flask-JWT's `identity`: latchkey answers with `sub` (Remote-User),
 //! a Flask app behind it may read `identity`; a token naming two users is refused.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use latchkey::jwt::{self, Claims, TokenType};
 use latchkey::keys::Purpose;

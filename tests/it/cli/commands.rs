@@ -1,8 +1,7 @@
 //! The command line: every command's happy path, and bad input answered with one
 //! line on stderr and the documented exit status.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn dd(data: &std::path::Path) -> &str {
     data.to_str().unwrap()
@@ -221,7 +220,7 @@ fn token_issue_verify_rotate() {
 #[test]
 fn token_verify_with_a_shared_secret_file_and_the_rfc_vector() {
     let vectors: serde_json::Value =
-        serde_json::from_str(include_str!("vectors/rfc7515-rfc7519.json")).unwrap();
+        serde_json::from_str(include_str!("../../vectors/rfc7515-rfc7519.json")).unwrap();
     let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/rfc7515-a1.key");
     let token = vectors["hs256"]["token"].as_str().unwrap();
     let r = cli(

@@ -3,8 +3,7 @@
 //! file) are answered in order, each byte for byte what it is when sent alone; and
 //! the exact heads of protocol-error answers.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

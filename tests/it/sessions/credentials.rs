@@ -4,8 +4,7 @@
 //! of one user live side by side and each is revoked alone, and answers to pipelined
 //! requests each carry their own user. Also the user lookup those checks rest on.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

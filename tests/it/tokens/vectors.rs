@@ -3,8 +3,8 @@
 use latchkey::jwt::{self, TokenError, Validation};
 use latchkey::keys::KeySet;
 
-const VECTORS: &str = include_str!("vectors/rfc7515-rfc7519.json");
-const KEY: &[u8] = include_bytes!("vectors/rfc7515-a1.key");
+const VECTORS: &str = include_str!("../../vectors/rfc7515-rfc7519.json");
+const KEY: &[u8] = include_bytes!("../../vectors/rfc7515-a1.key");
 
 fn vector(section: &str, field: &str) -> serde_json::Value {
     let all: serde_json::Value = serde_json::from_str(VECTORS).unwrap();
