@@ -142,13 +142,13 @@ pub const OPTIONS: &[Opt] = &[
     Opt::value(
         "max-connections",
         "N",
-        "open connections at most (default 1024)",
+        "open connections at most (default 1024, fewer if the open-file limit is lower)",
     )
     .env("LATCHKEY_MAX_CONNECTIONS"),
     Opt::value(
         "max-connections-per-ip",
         "N",
-        "open connections per client address at most; a new one replaces its oldest idle one (default 256)",
+        "open connections per client address (IPv6: per /64) at most; a new one replaces its oldest idle one (default 32; 127.0.0.1 and ::1 are not capped)",
     )
     .env("LATCHKEY_MAX_CONNECTIONS_PER_IP"),
 ];
@@ -247,7 +247,10 @@ impl Config {
         if title.is_empty() || title.len() > 100 || title.chars().any(char::is_control) {
             return Err(bad("title", "1 to 100 printable characters"));
         }
-        let mut limits = crate::http::Limits::default();
+        let mut limits = crate::http::Limits {
+            shared_loopback: true,
+            ..crate::http::Limits::default()
+        };
         limits.max_connections = count(p, "max-connections", limits.max_connections)?;
         limits.max_connections_per_ip =
             count(p, "max-connections-per-ip", limits.max_connections_per_ip)?;
