@@ -100,13 +100,13 @@ pub const OPTIONS: &[Opt] = &[
     Opt::value(
         "max-connections",
         "N",
-        "open connections at most (default 1024)",
+        "open connections at most (default 1024, fewer if the open-file limit is lower)",
     )
     .env("LATCHKEY_MAX_CONNECTIONS"),
     Opt::value(
         "max-connections-per-ip",
         "N",
-        "open connections per client address at most; a new one replaces its oldest idle one (default 256)",
+        "open connections per client address (IPv6: per /64) at most; a new one replaces its oldest idle one (default 32; 127.0.0.1 and ::1 are not capped)",
     )
     .env("LATCHKEY_MAX_CONNECTIONS_PER_IP"),
 ];

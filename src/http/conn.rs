@@ -22,6 +22,17 @@ pub(crate) enum Phase {
     Lingering { until: Instant },
 }
 
+/// How readily a connection may be closed to make room for a new one; the smaller
+/// (earlier variant, then earlier time) goes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Evictable {
+    /// Between requests, or lingering after its last answer, since this time.
+    Idle(Instant),
+    /// Its request has been arriving since this time (head or body, nothing answered
+    /// yet): the slowest sender goes first.
+    Arriving(Instant),
+}
+
 pub(crate) struct Conn {
     pub sock: TcpStream,
     pub peer: SocketAddr,
@@ -84,6 +95,20 @@ impl Conn {
             && self.request_started.is_none()
             && self.input.is_empty()
             && self.output.is_empty()
+    }
+
+    /// Whether and how readily this connection may be closed for a new one. Never while
+    /// an answer is queued or its request is on the worker: that would cut a response.
+    pub fn evictable(&self) -> Option<Evictable> {
+        match self.phase {
+            Phase::Lingering { .. } => Some(Evictable::Idle(self.idle_since)),
+            Phase::Offloaded(_) => None,
+            Phase::Open if !self.output.is_empty() => None,
+            Phase::Open => Some(match self.request_started {
+                Some(started) => Evictable::Arriving(started),
+                None => Evictable::Idle(self.idle_since),
+            }),
+        }
     }
 
     /// Bytes queued but not yet written.
@@ -149,5 +174,48 @@ impl Conn {
             self.output.clear();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::Version;
+    use std::time::Duration;
+
+    fn conn(limits: &Limits, now: Instant) -> Conn {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let peer = client.local_addr().unwrap();
+        Conn::new(TcpStream::from_std(client), peer, 1, limits, now)
+    }
+
+    #[test]
+    fn idle_goes_before_arriving_and_answers_are_never_cut() {
+        let limits = Limits::default();
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(1);
+        // Accepted, nothing sent yet: its head has been arriving since the accept.
+        let mut c = conn(&limits, t0);
+        assert_eq!(c.evictable(), Some(Evictable::Arriving(t0)));
+        // Between requests: idle since its last answer.
+        c.consume(0, &limits, later);
+        assert_eq!(c.evictable(), Some(Evictable::Idle(later)));
+        // Any idle connection goes before any arriving one, then the oldest first.
+        assert!(Evictable::Idle(later) < Evictable::Arriving(t0));
+        assert!(Evictable::Arriving(t0) < Evictable::Arriving(later));
+        // An answer queued, or a request on the worker: never.
+        c.output.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        assert_eq!(c.evictable(), None);
+        c.output.clear();
+        c.phase = Phase::Offloaded(RequestFacts {
+            keep_alive: true,
+            head_only: false,
+            version: Version::Http11,
+        });
+        assert_eq!(c.evictable(), None);
+        // Lingering after a final answer counts as idle.
+        c.phase = Phase::Lingering { until: later };
+        assert_eq!(c.evictable(), Some(Evictable::Idle(later)));
     }
 }

@@ -17,6 +17,11 @@
 //! - Timers: one deadline per connection (request, idle, stalled write, or linger after
 //!   a closing error), kept in a lazily pruned min-heap; the poll sleeps until the
 //!   earliest one or the next one-second tick.
+//! - Connections: at most `Limits::max_connections`, lowered so the open-file limit
+//!   keeps `limits::DESCRIPTOR_RESERVE` descriptors for the data files, and at most
+//!   `Limits::max_connections_per_ip` per IPv4 address or IPv6 /64. A full server (or
+//!   an accept out of descriptors) gives up the longest-idle connection, else the one
+//!   slowest to send its request, never one with an answer queued or on the worker.
 //! - Pipelined requests are answered in order; a connection whose request is on the
 //!   worker is not read further until the answer is queued.
 //! - After a closing error response the write side is shut and input drained for

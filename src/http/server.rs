@@ -11,10 +11,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::conn::{Conn, Phase};
+use super::conn::{Conn, Evictable, Phase};
 use super::date::imf_fixdate;
 use super::error::HttpError;
-use super::limits::Limits;
+use super::limits::{
+    Limits, address_key, connection_cap, is_local_proxy_address, open_files_limit,
+};
 use super::request::{Parsed, RequestFacts, Version, parse_request};
 use super::response::Response;
 use super::worker::{JobId, Worker};
@@ -26,6 +28,14 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 const TICK: Duration = Duration::from_secs(1);
 /// Most bytes taken from a socket in one read.
 const SCRATCH_BYTES: usize = 4096;
+/// How long the backlog is left alone after an accept failed for lack of descriptors
+/// (or kernel memory) with no connection to give up: the edge-triggered listener will
+/// not report the waiting connections again, so the loop retries on its own, but not
+/// on every wake-up.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// `EMFILE` and `ENFILE` (the process's or the system's descriptor table is full), as
+/// numbered on Linux and the BSDs.
+const OUT_OF_DESCRIPTORS: [i32; 2] = [24, 23];
 
 /// A bound, not yet running HTTP server.
 ///
@@ -139,15 +149,19 @@ impl Server {
         };
         let worker = Worker::spawn(limits.offload_queue, Arc::clone(&waker))?;
         let now = Instant::now();
+        let max_open = connection_cap(limits.max_connections, open_files_limit());
         let mut state = Loop {
             listener: Some(listener),
             conns: Vec::new(),
             free_slots: Vec::new(),
             open: 0,
-            per_ip: HashMap::new(),
+            max_open,
+            max_per_address: limits.max_connections_per_ip.min(max_open),
+            per_address: HashMap::new(),
             timers: BinaryHeap::new(),
             next_generation: 0,
             accept_pending: false,
+            accept_resume: now,
             ctx: Ctx {
                 handler,
                 worker,
@@ -167,6 +181,9 @@ impl Server {
             }
             if let Some(until) = drain_until {
                 wake_at = wake_at.min(until);
+            }
+            if state.accept_pending {
+                wake_at = wake_at.min(state.accept_resume);
             }
             let timeout = wake_at.saturating_duration_since(Instant::now());
             if let Err(e) = poll.poll(&mut events, Some(timeout))
@@ -210,9 +227,9 @@ impl Server {
                 next_tick = now + TICK;
                 state.ctx.handler.tick(SystemTime::now());
                 state.ctx.now = Instant::now();
-                if state.accept_pending {
-                    state.accept_all(poll.registry());
-                }
+            }
+            if state.accept_pending && state.ctx.now >= state.accept_resume {
+                state.accept_all(poll.registry());
             }
             if let Some(until) = drain_until {
                 state.close_idle();
@@ -248,12 +265,19 @@ struct Loop<H: Handler> {
     conns: Vec<Option<Conn>>,
     free_slots: Vec<usize>,
     open: usize,
-    per_ip: HashMap<IpAddr, usize>,
+    /// The connection cap in force (`limits::connection_cap`).
+    max_open: usize,
+    /// The per-address cap in force, never above `max_open`.
+    max_per_address: usize,
+    /// Open connections per `limits::address_key`.
+    per_address: HashMap<IpAddr, usize>,
     /// Min-heap of (deadline, slot, generation); stale entries are skipped when popped.
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     next_generation: u64,
-    /// Connections may be waiting in the backlog (accept failed, e.g. out of fds).
+    /// Connections may be waiting in the backlog that no event will report (an accept
+    /// failed, e.g. out of descriptors): accept again at `accept_resume`.
     accept_pending: bool,
+    accept_resume: Instant,
     ctx: Ctx<H>,
 }
 
@@ -269,7 +293,13 @@ enum Step {
 
 impl<H: Handler> Loop<H> {
     fn accept_all(&mut self, registry: &mio::Registry) {
+        if self.ctx.now < self.accept_resume {
+            self.accept_pending = true;
+            return;
+        }
         self.accept_pending = false;
+        // A connection was given up for a descriptor since the last accept.
+        let mut gave_one_up = false;
         loop {
             let Some(listener) = self.listener.as_ref() else {
                 return;
@@ -279,23 +309,37 @@ impl<H: Handler> Loop<H> {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == ErrorKind::ConnectionAborted => continue,
-                Err(_) => {
-                    // Out of file descriptors or similar: retry on the next tick.
+                Err(e) => {
+                    // Out of descriptors: give up one connection, as a full server
+                    // would, and try again. If that did not help (the limit was lowered
+                    // below what is open), there is nothing to give up, or it is another
+                    // error, the connections wait in the backlog until `accept_resume`.
+                    let out_of_descriptors = e
+                        .raw_os_error()
+                        .is_some_and(|code| OUT_OF_DESCRIPTORS.contains(&code));
+                    if out_of_descriptors && !gave_one_up && self.evict(None, true) {
+                        gave_one_up = true;
+                        continue;
+                    }
                     self.accept_pending = true;
+                    self.accept_resume = self.ctx.now + ACCEPT_BACKOFF;
                     return;
                 }
             };
-            let limits = &self.ctx.limits;
-            let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+            gave_one_up = false;
+            let key = address_key(peer.ip());
+            let capped = !(self.ctx.limits.shared_loopback && is_local_proxy_address(peer.ip()));
+            let from_address = self.per_address.get(&key).copied().unwrap_or(0);
             // At its cap an address gives up its own longest-idle connection, as the
-            // server does at the global cap: a browser or proxy that opens new
-            // connections while old keep-alives sit idle is served, and one that keeps
-            // all of its connections busy is refused (dropping the socket refuses it).
-            if from_ip >= limits.max_connections_per_ip && !self.evict_oldest_idle(Some(peer.ip()))
-            {
+            // server does when full: a browser or proxy that opens new connections
+            // while old keep-alives sit idle is served, and one that keeps all of its
+            // connections busy is refused (dropping the socket refuses it).
+            if capped && from_address >= self.max_per_address && !self.evict(Some(key), false) {
                 continue;
             }
-            if self.open >= self.ctx.limits.max_connections && !self.evict_oldest_idle(None) {
+            // A full server also gives up the connection slowest to send its request,
+            // so half-sent heads cannot hold every slot until their deadline.
+            if self.open >= self.max_open && !self.evict(None, true) {
                 continue;
             }
             let _ = sock.set_nodelay(true);
@@ -329,24 +373,27 @@ impl<H: Handler> Loop<H> {
                 *entry = Some(conn);
             }
             self.open += 1;
-            *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
+            *self.per_address.entry(key).or_insert(0) += 1;
             self.schedule(slot);
         }
     }
 
-    /// Closes the idle keep-alive (or lingering) connection that has waited longest,
-    /// among those from `from` when given.
-    fn evict_oldest_idle(&mut self, from: Option<IpAddr>) -> bool {
-        let oldest = self
+    /// Closes one connection to make room for a new one: the one that has sat idle
+    /// (or lingered) the longest or, if `arriving_too`, with none idle, the one whose
+    /// request has been arriving the longest. Only among those of address key `from`
+    /// when given. `false` if there was none (see [`Conn::evictable`]).
+    fn evict(&mut self, from: Option<IpAddr>, arriving_too: bool) -> bool {
+        let victim = self
             .conns
             .iter()
             .enumerate()
             .filter_map(|(slot, conn)| conn.as_ref().map(|conn| (slot, conn)))
-            .filter(|(_, conn)| from.is_none_or(|ip| conn.peer.ip() == ip))
-            .filter(|(_, conn)| conn.is_idle() || matches!(conn.phase, Phase::Lingering { .. }))
-            .min_by_key(|(_, conn)| conn.idle_since)
+            .filter(|(_, conn)| from.is_none_or(|key| address_key(conn.peer.ip()) == key))
+            .filter_map(|(slot, conn)| conn.evictable().map(|rank| (slot, rank)))
+            .filter(|(_, rank)| arriving_too || matches!(rank, Evictable::Idle(_)))
+            .min_by_key(|(_, rank)| *rank)
             .map(|(slot, _)| slot);
-        match oldest {
+        match victim {
             Some(slot) => {
                 self.close(slot);
                 true
@@ -361,11 +408,11 @@ impl<H: Handler> Loop<H> {
         };
         self.open -= 1;
         self.free_slots.push(slot);
-        let ip = conn.peer.ip();
-        if let Some(count) = self.per_ip.get_mut(&ip) {
+        let key = address_key(conn.peer.ip());
+        if let Some(count) = self.per_address.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
-                self.per_ip.remove(&ip);
+                self.per_address.remove(&key);
             }
         }
         // Dropping the socket closes it and removes it from the poll.

@@ -73,7 +73,11 @@ impl Default for Config {
             trusted_proxies: TrustedProxies::default(),
             allowed_hosts: Vec::new(),
             logins_per_second: 4,
-            limits: crate::http::Limits::default(),
+            // A reverse proxy on this host connects from loopback for every client.
+            limits: crate::http::Limits {
+                shared_loopback: true,
+                ..crate::http::Limits::default()
+            },
         }
     }
 }

@@ -139,6 +139,11 @@ impl Server {
         }
     }
 
+    /// The server's process id (for prlimit, /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
