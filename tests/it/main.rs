@@ -20,6 +20,7 @@ mod http;
 mod login;
 mod prefix;
 mod redirect_payloads;
+mod review_attacks;
 mod sessions;
 mod static_files;
 mod tokens;
