@@ -820,8 +820,7 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
 /// send neither body nor `Content-Length` for 204 (and no body for 304), or refuse a
 /// body on them when it is set.
 #[test]
-#[ignore = "FINDING (Low): 204/304 responses carry Content-Length and a body on main"]
-fn finding_204_and_304_responses_end_at_their_head() {
+fn a_204_or_304_ends_at_its_head() {
     let (addr, shutdown) = start_framing_server();
     for path in ["/nocontent", "/notmodified"] {
         let raw = format!(
@@ -1652,8 +1651,7 @@ fn finding_a_hash_upgrade_never_undoes_a_password_change() {
 /// (poll with a zero timeout while that queue is non-empty), instead of looping to
 /// WouldBlock; at the least, stop after a read shorter than the space offered again.
 #[test]
-#[ignore = "FINDING (High): one pipelining connection starves every other client on main"]
-fn finding_one_pipelining_client_cannot_starve_the_others() {
+fn one_pipelining_client_cannot_starve_the_others() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let tmp = TempDir::new("review-starve");
