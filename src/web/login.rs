@@ -5,9 +5,9 @@
 //!    by its /64; 503), the service-wide hash budget (503). Then
 //!    [`Admitted::check`] takes the user's stored hash, as last loaded, into a
 //!    [`PasswordCheck`].
-//! 2. [`PasswordCheck::run`], on the worker thread: the password is checked against
-//!    the stored hash, or for an unknown user against none at the current cost
-//!    ([`password::dummy_verify`]); a right one against a weaker hash also makes its
+//! 2. [`PasswordCheck::run`], on the worker thread: a wrong password costs at least a
+//!    check at the current cost, for an unknown user or a weaker stored hash too
+//!    ([`password::verify_padded`]); a right one against a weaker hash also makes its
 //!    replacement at the current cost.
 //! 3. [`LoginPipeline::finish`], back on the loop thread: the check counts only if the
 //!    user still has the hash that was checked (a password changed or a user deleted
@@ -221,7 +221,7 @@ impl PasswordCheck {
     pub(crate) fn run(self) -> Checked {
         let password = self.password.as_bytes();
         let ok = match &self.stored {
-            Some(hash) => password::verify(password, hash).unwrap_or(false),
+            Some(hash) => password::verify_padded(password, hash, &self.policy).unwrap_or(false),
             None => {
                 password::dummy_verify(password, &self.policy);
                 false
