@@ -306,16 +306,17 @@ fn retry_secs(wait_ms: u64) -> u64 {
     wait_ms.div_ceil(1000).max(1)
 }
 
-/// The part of a client address that identifies one client.
+/// The part of a client address that identifies one client: an IPv4 address (also
+/// when mapped into IPv6), or an IPv6 address's /64 prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum IpKey {
+pub(crate) enum IpKey {
     V4([u8; 4]),
     /// The /64 prefix.
     V6(u64),
 }
 
 impl IpKey {
-    fn of(ip: IpAddr) -> IpKey {
+    pub(crate) fn of(ip: IpAddr) -> IpKey {
         // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; grouping those by
         // /64 would put every IPv4 client in one bucket.
         match ip.to_canonical() {

@@ -9,11 +9,15 @@ pub mod pages;
 pub mod redirect;
 pub mod url;
 
+mod api;
 pub mod app;
 pub mod auth;
+mod browser;
 pub mod config;
 pub mod errors;
+mod forward_auth;
 pub mod log;
+mod login;
 pub mod respond;
 pub mod serve;
 pub mod static_files;
