@@ -17,7 +17,7 @@ use crate::http::{Handler, Reply, Request, Response};
 use crate::jwt::{self, TokenType};
 use crate::password;
 use crate::ratelimit::{RateConfig, RateLimiter};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::web::auth::{self, Authenticator, Identity, Keys, PRESESSION_COOKIE, SESSION_COOKIE};
 use crate::web::config::{Config, SecureMode};
 use crate::web::errors::{AuthError, WebError};
@@ -50,10 +50,9 @@ enum LoginVia {
 /// The running service's state.
 pub struct App {
     cfg: Config,
-    /// Derived from the store's keyring when the app was made; a key rotation on disk
-    /// reloads the store's keyring but not these.
+    /// Derived from the store's keyring, again whenever a reload changes it.
     keys: Keys,
-    /// Users, revocations and the hash cost, kept in step with the data directory.
+    /// Users, revocations, keyring and hash cost, kept in step with the data directory.
     store: Store,
     limiter: RateLimiter,
     next_prune: u64,
@@ -66,7 +65,7 @@ pub struct App {
     login_path: String,
     stylesheet_path: String,
     /// Session cookies, access tokens and sign-out tokens already found authentic
-    /// under `keys`, which never change while the app runs.
+    /// under `keys`; emptied when they change.
     memos: Memos,
 }
 
@@ -178,6 +177,10 @@ impl App {
         let Some(route) = self.route(req.path()) else {
             return Err(WebError::NotFound);
         };
+        // What the store holds may keep a deleted user or miss a revocation.
+        if !self.store.healthy() {
+            return Err(WebError::Unavailable);
+        }
         let get = matches!(req.method(), "GET" | "HEAD");
         let post = req.method() == "POST";
         let respond = |r: Response| Ok(Reply::Respond(r));
@@ -465,6 +468,12 @@ impl App {
         // the new hash, and a token minted from the old one a second later, before
         // the tick notices, would outlive the cutoff (tokens carry no epoch).
         self.reload_users_if_changed();
+        if !self.store.healthy() {
+            return match done.how {
+                LoginVia::Api => respond::error_json(&WebError::Unavailable),
+                LoginVia::Form { .. } => self.error_page(&WebError::Unavailable),
+            };
+        }
         let current = self.store.users().get(&done.username);
         let still_valid =
             done.ok && current.is_some_and(|u| Some(&u.hash) == done.checked_hash.as_ref());
@@ -541,9 +550,8 @@ impl App {
     }
 
     fn reload_users_if_changed(&mut self) {
-        if let Err(e) = self.store.reload_users() {
-            eprintln!("latchkey: keeping the users loaded before: {e}");
-        }
+        // A failure leaves the store unhealthy; the next tick logs it.
+        let _ = self.store.reload_users();
     }
 
     fn upgrade_hash(&mut self, user: &str, hash: String) {
@@ -742,13 +750,10 @@ impl App {
                     .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-            if self
-                .store
-                .revocations_mut()
-                .revoke_session(*sid, *expires_at, now)
-                .is_err()
-            {
-                return Err(WebError::Internal);
+            match self.store.revoke_session(*sid, *expires_at, now) {
+                Ok(()) => {}
+                Err(StoreError::Busy(_)) => return Err(WebError::Busy(1)),
+                Err(_) => return Err(WebError::Internal),
             }
             log::event(now, Event::Logout, ip, Some(user), None);
         }
@@ -871,22 +876,18 @@ impl Handler for App {
     }
 
     fn tick(&mut self, _now: SystemTime) {
-        // A changed keyring is read into the store; `keys` stay as derived at start.
-        let reload = self.store.reload();
-        for (what, result) in [
-            ("users", reload.users),
-            ("revocations", reload.revocations),
-            ("keys", reload.keys),
-        ] {
-            if let Err(e) = result {
-                eprintln!("latchkey: keeping the {what} loaded before: {e}");
-            }
+        if matches!(self.store.reload().keys, Ok(true)) {
+            self.keys = Keys::new(self.store.keyring());
+            self.memos = Memos::default();
+        }
+        for notice in self.store.take_notices() {
+            eprintln!("latchkey: {notice}");
         }
         let now = now_secs();
         if now >= self.next_prune {
             // Pruning rewrites the file; once in a while is plenty.
             self.next_prune = now + PRUNE_EVERY;
-            if let Err(e) = self.store.revocations_mut().prune(now) {
+            if let Err(e) = self.store.prune(now) {
                 eprintln!("latchkey: could not prune revocations: {e}");
             }
         }

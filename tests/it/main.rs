@@ -21,3 +21,4 @@ mod prefix;
 mod redirect_payloads;
 mod sessions;
 mod static_files;
+mod store_faults;
