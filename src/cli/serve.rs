@@ -33,7 +33,7 @@ pub const OPTIONS: &[Opt] = &[
     Opt::value(
         "serve-dir",
         "DIR",
-        "serve this directory's files to logged-in users at /",
+        "serve this directory's files to logged-in users at / (not one holding the data dir)",
     )
     .env("LATCHKEY_SERVE_DIR"),
     Opt::value(
@@ -218,7 +218,8 @@ pub fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
 }
 
 /// Runs `latchkey serve` with its arguments: loads (or, on the first run, creates) the
-/// data directory, then serves until SIGTERM or SIGINT.
+/// data directory, then serves until SIGTERM or SIGINT. A `--serve-dir` that is or
+/// holds the data directory is refused before anything is created.
 pub fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     let parsed = args::parse(argv, OPTIONS, env_var)?;
     if parsed.help {
@@ -230,6 +231,14 @@ pub fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     }
     parsed.expect_positionals(0, "no arguments")?;
     let (cfg, dir) = config(&parsed)?;
+    if let Some(serve_dir) = &cfg.serve_dir
+        && dir.is_within(serve_dir)?
+    {
+        return Err(CliError::ServeDirHoldsData(
+            serve_dir.clone(),
+            dir.path().to_owned(),
+        ));
+    }
     let (store, created) = Store::open(dir)?;
     if let Some(cal) = &created.calibration {
         announce_calibration(cal);

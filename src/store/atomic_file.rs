@@ -55,6 +55,39 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// Deletes the temporary files [`write()`] leaves in `dir` when killed between
+/// creating one and renaming it into place: `.<name>.tmp-<16 hex digits>` for each of
+/// `names`. Only safe while no writer of those files can be running, which is what
+/// the data directory's lock ([`super::lock`]) guarantees.
+pub fn remove_stale(dir: &Path, names: &[&str]) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let ours = names.iter().any(|name| {
+            file_name
+                .strip_prefix('.')
+                .and_then(|rest| rest.strip_prefix(name))
+                .and_then(|rest| rest.strip_prefix(".tmp-"))
+                .is_some_and(|suffix| {
+                    suffix.len() == 16
+                        && suffix
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                })
+        });
+        if ours && entry.file_type()?.is_file() {
+            match fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -5,6 +5,7 @@ use std::io;
 use std::path::Path;
 
 use super::StoreError;
+use super::lock::DirLock;
 use crate::password::Policy;
 
 /// Name of the hash cost file inside the data directory.
@@ -25,8 +26,8 @@ pub fn load(path: &Path) -> Result<Option<Policy>, StoreError> {
     }
 }
 
-/// Stores `iterations` at `path`, mode 0600.
-pub fn save(path: &Path, iterations: u32) -> Result<(), StoreError> {
+/// Stores `iterations` at `path`, mode 0600, under the data directory's lock.
+pub fn save(path: &Path, iterations: u32, _held: &DirLock) -> Result<(), StoreError> {
     super::atomic_file::write(path, format!("{iterations}\n").as_bytes(), 0o600)
         .map_err(|e| StoreError::Io(path.to_owned(), e))
 }

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::StoreError;
+use super::lock::DirLock;
 use crate::keys::Keyring;
 
 /// Name of the keys file inside the data directory.
@@ -29,8 +30,9 @@ pub fn load(path: &Path) -> Result<Keyring, StoreError> {
     Keyring::parse(&text).map_err(|e| StoreError::Keys(path.to_owned(), e))
 }
 
-/// Replaces the keys file at `path` with `ring`, mode 0600.
-pub fn save(path: &Path, ring: &Keyring) -> Result<(), StoreError> {
+/// Replaces the keys file at `path` with `ring`, mode 0600, under the data directory's
+/// lock.
+pub fn save(path: &Path, ring: &Keyring, _held: &DirLock) -> Result<(), StoreError> {
     super::atomic_file::write(path, ring.to_text().as_bytes(), 0o600)
         .map_err(|e| StoreError::Io(path.to_owned(), e))
 }

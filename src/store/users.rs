@@ -22,10 +22,9 @@
 //! returns are dropped, and whitespace-only lines are written back empty).
 //!
 //! Every rewrite goes through [`crate::store::atomic_file::write`], so a crash leaves the old
-//! file or the new one, never a mix. A crash can leave the writer's temporary file
-//! (`.users.tmp-<hex>`) behind; [`UserDb::save`] deletes such leftovers before writing,
-//! so at most one survives. Saves must not run concurrently (it would lose an update
-//! anyway); if they do, the loser fails with an I/O error and the file stays whole.
+//! file or the new one, never a mix. A writer holds the data directory's lock
+//! ([`crate::store::lock`]) while it reads, changes and saves the file, so no change is
+//! lost; taking the lock deletes the temporary file a crashed writer left behind.
 //!
 //! ```
 //! use latchkey::store::users::UserDb;
@@ -43,6 +42,8 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use super::lock::DirLock;
 
 /// Name of the users file inside the data directory.
 pub const USERS_FILE: &str = "users";
@@ -346,21 +347,22 @@ impl UserDb {
         out
     }
 
-    /// Atomically replaces the file at `path` with [`UserDb::to_text`], mode 0600,
-    /// first deleting temporary files an earlier, interrupted save left behind.
+    /// Atomically replaces the file at `path` with [`UserDb::to_text`], mode 0600. The
+    /// caller holds the lock of the directory the file is in (`_held`) and read the
+    /// version this one changes under it.
     ///
     /// ```
-    /// use latchkey::store::users::UserDb;
+    /// use latchkey::store::{DataDir, users::UserDb};
     /// let dir = std::env::temp_dir().join(format!("latchkey-users-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).unwrap();
     /// let path = dir.join(latchkey::store::users::USERS_FILE);
     /// let db = UserDb::parse("admin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 1 -\n").unwrap();
-    /// db.save(&path).unwrap();
+    /// let held = DataDir::new(&dir).lock().unwrap();
+    /// db.save(&path, &held).unwrap();
     /// assert_eq!(UserDb::load(&path).unwrap(), db);
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
-    pub fn save(&self, path: &Path) -> Result<(), UsersError> {
-        remove_stale_temps(path).map_err(|e| UsersError::Io(path.to_owned(), e))?;
+    pub fn save(&self, path: &Path, _held: &DirLock) -> Result<(), UsersError> {
         crate::store::atomic_file::write(path, self.to_text().as_bytes(), 0o600)
             .map_err(|e| UsersError::Io(path.to_owned(), e))
     }
@@ -538,37 +540,6 @@ fn validate_hash(hash: &str) -> Result<(), UsersError> {
         || !hash.bytes().all(|b| b.is_ascii_graphic())
     {
         return Err(UsersError::BadHash);
-    }
-    Ok(())
-}
-
-// Deletes `.<name>.tmp-<16 hex>` files next to `path`: what `atomic_file::write` leaves
-// when killed between creating its temporary file and renaming it.
-fn remove_stale_temps(path: &Path) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return Ok(());
-    };
-    let prefix = format!(".{name}.tmp-");
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let file_name = entry.file_name();
-        let Some(suffix) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
-            continue;
-        };
-        let is_temp_name = suffix.len() == 16
-            && suffix
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if is_temp_name && entry.file_type()?.is_file() {
-            match fs::remove_file(entry.path()) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
     }
     Ok(())
 }
@@ -847,7 +818,8 @@ mod tests {
         assert!(matches!(UserDb::load(&path), Err(UsersError::Missing(_))));
         let mut db = UserDb::new();
         db.add("admin", H1).unwrap();
-        db.save(&path).unwrap();
+        let held = crate::store::DataDir::new(&dir).lock().unwrap();
+        db.save(&path, &held).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(UserDb::load(&path).unwrap(), db);
@@ -883,28 +855,6 @@ mod tests {
             ),
             "{err:?}"
         );
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn save_removes_stale_temp_files_only() {
-        let dir = temp_dir("stale");
-        let path = dir.join(USERS_FILE);
-        let stale = dir.join(".users.tmp-0123456789abcdef");
-        let unrelated = [
-            dir.join(".users.tmp-notours"),
-            dir.join(".keys.tmp-0123456789abcdef"),
-            dir.join("users.bak"),
-        ];
-        fs::write(&stale, "half a fi").unwrap();
-        for p in &unrelated {
-            fs::write(p, "x").unwrap();
-        }
-        UserDb::new().save(&path).unwrap();
-        assert!(!stale.exists());
-        for p in &unrelated {
-            assert!(p.exists(), "{}", p.display());
-        }
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,10 +23,9 @@ use crate::web::{pages, respond, url};
 /// The running service's state.
 pub struct App {
     pub(super) cfg: Config,
-    /// Derived from the store's keyring when the app was made; a key rotation on disk
-    /// reloads the store's keyring but not these.
+    /// Derived from the store's keyring, again whenever a reload changes it.
     pub(super) keys: Keys,
-    /// Users, revocations and the hash cost, kept in step with the data directory.
+    /// Users, revocations, keyring and hash cost, kept in step with the data directory.
     pub(super) store: Store,
     /// Brute-force regulation and bookkeeping of password logins.
     pub(super) login: LoginPipeline,
@@ -122,6 +121,10 @@ impl App {
         let Some(route) = self.route(req.path()) else {
             return Err(WebError::NotFound);
         };
+        // What the store holds may keep a deleted user or miss a revocation.
+        if !self.store.healthy() {
+            return Err(WebError::Unavailable);
+        }
         let get = matches!(req.method(), "GET" | "HEAD");
         let post = req.method() == "POST";
         let respond = |r: Response| Ok(Reply::Respond(r));
@@ -256,22 +259,17 @@ impl Handler for App {
     }
 
     fn tick(&mut self, _now: SystemTime) {
-        // A changed keyring is read into the store; `keys` stay as derived at start.
-        let reload = self.store.reload();
-        for (what, result) in [
-            ("users", reload.users),
-            ("revocations", reload.revocations),
-            ("keys", reload.keys),
-        ] {
-            if let Err(e) = result {
-                eprintln!("latchkey: keeping the {what} loaded before: {e}");
-            }
+        if matches!(self.store.reload().keys, Ok(true)) {
+            self.keys = Keys::new(self.store.keyring());
+        }
+        for notice in self.store.take_notices() {
+            eprintln!("latchkey: {notice}");
         }
         let now = now_secs();
         if now >= self.next_prune {
             // Pruning rewrites the file; once in a while is plenty.
             self.next_prune = now + PRUNE_EVERY;
-            if let Err(e) = self.store.revocations_mut().prune(now) {
+            if let Err(e) = self.store.prune(now) {
                 eprintln!("latchkey: could not prune revocations: {e}");
             }
         }

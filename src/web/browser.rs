@@ -9,6 +9,7 @@
 use crate::cookie;
 use crate::cookie::set_cookie::{SameSite, SetCookie, cookie_name};
 use crate::http::{Reply, Request, Response};
+use crate::store::StoreError;
 use crate::web::app::App;
 use crate::web::auth::{self, Identity, PRESESSION_COOKIE, SESSION_COOKIE};
 use crate::web::errors::{AuthError, WebError};
@@ -264,13 +265,10 @@ impl App {
                     .map_err(|_| WebError::Csrf)?;
             }
             let ip = auth::client_ip(req, &self.cfg.trusted_proxies);
-            if self
-                .store
-                .revocations_mut()
-                .revoke_session(*sid, *expires_at, now)
-                .is_err()
-            {
-                return Err(WebError::Internal);
+            match self.store.revoke_session(*sid, *expires_at, now) {
+                Ok(()) => {}
+                Err(StoreError::Busy(_)) => return Err(WebError::Busy(1)),
+                Err(_) => return Err(WebError::Internal),
             }
             log::event(now, Event::Logout, ip, Some(user), None);
         }

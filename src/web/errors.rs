@@ -73,6 +73,8 @@ pub enum WebError {
     RateLimited(u64),
     /// The password hashing budget is spent; retry after this many seconds.
     Busy(u64),
+    /// A file of the data directory cannot be read: every credential is refused.
+    Unavailable,
     /// No such route.
     NotFound,
     /// The route exists but not for this method.
@@ -93,6 +95,7 @@ impl fmt::Display for WebError {
             WebError::Csrf => f.write_str("missing or invalid csrf token"),
             WebError::RateLimited(_) => f.write_str("too many failed logins"),
             WebError::Busy(_) => f.write_str("busy, retry shortly"),
+            WebError::Unavailable => f.write_str("the data directory cannot be read"),
             WebError::NotFound => f.write_str("not found"),
             WebError::MethodNotAllowed(_) => f.write_str("method not allowed"),
             WebError::Internal => f.write_str("internal error"),
@@ -131,7 +134,7 @@ impl WebError {
             WebError::UnsupportedMediaType => 415,
             WebError::CrossSite | WebError::Csrf => 403,
             WebError::RateLimited(_) => 429,
-            WebError::Busy(_) => 503,
+            WebError::Busy(_) | WebError::Unavailable => 503,
             WebError::NotFound => 404,
             WebError::MethodNotAllowed(_) => 405,
             WebError::Internal => 500,
@@ -142,6 +145,7 @@ impl WebError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             WebError::RateLimited(s) | WebError::Busy(s) => Some((*s).max(1)),
+            WebError::Unavailable => Some(5),
             _ => None,
         }
     }

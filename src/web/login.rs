@@ -30,6 +30,7 @@ use crate::web::app::{App, monotonic_millis, now_secs};
 use crate::web::auth;
 use crate::web::errors::WebError;
 use crate::web::log::{self, Event};
+use crate::web::respond;
 
 /// After this long an in-flight entry is forgotten: its answer was dropped (client
 /// gone, queue full) and will never reach [`LoginPipeline::finish`]. Above the 10 s
@@ -100,6 +101,15 @@ pub(crate) struct Verdict {
     pub(crate) outcome: Outcome,
 }
 
+/// A stronger hash of a password that was just checked, and the hash it replaces.
+#[derive(Debug)]
+pub(crate) struct Upgrade {
+    /// The stored hash the password was checked against.
+    pub(crate) replaces: String,
+    /// The same password at the current cost.
+    pub(crate) hash: String,
+}
+
 /// Whether a login succeeded.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -109,7 +119,7 @@ pub(crate) enum Outcome {
         epoch: u64,
         /// A hash at the current cost to replace a weaker stored one (the same
         /// password, so sessions go on).
-        upgrade: Option<String>,
+        upgrade: Option<Upgrade>,
     },
     /// Wrong password, no such user, or the password changed while it was checked.
     Rejected {
@@ -178,7 +188,10 @@ impl LoginPipeline {
                     .record_success(checked.ip, &checked.username, now_ms);
                 Outcome::Accepted {
                     epoch: user.epoch,
-                    upgrade: checked.rehash,
+                    upgrade: checked.rehash.map(|hash| Upgrade {
+                        replaces: user.hash.clone(),
+                        hash,
+                    }),
                 }
             }
             None => Outcome::Rejected {
@@ -290,6 +303,12 @@ impl App {
         // the new hash, and a token minted from the old one a second later, before
         // the tick notices, would outlive the cutoff (tokens carry no epoch).
         self.reload_users_if_changed();
+        if !self.store.healthy() {
+            return match done.how {
+                LoginVia::Api => respond::error_json(&WebError::Unavailable),
+                LoginVia::Form { .. } => self.error_page(&WebError::Unavailable),
+            };
+        }
         let verdict = self
             .login
             .finish(done.checked, self.store.users(), monotonic_millis());
@@ -317,9 +336,11 @@ impl App {
             }
             Outcome::Accepted { epoch, upgrade } => {
                 log::event(now, Event::LoginOk, ip, Some(&username), None);
-                if let Some(hash) = upgrade {
-                    // A failed upgrade leaves the weaker hash, which still verifies.
-                    let _ = self.store.rehash(&username, &hash);
+                if let Some(upgrade) = upgrade {
+                    // A failed or refused upgrade leaves the stored hash as it is.
+                    let _ = self
+                        .store
+                        .rehash(&username, &upgrade.replaces, &upgrade.hash);
                 }
                 match done.how {
                     LoginVia::Api => self.issue_tokens(&username, now, true),
@@ -335,9 +356,8 @@ impl App {
     }
 
     pub(super) fn reload_users_if_changed(&mut self) {
-        if let Err(e) = self.store.reload_users() {
-            eprintln!("latchkey: keeping the users loaded before: {e}");
-        }
+        // A failure leaves the store unhealthy; the next tick logs it.
+        let _ = self.store.reload_users();
     }
 }
 
@@ -612,6 +632,8 @@ mod tests {
         };
         assert_eq!(epoch, 3);
         let upgrade = upgrade.expect("the 1,000-round hash is replaced");
+        assert_eq!(upgrade.replaces, db.get("bob").unwrap().hash);
+        let upgrade = upgrade.hash;
         assert!(upgrade.starts_with("$pbkdf2-sha256$i=2000,l=32$"));
         assert_eq!(
             password::verify(LEGACY_PASSWORD.as_bytes(), &upgrade),

@@ -23,4 +23,5 @@ mod redirect_payloads;
 mod review_attacks;
 mod sessions;
 mod static_files;
+mod store_faults;
 mod tokens;
