@@ -81,11 +81,18 @@ pub fn run_browser_script(script: &str, env: &[(&str, String)], tmp: &TempDir) -
     }
 }
 
-/// Chromium walks the proxy at `base` (`http://127.0.0.1:PORT` or `https://…`): the
-/// protected page sends it to the login form, the typed credentials bring it back with
-/// `Remote-User` at the upstream, signing out locks the page again
-/// (tests/browser/proxy.mjs). Skips where no browser is installed.
-pub fn browser_proxy_walk(base: &str, prefix: &str, latchkey: &Server, tmp: &TempDir) {
+/// Chromium walks the proxy at `base` (`http://127.0.0.1:PORT` or `https://…`) as
+/// `account` (user, password): the protected page sends it to the login form, the typed
+/// credentials bring it back with `Remote-User` at the upstream, signing out locks the
+/// page again, and the back button then shows the login form, not the page from the
+/// cache (tests/browser/proxy.mjs). Skips where no browser is installed.
+pub fn browser_proxy_walk(
+    base: &str,
+    prefix: &str,
+    latchkey: &Server,
+    tmp: &TempDir,
+    account: (&str, &str),
+) {
     if let Some(why) = browser_missing() {
         skip(&why);
         return;
@@ -96,11 +103,8 @@ pub fn browser_proxy_walk(base: &str, prefix: &str, latchkey: &Server, tmp: &Tem
             ("BROWSER_TEST_URL", base.to_owned()),
             ("BROWSER_TEST_START", "/admin/settings?tab=wifi".to_owned()),
             ("BROWSER_TEST_PREFIX", prefix.to_owned()),
-            ("BROWSER_TEST_USER", "alice".to_owned()),
-            (
-                "BROWSER_TEST_PASSWORD",
-                "correct horse battery staple".to_owned(),
-            ),
+            ("BROWSER_TEST_USER", account.0.to_owned()),
+            ("BROWSER_TEST_PASSWORD", account.1.to_owned()),
         ],
         tmp,
     );

@@ -2,7 +2,8 @@
 //! `latchkey` binary ([`Server`], [`cli`]), one HTTP/1.1 client ([`request`], [`Conn`]
 //! for pipelined responses, [`Client`] with a cookie jar), one form scraper ([`forms`],
 //! [`hidden_input`], [`browser_login`]), and what the deployment tests put around
-//! latchkey (an echo upstream, the walk through a proxy, a real browser).
+//! latchkey (an echo upstream that also speaks WebSocket, the walk through a proxy, a
+//! real browser, and the replay of `docs/DEPLOY.md` in a scratch root).
 //!
 //! Each test binary that includes this module uses only part of it.
 #![allow(dead_code, unused_imports)]
@@ -12,14 +13,18 @@ mod client;
 mod forms;
 mod process;
 mod proxy;
+mod recipe;
 mod server;
+mod websocket;
 
 pub use browser::*;
 pub use client::*;
 pub use forms::*;
 pub use process::*;
 pub use proxy::*;
+pub use recipe::*;
 pub use server::*;
+pub use websocket::*;
 
 /// The name the older test files use for [`Response`].
 pub type Resp = Response;

@@ -16,11 +16,26 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Prints the skip reason in the one format CI logs are grepped for. Written to the
-/// stderr handle directly, not with `eprintln!`, so the test harness does not swallow it
-/// for a passing test.
+/// Whether the tests run in CI (`CI` set, as CI services do, to anything but empty,
+/// `0` or `false`): there every tool a deployment test needs must be installed.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// A deployment test that cannot run here because `why` (a tool is missing). On a
+/// developer's machine it prints `SKIP: <test>: <why>` and the test returns early; the
+/// line goes to the stderr handle directly, not through `eprintln!`, so the test harness
+/// does not swallow it and it stands next to the test's `ok` in the summary. With
+/// [`in_ci`] a missing tool is a broken install step: the test fails instead.
 pub fn skip(why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("this test");
+    assert!(
+        !in_ci(),
+        "{test} cannot run: {why}; with CI set, a deployment test fails instead of \
+         skipping (`sudo bash contrib/ci/install-deploy-deps.sh` installs every tool)"
+    );
+    let _ = writeln!(std::io::stderr(), "SKIP: {test}: {why}");
 }
 
 /// Finds an executable on `PATH` (or an absolute path that exists).
