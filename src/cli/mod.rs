@@ -3,10 +3,10 @@
 //!
 //! Every failure is one line on stderr: usage mistakes exit 2, everything else 1.
 
-pub mod args;
+pub(crate) mod args;
 mod commands;
 mod password_input;
-pub mod serve;
+pub(crate) mod serve;
 
 use std::fmt;
 use std::io;
@@ -18,12 +18,12 @@ use args::UsageError;
 use crate::store::DataDir;
 
 /// Default data directory, relative to the working directory.
-pub const DEFAULT_DATA_DIR: &str = "latchkey-data";
+pub(crate) const DEFAULT_DATA_DIR: &str = "latchkey-data";
 
 /// Why a command failed.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum CliError {
+pub(crate) enum CliError {
     /// The command line is wrong; exit status 2.
     Usage(UsageError),
     /// A file of the data directory could not be read, created or written.
@@ -155,7 +155,7 @@ impl From<crate::web::serve::ServeError> for CliError {
 }
 
 /// Runs the command line `args` (without the program name) and returns the exit code.
-pub fn main_with_args(args: Vec<String>) -> ExitCode {
+pub(crate) fn main_with_args(args: Vec<String>) -> ExitCode {
     match commands::dispatch(&args) {
         Ok(code) => code,
         Err(e) => report(&e),

@@ -11,7 +11,7 @@ use crate::web::client_ip::TrustedProxies;
 use crate::web::config::{Config, MAX_CREDENTIAL_TTL, SecureMode};
 
 /// The options of `latchkey serve`.
-pub const OPTIONS: &[Opt] = &[
+pub(crate) const OPTIONS: &[Opt] = &[
     Opt::value(
         "listen",
         "ADDR",
@@ -145,7 +145,7 @@ fn count(p: &Parsed, name: &str, default: usize) -> Result<usize, UsageError> {
 
 /// Builds the service's configuration and data directory from parsed `serve` options;
 /// what is not given keeps its [`Config::default`].
-pub fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
+pub(crate) fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
     let mut cfg = Config::default();
     if let Some(listen) = p.get("listen") {
         cfg.listen = listen
@@ -220,7 +220,7 @@ pub fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
 /// Runs `latchkey serve` with its arguments: loads (or, on the first run, creates) the
 /// data directory, then serves until SIGTERM or SIGINT. A `--serve-dir` that is or
 /// holds the data directory is refused before anything is created.
-pub fn command(argv: &[String]) -> Result<ExitCode, CliError> {
+pub(crate) fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     let parsed = args::parse(argv, OPTIONS, env_var)?;
     if parsed.help {
         print!(

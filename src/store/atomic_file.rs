@@ -12,16 +12,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Atomically replaces `path` with `contents`, creating it with permission bits `mode`.
-///
-/// ```
-/// let dir = std::env::temp_dir().join(format!("latchkey-doc-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir).unwrap();
-/// let path = dir.join("users");
-/// latchkey::store::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
-/// assert_eq!(std::fs::read(&path).unwrap(), b"admin\n");
-/// # std::fs::remove_dir_all(&dir).unwrap();
-/// ```
-pub fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub(crate) fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -59,7 +50,7 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
 /// creating one and renaming it into place: `.<name>.tmp-<16 hex digits>` for each of
 /// `names`. Only safe while no writer of those files can be running, which is what
 /// the data directory's lock ([`super::lock`]) guarantees.
-pub fn remove_stale(dir: &Path, names: &[&str]) -> io::Result<()> {
+pub(crate) fn remove_stale(dir: &Path, names: &[&str]) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let file_name = entry.file_name();
@@ -90,4 +81,17 @@ pub fn remove_stale(dir: &Path, names: &[&str]) -> io::Result<()> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn write_example() {
+        let dir = std::env::temp_dir().join(format!("latchkey-doc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("users");
+        crate::store::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"admin\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

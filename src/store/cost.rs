@@ -9,10 +9,10 @@ use super::lock::DirLock;
 use crate::password::Policy;
 
 /// Name of the hash cost file inside the data directory.
-pub const COST_FILE: &str = "pbkdf2-iterations";
+pub(crate) const COST_FILE: &str = "pbkdf2-iterations";
 
 /// The policy stored at `path`, `None` when there is no file.
-pub fn load(path: &Path) -> Result<Option<Policy>, StoreError> {
+pub(crate) fn load(path: &Path) -> Result<Option<Policy>, StoreError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let n: u32 = text
@@ -27,7 +27,7 @@ pub fn load(path: &Path) -> Result<Option<Policy>, StoreError> {
 }
 
 /// Stores `iterations` at `path`, mode 0600, under the data directory's lock.
-pub fn save(path: &Path, iterations: u32, _held: &DirLock) -> Result<(), StoreError> {
+pub(crate) fn save(path: &Path, iterations: u32, _held: &DirLock) -> Result<(), StoreError> {
     super::atomic_file::write(path, format!("{iterations}\n").as_bytes(), 0o600)
         .map_err(|e| StoreError::Io(path.to_owned(), e))
 }

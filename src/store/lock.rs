@@ -20,7 +20,7 @@ use super::atomic_file;
 use super::{cost, keyring, revocation, users};
 
 /// Name of the lock file inside the data directory.
-pub const LOCK_FILE: &str = "lock";
+pub(crate) const LOCK_FILE: &str = "lock";
 
 /// Every file of the data directory that is written through [`atomic_file::write`].
 const WRITTEN: [&str; 4] = [
@@ -32,7 +32,7 @@ const WRITTEN: [&str; 4] = [
 
 /// The exclusive lock of a data directory, held until dropped.
 #[derive(Debug)]
-pub struct DirLock {
+pub(crate) struct DirLock {
     _file: File,
 }
 

@@ -23,12 +23,12 @@
 //! ([`Store::healthy`]): what it loaded before may hold a deleted user or lack a
 //! revocation.
 
-pub mod atomic_file;
-pub mod cost;
-pub mod keyring;
-pub mod lock;
-pub mod revocation;
-pub mod users;
+pub(crate) mod atomic_file;
+pub(crate) mod cost;
+pub(crate) mod keyring;
+pub(crate) mod lock;
+pub(crate) mod revocation;
+pub(crate) mod users;
 
 use std::fmt;
 use std::fs;
@@ -45,7 +45,7 @@ use revocation::{RevocationError, RevocationStore};
 use users::{UserDb, UsersError};
 
 /// Name of the user the first run creates.
-pub const FIRST_USER: &str = "admin";
+pub(crate) const FIRST_USER: &str = "admin";
 
 /// Length of the first-run admin password, in base64url characters (144 bits).
 const FIRST_PASSWORD_LEN: usize = 24;
@@ -57,7 +57,7 @@ const SERVICE_LOCK_WAIT: Duration = Duration::from_millis(50);
 /// Why a file of the data directory could not be read, created or written.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum StoreError {
+pub(crate) enum StoreError {
     /// Creating, reading or writing a file or the directory failed.
     Io(PathBuf, io::Error),
     /// A file the command needs does not exist.
@@ -154,44 +154,45 @@ impl From<RandomError> for StoreError {
 
 /// One data directory: the paths of its files, and reading or writing each of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataDir {
+pub(crate) struct DataDir {
     path: PathBuf,
 }
 
 impl DataDir {
     /// The data directory at `path`; nothing is read or created yet.
-    pub fn new(path: impl Into<PathBuf>) -> DataDir {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> DataDir {
         DataDir { path: path.into() }
     }
 
     /// The directory itself.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The keys file.
-    pub fn keys_file(&self) -> PathBuf {
+    pub(crate) fn keys_file(&self) -> PathBuf {
         self.path.join(keyring::KEYS_FILE)
     }
 
     /// The users file.
-    pub fn users_file(&self) -> PathBuf {
+    pub(crate) fn users_file(&self) -> PathBuf {
         self.path.join(users::USERS_FILE)
     }
 
+    #[cfg(test)]
     /// The revocations file.
-    pub fn revoked_file(&self) -> PathBuf {
+    pub(crate) fn revoked_file(&self) -> PathBuf {
         self.path.join(revocation::REVOKED_FILE)
     }
 
     /// The hash cost file.
-    pub fn cost_file(&self) -> PathBuf {
+    pub(crate) fn cost_file(&self) -> PathBuf {
         self.path.join(cost::COST_FILE)
     }
 
     /// Creates the directory, and any missing parent, with mode 0700; an existing one
     /// is left as it is.
-    pub fn create(&self) -> Result<(), StoreError> {
+    pub(crate) fn create(&self) -> Result<(), StoreError> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -202,7 +203,7 @@ impl DataDir {
     /// Takes the directory's exclusive lock, waiting while another process holds it,
     /// and deletes what interrupted writers left behind. The directory must exist.
     /// Read what you change after taking it.
-    pub fn lock(&self) -> Result<DirLock, StoreError> {
+    pub(crate) fn lock(&self) -> Result<DirLock, StoreError> {
         // Named here, so a mistyped path reads as a missing directory, not lock file.
         fs::metadata(&self.path).map_err(|e| StoreError::Io(self.path.clone(), e))?;
         lock::exclusive(&self.path).map_err(|e| self.lock_error(e))
@@ -222,7 +223,7 @@ impl DataDir {
 
     /// Refuses the directory when group or others may enter it: the service keeps its
     /// secrets there.
-    pub fn check_private(&self) -> Result<(), StoreError> {
+    pub(crate) fn check_private(&self) -> Result<(), StoreError> {
         let meta = fs::metadata(&self.path).map_err(|e| StoreError::Io(self.path.clone(), e))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
@@ -234,7 +235,7 @@ impl DataDir {
     /// Whether the directory is `outer` or lies inside it, symbolic links resolved; a
     /// data directory not created yet is judged by where it would be created. An
     /// `outer` that does not exist holds nothing.
-    pub fn is_within(&self, outer: &Path) -> Result<bool, StoreError> {
+    pub(crate) fn is_within(&self, outer: &Path) -> Result<bool, StoreError> {
         let outer = match fs::canonicalize(outer) {
             Ok(real) => real,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -245,7 +246,7 @@ impl DataDir {
     }
 
     /// The users file, which must exist.
-    pub fn users(&self) -> Result<UserDb, StoreError> {
+    pub(crate) fn users(&self) -> Result<UserDb, StoreError> {
         let path = self.users_file();
         UserDb::load(&path).map_err(|e| match e {
             e @ (UsersError::Malformed { .. } | UsersError::Duplicate { .. }) => {
@@ -256,7 +257,7 @@ impl DataDir {
     }
 
     /// The users file, or no users when there is none.
-    pub fn users_or_empty(&self) -> Result<UserDb, StoreError> {
+    pub(crate) fn users_or_empty(&self) -> Result<UserDb, StoreError> {
         match self.users() {
             Err(StoreError::Users(UsersError::Missing(_))) => Ok(UserDb::new()),
             other => other,
@@ -264,17 +265,17 @@ impl DataDir {
     }
 
     /// Replaces the users file with `db` (mode 0600), under the directory's lock.
-    pub fn save_users(&self, held: &DirLock, db: &UserDb) -> Result<(), StoreError> {
+    pub(crate) fn save_users(&self, held: &DirLock, db: &UserDb) -> Result<(), StoreError> {
         Ok(db.save(&self.users_file(), held)?)
     }
 
     /// The revocations; no file means nothing is revoked.
-    pub fn revocations(&self) -> Result<RevocationStore, StoreError> {
+    pub(crate) fn revocations(&self) -> Result<RevocationStore, StoreError> {
         Ok(RevocationStore::load(&self.path)?)
     }
 
     /// The keyring, which must exist.
-    pub fn keyring(&self) -> Result<Keyring, StoreError> {
+    pub(crate) fn keyring(&self) -> Result<Keyring, StoreError> {
         keyring::load(&self.keys_file())
     }
 
@@ -283,7 +284,7 @@ impl DataDir {
     /// mistyped path must not quietly get a keyring of its own while the real one
     /// goes on signing with the key the admin meant to retire. A missing keys file
     /// gets its first key.
-    pub fn rotate_key(&self, keep: usize) -> Result<String, StoreError> {
+    pub(crate) fn rotate_key(&self, keep: usize) -> Result<String, StoreError> {
         let held = self.lock()?;
         let path = self.keys_file();
         let ring = match keyring::load(&path) {
@@ -297,7 +298,7 @@ impl DataDir {
     }
 
     /// Removes the older key `kid` from the keyring: what it signed stops verifying.
-    pub fn drop_key(&self, kid: &str) -> Result<(), StoreError> {
+    pub(crate) fn drop_key(&self, kid: &str) -> Result<(), StoreError> {
         let held = self.lock()?;
         let path = self.keys_file();
         let ring = keyring::load(&path)?
@@ -309,7 +310,7 @@ impl DataDir {
     /// The hash cost of new passwords. When none is stored, it is measured on this
     /// machine for [`password::DEFAULT_TARGET`] and stored, and the measurement is
     /// returned too.
-    pub fn hash_policy(&self) -> Result<(Policy, Option<Calibration>), StoreError> {
+    pub(crate) fn hash_policy(&self) -> Result<(Policy, Option<Calibration>), StoreError> {
         match cost::load(&self.cost_file())? {
             Some(policy) => Ok((policy, None)),
             None => {
@@ -321,7 +322,7 @@ impl DataDir {
 
     /// Measures this machine for `target` per hash and stores the cost, creating the
     /// directory first. The lock is taken only to store it.
-    pub fn calibrate(&self, target: Duration) -> Result<(Policy, Calibration), StoreError> {
+    pub(crate) fn calibrate(&self, target: Duration) -> Result<(Policy, Calibration), StoreError> {
         self.create()?;
         let cal = password::calibrate(target);
         let policy = Policy::new(cal.iterations)?;
@@ -359,7 +360,7 @@ fn resolve(path: &Path) -> io::Result<PathBuf> {
 
 /// What [`Store::open`] had to create because this was the first run.
 #[derive(Default)]
-pub struct Created {
+pub(crate) struct Created {
     /// A keys file with a fresh master secret was written.
     pub keyring: bool,
     /// The hash cost measured on this machine and stored, when none was.
@@ -422,13 +423,21 @@ impl FileStamp {
 /// until the file is read again.
 #[derive(Debug)]
 #[must_use]
-pub struct Reload {
+pub(crate) struct Reload {
     /// The users file.
-    pub users: Result<bool, StoreError>,
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the service acts on the keys alone")
+    )]
+    pub(crate) users: Result<bool, StoreError>,
     /// The revocations file.
-    pub revocations: Result<bool, StoreError>,
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the service acts on the keys alone")
+    )]
+    pub(crate) revocations: Result<bool, StoreError>,
     /// The keys file.
-    pub keys: Result<bool, StoreError>,
+    pub(crate) keys: Result<bool, StoreError>,
 }
 
 /// The files the service reloads; each one it cannot read makes it refuse every
@@ -453,7 +462,7 @@ impl Watched {
 /// Everything the service runs on, loaded from one data directory and kept in step
 /// with it.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     dir: DataDir,
     keyring: Keyring,
     // The version of the file each field reflects; a version read before the field was
@@ -476,7 +485,7 @@ impl Store {
     /// and, when there is no users file, a user [`FIRST_USER`] with a random password
     /// (returned in [`Created`], to be shown once). A directory group or others may
     /// enter is refused ([`StoreError::DirPermissions`]).
-    pub fn open(dir: DataDir) -> Result<(Store, Created), StoreError> {
+    pub(crate) fn open(dir: DataDir) -> Result<(Store, Created), StoreError> {
         let mut created = Created::default();
         dir.create()?;
         dir.check_private()?;
@@ -527,27 +536,27 @@ impl Store {
     }
 
     /// The data directory.
-    pub fn dir(&self) -> &DataDir {
+    pub(crate) fn dir(&self) -> &DataDir {
         &self.dir
     }
 
     /// The keyring as last loaded.
-    pub fn keyring(&self) -> &Keyring {
+    pub(crate) fn keyring(&self) -> &Keyring {
         &self.keyring
     }
 
     /// The users as last loaded.
-    pub fn users(&self) -> &UserDb {
+    pub(crate) fn users(&self) -> &UserDb {
         &self.users
     }
 
     /// The revocations as last loaded or changed.
-    pub fn revocations(&self) -> &RevocationStore {
+    pub(crate) fn revocations(&self) -> &RevocationStore {
         &self.revoked
     }
 
     /// The hash cost of new passwords.
-    pub fn policy(&self) -> Policy {
+    pub(crate) fn policy(&self) -> Policy {
         self.policy
     }
 
@@ -555,19 +564,19 @@ impl Store {
     /// succeeded. When one failed, what was loaded before may still hold a deleted
     /// user, lack a revocation or keep a retired key: the service must then refuse
     /// every credential until a reload succeeds.
-    pub fn healthy(&self) -> bool {
+    pub(crate) fn healthy(&self) -> bool {
         self.failures.iter().all(Option::is_none)
     }
 
     /// Lines for the log since the last call, one per change of health: a file that
     /// could not be read (and why), or that was read again.
-    pub fn take_notices(&mut self) -> Vec<String> {
+    pub(crate) fn take_notices(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notices)
     }
 
     /// Reads again every file that changed on disk since it was loaded (one `stat`
     /// each when nothing changed).
-    pub fn reload(&mut self) -> Reload {
+    pub(crate) fn reload(&mut self) -> Reload {
         // Under the shared lock when writers let go of it soon, so that a command
         // changing two files is seen whole; without it when one keeps it longer,
         // since each file is replaced whole and changes must not wait on a writer.
@@ -581,7 +590,7 @@ impl Store {
 
     /// Reads the users file again if it changed since it was loaded; on error the
     /// store is not healthy until it is read.
-    pub fn reload_users(&mut self) -> Result<bool, StoreError> {
+    pub(crate) fn reload_users(&mut self) -> Result<bool, StoreError> {
         let result = self.read_users_if_changed();
         self.record(Watched::Users, &result);
         result
@@ -589,7 +598,7 @@ impl Store {
 
     /// Reads the revocations file again if it changed since it was loaded; on error
     /// the store is not healthy until it is read.
-    pub fn reload_revocations(&mut self) -> Result<bool, StoreError> {
+    pub(crate) fn reload_revocations(&mut self) -> Result<bool, StoreError> {
         let result = self.revoked.reload_if_changed().map_err(StoreError::from);
         self.record(Watched::Revocations, &result);
         result
@@ -597,7 +606,7 @@ impl Store {
 
     /// Reads the keys file again if it changed since it was loaded; on error the store
     /// is not healthy until it is read.
-    pub fn reload_keyring(&mut self) -> Result<bool, StoreError> {
+    pub(crate) fn reload_keyring(&mut self) -> Result<bool, StoreError> {
         let result = self.read_keyring_if_changed();
         self.record(Watched::Keys, &result);
         result
@@ -655,7 +664,7 @@ impl Store {
     /// Revokes session `sid` until `expires` (see [`RevocationStore::revoke_session`]).
     /// The lock is waited for briefly: [`StoreError::Busy`] when another process
     /// keeps it.
-    pub fn revoke_session(
+    pub(crate) fn revoke_session(
         &mut self,
         sid: [u8; 16],
         expires: u64,
@@ -668,7 +677,7 @@ impl Store {
     /// Drops revocations forgotten before `now` (see [`RevocationStore::prune`]).
     /// The lock is waited for briefly: [`StoreError::Busy`] when another process
     /// keeps it.
-    pub fn prune(&mut self, now: u64) -> Result<usize, StoreError> {
+    pub(crate) fn prune(&mut self, now: u64) -> Result<usize, StoreError> {
         let held = self.dir.lock_briefly()?;
         Ok(self.revoked.prune(&held, now)?)
     }
@@ -681,7 +690,12 @@ impl Store {
     /// `replaces` is the hash the password was checked against: when the user's hash
     /// is another one by now (`user passwd` landed meanwhile), nothing is written and
     /// the answer is `Ok(false)`, so an upgrade never brings an old password back.
-    pub fn rehash(&mut self, user: &str, replaces: &str, hash: &str) -> Result<bool, StoreError> {
+    pub(crate) fn rehash(
+        &mut self,
+        user: &str,
+        replaces: &str,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
         let held = self.dir.lock_briefly()?;
         let mut db = self.dir.users()?;
         if db.get(user).is_none_or(|u| u.hash != replaces) {
@@ -710,5 +724,9 @@ fn first_user(policy: &Policy) -> Result<(UserDb, String), StoreError> {
     Ok((db, password))
 }
 
+#[cfg(test)]
+mod atomic_write_tests;
+#[cfg(test)]
+mod revocation_tests;
 #[cfg(test)]
 mod tests;

@@ -32,25 +32,6 @@
 //! [`crate::store::atomic_file::write`]. Readers need no lock: the file is only ever
 //! replaced whole. The server picks up changes made by the CLI by calling
 //! [`RevocationStore::reload_if_changed`] about once a second.
-//!
-//! ```
-//! use latchkey::store::{DataDir, revocation::RevocationStore};
-//! # let dir = std::env::temp_dir().join(format!("latchkey-rev-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir).unwrap();
-//! let now = 1_700_000_000;
-//! let held = DataDir::new(&dir).lock().unwrap();
-//! let mut store = RevocationStore::load(&dir).unwrap();
-//! store.revoke_session(&held, [7; 16], now + 3600, now).unwrap();
-//! store.revoke_token(&held, "tok-1", now + 900, now).unwrap();
-//! drop(held);
-//!
-//! // A restarted server sees both.
-//! let reloaded = RevocationStore::load(&dir).unwrap();
-//! assert!(reloaded.is_session_revoked(&[7; 16]));
-//! assert!(reloaded.is_token_revoked("tok-1"));
-//! assert!(!reloaded.is_token_revoked("tok-2"));
-//! # std::fs::remove_dir_all(&dir).unwrap();
-//! ```
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -65,13 +46,13 @@ use super::FileStamp;
 use super::lock::DirLock;
 
 /// Name of the revocations file inside the data directory.
-pub const REVOKED_FILE: &str = "revoked";
+pub(crate) const REVOKED_FILE: &str = "revoked";
 /// Default cap on entries; see [`RevocationStore::load_with_max_entries`].
-pub const MAX_ENTRIES: usize = 100_000;
+pub(crate) const MAX_ENTRIES: usize = 100_000;
 /// Longest accepted token id.
-pub const MAX_TOKEN_ID_LEN: usize = 64;
+pub(crate) const MAX_TOKEN_ID_LEN: usize = 64;
 /// Longest accepted user name.
-pub const MAX_USER_LEN: usize = 64;
+pub(crate) const MAX_USER_LEN: usize = 64;
 
 /// Bytes per entry the size limit allows: the longest line (`user`, a 64-byte name and
 /// two 20-digit times) is 111 bytes with its newline.
@@ -82,7 +63,7 @@ const COMMENT_ALLOWANCE: u64 = 64 * 1024;
 /// Why the revocations could not be read or changed.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum RevocationError {
+pub(crate) enum RevocationError {
     /// Reading or writing the revocations file failed.
     Io(PathBuf, io::Error),
     /// The revocations file can be read or written by group or others.
@@ -385,7 +366,7 @@ fn check_user_name(name: &str) -> Result<(), RevocationError> {
 
 /// The revocation list of one data directory, mirrored in memory.
 #[derive(Debug)]
-pub struct RevocationStore {
+pub(crate) struct RevocationStore {
     path: PathBuf,
     entries: Entries,
     /// The file version `entries` reflects; `None` when there was no file.
@@ -396,7 +377,7 @@ pub struct RevocationStore {
 impl RevocationStore {
     /// Loads `<data_dir>/revoked` with the default cap of [`MAX_ENTRIES`]. A missing
     /// file is an empty store.
-    pub fn load(data_dir: &Path) -> Result<RevocationStore, RevocationError> {
+    pub(crate) fn load(data_dir: &Path) -> Result<RevocationStore, RevocationError> {
         RevocationStore::load_with_max_entries(data_dir, MAX_ENTRIES)
     }
 
@@ -404,7 +385,7 @@ impl RevocationStore {
     /// (hand-edited, or a lowered cap) still loads — no revocation is ever dropped —
     /// but new entries are refused with [`RevocationError::Full`] until pruning makes
     /// room.
-    pub fn load_with_max_entries(
+    pub(crate) fn load_with_max_entries(
         data_dir: &Path,
         max_entries: usize,
     ) -> Result<RevocationStore, RevocationError> {
@@ -421,7 +402,7 @@ impl RevocationStore {
     /// Revokes session `sid` until `expires` (unix seconds), persisting the change
     /// under the data directory's lock `held`. An already expired session needs no
     /// entry and is left alone.
-    pub fn revoke_session(
+    pub(crate) fn revoke_session(
         &mut self,
         held: &DirLock,
         sid: [u8; 16],
@@ -437,7 +418,7 @@ impl RevocationStore {
     /// Revokes the token with id `jti` until `expires` (unix seconds), persisting it
     /// under the data directory's lock `held`. An already expired token needs no entry
     /// and is left alone.
-    pub fn revoke_token(
+    pub(crate) fn revoke_token(
         &mut self,
         held: &DirLock,
         jti: &str,
@@ -458,21 +439,7 @@ impl RevocationStore {
     /// tokens included) plus verifier leeway.
     ///
     /// A later cutoff for the same user replaces an earlier one.
-    ///
-    /// ```
-    /// # use latchkey::store::{DataDir, revocation::RevocationStore};
-    /// # let dir = std::env::temp_dir().join(format!("latchkey-rev-user-{}", std::process::id()));
-    /// # std::fs::create_dir_all(&dir).unwrap();
-    /// # let held = DataDir::new(&dir).lock().unwrap();
-    /// let mut store = RevocationStore::load(&dir).unwrap();
-    /// store.revoke_user_before(&held, "admin", 1000, 86_400, 1000).unwrap();
-    /// assert!(store.is_revoked_by_cutoff("admin", 999));
-    /// assert!(store.is_revoked_by_cutoff("admin", 1000)); // same second: revoked
-    /// assert!(!store.is_revoked_by_cutoff("admin", 1001));
-    /// assert!(!store.is_revoked_by_cutoff("guest", 5));
-    /// # std::fs::remove_dir_all(&dir).unwrap();
-    /// ```
-    pub fn revoke_user_before(
+    pub(crate) fn revoke_user_before(
         &mut self,
         held: &DirLock,
         user: &str,
@@ -493,12 +460,12 @@ impl RevocationStore {
     }
 
     /// Whether session `sid` is revoked.
-    pub fn is_session_revoked(&self, sid: &[u8; 16]) -> bool {
+    pub(crate) fn is_session_revoked(&self, sid: &[u8; 16]) -> bool {
         self.entries.sessions.contains_key(sid)
     }
 
     /// Whether the token with id `jti` is revoked.
-    pub fn is_token_revoked(&self, jti: &str) -> bool {
+    pub(crate) fn is_token_revoked(&self, jti: &str) -> bool {
         self.entries.tokens.contains_key(jti)
     }
 
@@ -507,13 +474,13 @@ impl RevocationStore {
     /// token issued in the same second as the revocation, but before it, must not
     /// survive; the price is that a login within that same second must be repeated.
     /// [`is_revoked_by_cutoff`](Self::is_revoked_by_cutoff) applies the rule.
-    pub fn user_cutoff(&self, user: &str) -> Option<u64> {
+    pub(crate) fn user_cutoff(&self, user: &str) -> Option<u64> {
         self.entries.users.get(user).map(|c| c.cutoff)
     }
 
     /// Whether a session or token of `user` issued at `issued_at` (unix seconds) falls
     /// under the user's revoke-all cutoff.
-    pub fn is_revoked_by_cutoff(&self, user: &str, issued_at: u64) -> bool {
+    pub(crate) fn is_revoked_by_cutoff(&self, user: &str, issued_at: u64) -> bool {
         self.user_cutoff(user)
             .is_some_and(|cutoff| issued_at <= cutoff)
     }
@@ -521,7 +488,7 @@ impl RevocationStore {
     /// Drops entries forgotten before `now` and rewrites the file, under the data
     /// directory's lock `_held`, if any were; returns how many were dropped. Call it
     /// now and then (hourly is plenty).
-    pub fn prune(&mut self, _held: &DirLock, now: u64) -> Result<usize, RevocationError> {
+    pub(crate) fn prune(&mut self, _held: &DirLock, now: u64) -> Result<usize, RevocationError> {
         self.refresh()?;
         let dropped = self.entries.prune(now);
         if dropped > 0 {
@@ -533,7 +500,7 @@ impl RevocationStore {
     /// Re-reads the file if it changed since this store last read or wrote it (another
     /// process, such as the CLI, replaced it). Costs one `stat` when nothing changed.
     /// Returns whether it re-read. On error the previous revocations stay in force.
-    pub fn reload_if_changed(&mut self) -> Result<bool, RevocationError> {
+    pub(crate) fn reload_if_changed(&mut self) -> Result<bool, RevocationError> {
         if self.stamp_now()? == self.seen {
             return Ok(false);
         }
@@ -541,19 +508,16 @@ impl RevocationStore {
         Ok(true)
     }
 
+    #[cfg(test)]
     /// Entries held, expired or not yet pruned included.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
+    #[cfg(test)]
     /// Whether nothing is revoked.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.len() == 0
-    }
-
-    /// The revocations file this store mirrors.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Read-merge-prune-write of one addition under the lock `_held`. On any error the
@@ -779,5 +743,47 @@ mod tests {
             }
             let _ = Entries::parse(&input);
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn revocation_example() {
+        use crate::store::{DataDir, revocation::RevocationStore};
+        let dir = std::env::temp_dir().join(format!("latchkey-rev-doc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = 1_700_000_000;
+        let held = DataDir::new(&dir).lock().unwrap();
+        let mut store = RevocationStore::load(&dir).unwrap();
+        store
+            .revoke_session(&held, [7; 16], now + 3600, now)
+            .unwrap();
+        store.revoke_token(&held, "tok-1", now + 900, now).unwrap();
+        drop(held);
+
+        // A restarted server sees both.
+        let reloaded = RevocationStore::load(&dir).unwrap();
+        assert!(reloaded.is_session_revoked(&[7; 16]));
+        assert!(reloaded.is_token_revoked("tok-1"));
+        assert!(!reloaded.is_token_revoked("tok-2"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn revoke_user_before_example() {
+        use crate::store::{DataDir, revocation::RevocationStore};
+        let dir = std::env::temp_dir().join(format!("latchkey-rev-user-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let held = DataDir::new(&dir).lock().unwrap();
+        let mut store = RevocationStore::load(&dir).unwrap();
+        store
+            .revoke_user_before(&held, "admin", 1000, 86_400, 1000)
+            .unwrap();
+        assert!(store.is_revoked_by_cutoff("admin", 999));
+        assert!(store.is_revoked_by_cutoff("admin", 1000)); // same second: revoked
+        assert!(!store.is_revoked_by_cutoff("admin", 1001));
+        assert!(!store.is_revoked_by_cutoff("guest", 5));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

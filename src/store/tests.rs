@@ -110,7 +110,7 @@ fn an_existing_users_file_gets_no_admin() {
         .unwrap();
     let (store, created) = Store::open(dir).unwrap();
     assert!(created.first_password.is_none());
-    assert!(store.users().is_empty());
+    assert_eq!(store.users().len(), 0);
 }
 
 #[test]
@@ -229,7 +229,7 @@ fn users_or_empty_reads_no_file_as_no_users() {
         dir.users(),
         Err(StoreError::Users(UsersError::Missing(_)))
     ));
-    assert!(dir.users_or_empty().unwrap().is_empty());
+    assert_eq!(dir.users_or_empty().unwrap().len(), 0);
 }
 
 const HASH: &str = "$pbkdf2-sha256$i=1000,l=32$AAAA$BBBB";
@@ -442,4 +442,27 @@ fn the_files_a_first_run_writes_are_not_read_again_as_changes() {
     assert!(matches!(reload.users, Ok(false)), "{:?}", reload.users);
     assert!(matches!(reload.keys, Ok(false)), "{:?}", reload.keys);
     assert!(matches!(reload.revocations, Ok(false)));
+}
+
+#[test]
+fn debug_shows_no_secret() {
+    let tmp = Temp::new("debug");
+    let dir = tmp.data_with_cost();
+    let (store, created) = Store::open(dir.clone()).unwrap();
+    let first_password = created.first_password.clone().unwrap();
+    let keys_text = fs::read_to_string(dir.keys_file()).unwrap();
+    let secret = keys_text.lines().last().unwrap().split(' ').nth(1).unwrap();
+    let users_text = fs::read_to_string(dir.users_file()).unwrap();
+    let hash = users_text
+        .lines()
+        .last()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap();
+    for text in [format!("{store:?}"), format!("{created:?}")] {
+        for needle in [secret, hash, first_password.as_str()] {
+            assert!(!text.contains(needle), "{needle} in {text}");
+        }
+    }
 }

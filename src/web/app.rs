@@ -21,7 +21,7 @@ use crate::web::login::{LoginDone, LoginPipeline};
 use crate::web::{pages, respond, url};
 
 /// The running service's state.
-pub struct App {
+pub(crate) struct App {
     pub(super) cfg: Config,
     /// Derived from the store's keyring, again whenever a reload changes it.
     pub(super) keys: Keys,
@@ -55,7 +55,7 @@ pub(super) fn monotonic_millis() -> u64 {
 
 impl App {
     /// A service over a loaded store.
-    pub fn new(cfg: Config, store: Store) -> App {
+    pub(crate) fn new(cfg: Config, store: Store) -> App {
         App {
             keys: Keys::new(store.keyring()),
             store,

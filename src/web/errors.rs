@@ -10,7 +10,7 @@ use crate::web::form::FormError;
 /// Why a request was not authenticated.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// No session cookie and no `Authorization` header.
     NoCredentials,
     /// The `Authorization` header is not `JWT <token>` or `Bearer <token>`.
@@ -54,7 +54,7 @@ impl std::error::Error for AuthError {
 /// Why a request was refused before or instead of its handler's normal answer.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum WebError {
+pub(crate) enum WebError {
     /// Not authenticated.
     Auth(AuthError),
     /// The form body is malformed.
@@ -127,7 +127,7 @@ impl From<FormError> for WebError {
 
 impl WebError {
     /// The HTTP status this failure is answered with.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             WebError::Auth(_) => 401,
             WebError::Form(_) | WebError::Json(_) | WebError::MissingField(_) => 400,
@@ -142,7 +142,7 @@ impl WebError {
     }
 
     /// Seconds for a `Retry-After` header, where the failure has one.
-    pub fn retry_after(&self) -> Option<u64> {
+    pub(crate) fn retry_after(&self) -> Option<u64> {
         match self {
             WebError::RateLimited(s) | WebError::Busy(s) => Some((*s).max(1)),
             WebError::Unavailable => Some(5),

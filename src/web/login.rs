@@ -257,7 +257,7 @@ impl PasswordCheck {
 }
 
 /// What the worker thread hands back after checking a password.
-pub struct LoginDone {
+pub(crate) struct LoginDone {
     how: LoginVia,
     checked: Checked,
 }

@@ -17,17 +17,17 @@ mod recipe;
 mod server;
 mod websocket;
 
-pub use browser::*;
-pub use client::*;
-pub use forms::*;
-pub use process::*;
-pub use proxy::*;
-pub use recipe::*;
-pub use server::*;
-pub use websocket::*;
+pub(crate) use browser::*;
+pub(crate) use client::*;
+pub(crate) use forms::*;
+pub(crate) use process::*;
+pub(crate) use proxy::*;
+pub(crate) use recipe::*;
+pub(crate) use server::*;
+pub(crate) use websocket::*;
 
 /// The name the older test files use for [`Response`].
-pub type Resp = Response;
+pub(crate) type Resp = Response;
 
 // Kept for tests/hot_path_*.rs, which compare the byte-level cookie walk with it; it
 // goes when they do.
@@ -35,7 +35,7 @@ pub type Resp = Response;
 /// What `cookie::header::get_unique_in` answered before it walked the line on bytes
 /// (main at 7c46436), the model the hot-path tests compare the byte walk with: split at `;`,
 /// trim blanks, split at the first `=`, compare the trimmed name, unquote, check.
-pub fn old_cookie_walk<'a>(
+pub(crate) fn old_cookie_walk<'a>(
     lines: &[&'a str],
     name: &str,
 ) -> Result<Option<&'a str>, latchkey::cookie::CookieError> {

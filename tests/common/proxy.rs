@@ -13,7 +13,7 @@ use std::time::Duration;
 /// Starts a server on a free port that answers every request with 200 and a body that
 /// is the request head it received, so a test can see which headers got through; a
 /// request for a WebSocket is upgraded and echoed instead (see `websocket.rs`).
-pub fn start_echo_upstream() -> u16 {
+pub(crate) fn start_echo_upstream() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -53,7 +53,7 @@ fn echo_one(mut stream: TcpStream) {
 
 /// The values of header `name` in the request head the echo upstream reported, with
 /// `_` and `-` in names counted as the same, as CGI-style apps (WSGI, PHP) read them.
-pub fn echoed_header(body: &str, name: &str) -> Vec<String> {
+pub(crate) fn echoed_header(body: &str, name: &str) -> Vec<String> {
     let wanted = name.replace('_', "-");
     body.lines()
         .filter_map(|line| line.split_once(':'))
@@ -63,13 +63,13 @@ pub fn echoed_header(body: &str, name: &str) -> Vec<String> {
 }
 
 /// The request line the echo upstream reported (`GET /admin/… HTTP/1.0`).
-pub fn echoed_request_line(body: &str) -> String {
+pub(crate) fn echoed_request_line(body: &str) -> String {
     body.lines().nth(1).unwrap_or("").to_owned()
 }
 
 /// How the proxy under test answers an API request without credentials.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ApiDenial {
+pub(crate) enum ApiDenial {
     /// nginx `auth_request` passes latchkey's 401 through.
     Plain401,
     /// Caddy `forward_auth` relays latchkey's JSON 401.
@@ -81,7 +81,7 @@ pub enum ApiDenial {
 /// `Remote-User` at the upstream and `Cache-Control: no-store` from the proxy → bearer
 /// token on the API → logout → anonymous again. `prefix` is latchkey's prefix as seen
 /// through the proxy (`/latchkey`).
-pub fn proxy_walk(
+pub(crate) fn proxy_walk(
     port: u16,
     prefix: &str,
     latchkey: &Server,
@@ -396,7 +396,7 @@ pub fn proxy_walk(
 /// echo upstream as that user and messages come back; without credentials, or with only
 /// a forged `Remote-User`, the proxy answers with a redirect to the login form or a 401
 /// and nothing is upgraded.
-pub fn websocket_walk(port: u16, prefix: &str, account: (&str, &str)) {
+pub(crate) fn websocket_walk(port: u16, prefix: &str, account: (&str, &str)) {
     let front = SocketAddr::from(([127, 0, 0, 1], port));
     let (user, password) = account;
     // The handshake both ends of these tests compute, on RFC 6455 §1.3's own example.

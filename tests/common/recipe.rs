@@ -40,7 +40,7 @@ const MOVED: [&str; 6] = [
 
 /// The text of the part of `docs/DEPLOY.md` under the one heading that contains
 /// `title`, up to the next heading of any level.
-pub fn deploy_section(title: &str) -> String {
+pub(crate) fn deploy_section(title: &str) -> String {
     let doc = std::fs::read_to_string(repo_root().join("docs/DEPLOY.md")).unwrap();
     let mut in_fence = false;
     let mut sections: Vec<(String, String)> = Vec::new();
@@ -70,7 +70,7 @@ pub fn deploy_section(title: &str) -> String {
 
 /// The commands of the ```` ```sh ```` blocks in `section`: continued lines joined,
 /// a here-document kept with its command, comment lines and blank lines dropped.
-pub fn sh_commands(section: &str) -> Vec<String> {
+pub(crate) fn sh_commands(section: &str) -> Vec<String> {
     let mut commands = Vec::new();
     let mut lines = section.lines();
     let mut in_sh = false;
@@ -109,7 +109,7 @@ pub fn sh_commands(section: &str) -> Vec<String> {
 
 /// Why following the document stopped.
 #[derive(Debug)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// A program the step installs with `apt-get` is not on this machine.
     Missing(String),
     /// A command failed the way it would for the reader.
@@ -118,7 +118,7 @@ pub enum Stop {
 
 /// A `systemctl` action the document asked for, after which command (its index).
 #[derive(Debug, Clone)]
-pub struct ServiceAction {
+pub(crate) struct ServiceAction {
     pub unit: String,
     pub action: String,
     pub after: usize,
@@ -127,7 +127,7 @@ pub struct ServiceAction {
 }
 
 /// The machine the document is followed on.
-pub struct Machine {
+pub(crate) struct Machine {
     pub root: PathBuf,
     checkout: PathBuf,
     /// What the reader types at a password prompt.
@@ -142,7 +142,7 @@ pub struct Machine {
 impl Machine {
     /// An empty machine in `tmp`: the usual directories, a checkout of this repository
     /// with the binary under test as its release build, and the data dir's hash cost.
-    pub fn new(tmp: &TempDir, password: &str) -> Machine {
+    pub(crate) fn new(tmp: &TempDir, password: &str) -> Machine {
         let root = tmp.subdir("root");
         for dir in [
             "etc/default",
@@ -182,13 +182,13 @@ impl Machine {
     }
 
     /// Where the machine's absolute `path` is in the scratch root.
-    pub fn path(&self, path: &str) -> PathBuf {
+    pub(crate) fn path(&self, path: &str) -> PathBuf {
         assert!(path.starts_with('/'), "{path} is not absolute");
         self.root.join(&path[1..])
     }
 
     /// `text` with every path under the moved directories pointing into the root.
-    pub fn map_paths(&self, text: &str) -> String {
+    pub(crate) fn map_paths(&self, text: &str) -> String {
         let root = self.root.display().to_string();
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -217,7 +217,7 @@ impl Machine {
     /// Copies what installing the package put in `dir` (e.g. `/etc/nginx`) on this
     /// machine into the root, symlinks kept, paths in the files moved into the root;
     /// `Err` names the directory when it is not here.
-    pub fn install_package_config(&self, dir: &str) -> Result<(), String> {
+    pub(crate) fn install_package_config(&self, dir: &str) -> Result<(), String> {
         let source = Path::new(dir);
         if !source.is_dir() {
             return Err(format!("{dir} is not here (the package is not installed)"));
@@ -248,13 +248,13 @@ impl Machine {
     }
 
     /// Follows the steps under the headings containing `titles`, in order.
-    pub fn follow(&mut self, titles: &[&str]) -> Result<(), Stop> {
+    pub(crate) fn follow(&mut self, titles: &[&str]) -> Result<(), Stop> {
         self.follow_except(titles, |_| false)
     }
 
     /// [`Machine::follow`] for a test that needs every step to work: `false` after
     /// [`skip`] when a program is missing; a command that fails fails the test.
-    pub fn follow_or_skip(&mut self, titles: &[&str]) -> bool {
+    pub(crate) fn follow_or_skip(&mut self, titles: &[&str]) -> bool {
         match self.follow(titles) {
             Ok(()) => true,
             Err(Stop::Missing(why)) => {
@@ -270,7 +270,7 @@ impl Machine {
 
     /// [`Machine::follow`], leaving out the commands `skip` picks (to show what a step
     /// is for).
-    pub fn follow_except(
+    pub(crate) fn follow_except(
         &mut self,
         titles: &[&str],
         skip: impl Fn(&str) -> bool,
@@ -286,7 +286,7 @@ impl Machine {
     }
 
     /// Runs one command of the document.
-    pub fn run(&mut self, command: &str) -> Result<(), Stop> {
+    pub(crate) fn run(&mut self, command: &str) -> Result<(), Stop> {
         self.transcript.push_str(&format!("$ {command}\n"));
         self.commands.push(command.to_owned());
         let flat = command.replace("\\\n", " ");
@@ -450,7 +450,7 @@ impl Machine {
     }
 
     /// The last time the document (re)started `unit`, if it did.
-    pub fn last_start(&self, unit: &str) -> Option<&ServiceAction> {
+    pub(crate) fn last_start(&self, unit: &str) -> Option<&ServiceAction> {
         self.services
             .iter()
             .rev()
@@ -459,7 +459,7 @@ impl Machine {
 
     /// Asserts that `unit` was started, restarted or reloaded after the last command that
     /// touched `config` (a path prefix such as `/etc/nginx/`), so it runs what is there.
-    pub fn assert_applied(&self, unit: &str, config: &str) {
+    pub(crate) fn assert_applied(&self, unit: &str, config: &str) {
         let last_change = self
             .commands
             .iter()
@@ -480,7 +480,7 @@ impl Machine {
     /// `systemctl restart` (or `enable --now`). `adjust` may change the settings the
     /// way the test machine differs from the reader's (a name, a port), and the address
     /// becomes a free loopback port. Returns the server and the settings it got.
-    pub fn start_latchkey(
+    pub(crate) fn start_latchkey(
         &self,
         adjust: impl Fn(&mut Vec<(String, String)>),
     ) -> (Server, Vec<(String, String)>) {

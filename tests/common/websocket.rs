@@ -21,7 +21,7 @@ const OP_PONG: u8 = 0xA;
 
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64 of the SHA-1 of the key
 /// followed by the GUID (RFC 6455 §4.2.2, item 5.4).
-pub fn websocket_accept(key: &str) -> String {
+pub(crate) fn websocket_accept(key: &str) -> String {
     let mut sha1 = Sha1::new();
     sha1.update(key.as_bytes());
     sha1.update(GUID.as_bytes());
@@ -117,7 +117,7 @@ fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
 }
 
 /// An open WebSocket, client side.
-pub struct WebSocket {
+pub(crate) struct WebSocket {
     /// The `101 Switching Protocols` head, as the proxy relayed it.
     pub handshake: Response,
     stream: TcpStream,
@@ -126,7 +126,7 @@ pub struct WebSocket {
 impl WebSocket {
     /// Sends `text` in one masked text frame and returns the text of the frame that
     /// comes back.
-    pub fn echo(&mut self, text: &str) -> String {
+    pub(crate) fn echo(&mut self, text: &str) -> String {
         self.stream
             .write_all(&frame(OP_TEXT, text.as_bytes(), Some(*b"mask")))
             .unwrap();
@@ -136,7 +136,7 @@ impl WebSocket {
     }
 
     /// The closing handshake (RFC 6455 §5.5.1): our close frame, then the server's.
-    pub fn close(mut self) {
+    pub(crate) fn close(mut self) {
         self.stream
             .write_all(&frame(OP_CLOSE, &[0x03, 0xE8], Some(*b"mask")))
             .unwrap();
@@ -148,7 +148,7 @@ impl WebSocket {
 /// Opens a WebSocket to `path` at `addr` (RFC 6455 §4.1) with `headers` (cookies, a
 /// token) added: `Ok` once the `101` carries the right `Sec-WebSocket-Accept`, `Err`
 /// with the whole response when the upgrade was refused.
-pub fn websocket_connect(
+pub(crate) fn websocket_connect(
     addr: SocketAddr,
     path: &str,
     headers: &[(&str, &str)],

@@ -439,7 +439,11 @@ fn an_unreadable_file_makes_the_service_refuse_every_credential() {
     let authz = [("Authorization", token.as_str())];
     assert_eq!(srv.get("/", &cookie).status, 200);
     let write = |name: &str, text: &[u8]| {
-        latchkey::store::atomic_file::write(&data.join(name), text, 0o600).unwrap()
+        // As an editor or the CLI would: a whole new file renamed over the old one.
+        let temp = data.join(format!(".{name}.edit"));
+        std::fs::write(&temp, text).unwrap();
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::rename(&temp, data.join(name)).unwrap()
     };
     let revoked = data.join("revoked");
     let users = data.join("users");

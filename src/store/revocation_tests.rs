@@ -4,8 +4,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use latchkey::store::lock::{DirLock, LOCK_FILE};
-use latchkey::store::revocation::{REVOKED_FILE, RevocationError, RevocationStore};
+use crate::store::lock::{DirLock, LOCK_FILE};
+use crate::store::revocation::{REVOKED_FILE, RevocationError, RevocationStore};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -14,7 +14,7 @@ struct DataDir(PathBuf);
 
 impl DataDir {
     fn new(name: &str) -> DataDir {
-        let suffix: [u8; 6] = latchkey::random::array().unwrap();
+        let suffix: [u8; 6] = crate::random::array().unwrap();
         let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
         let dir = std::env::temp_dir().join(format!("latchkey-rev-{name}-{hex}"));
         fs::create_dir_all(&dir).unwrap();
@@ -28,11 +28,11 @@ impl DataDir {
 
     /// The data directory's lock, as every writer takes it.
     fn lock(&self) -> DirLock {
-        latchkey::store::DataDir::new(&self.0).lock().unwrap()
+        crate::store::DataDir::new(&self.0).lock().unwrap()
     }
 
     fn write_file(&self, text: &str) {
-        latchkey::store::atomic_file::write(&self.file(), text.as_bytes(), 0o600).unwrap();
+        crate::store::atomic_file::write(&self.file(), text.as_bytes(), 0o600).unwrap();
     }
 }
 
@@ -269,7 +269,7 @@ fn concurrent_writers_in_two_threads_lose_no_update() {
         .map(|name| {
             let path = dir.0.clone();
             std::thread::spawn(move || {
-                let data_dir = latchkey::store::DataDir::new(&path);
+                let data_dir = crate::store::DataDir::new(&path);
                 let mut store = RevocationStore::load(&path).unwrap();
                 for i in 0..40 {
                     let held = data_dir.lock().unwrap();

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use latchkey::store::DataDir;
-use latchkey::store::users::{USERS_FILE, UserDb};
+use crate::store::DataDir;
+use crate::store::users::{USERS_FILE, UserDb};
 
 /// Set to the users file path in the child; its absence makes `writer_child` a no-op.
 const CHILD_ENV: &str = "LATCHKEY_USERS_ATOMIC_CHILD";
@@ -60,7 +60,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 }
 
 fn random_below(bound: u64) -> u64 {
-    let bytes: [u8; 8] = latchkey::random::array().unwrap();
+    let bytes: [u8; 8] = crate::random::array().unwrap();
     u64::from_le_bytes(bytes) % bound
 }
 
@@ -80,7 +80,12 @@ fn save_killed_at_random_moments_leaves_one_whole_version() {
     let mut seen = [false, false];
     for round in 0..ROUNDS {
         let mut child = Command::new(&exe)
-            .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "store::atomic_write_tests::writer_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
