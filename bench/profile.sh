@@ -42,7 +42,7 @@ BIN="$ROOT/target/callgrind/release/latchkey"
 DATA="$OUT/data"
 rm -rf "$DATA"; mkdir -m 700 "$DATA"
 echo 100000 >"$DATA/pbkdf2-iterations"
-printf 'password1\n' | "$BIN" user add user1 --password-stdin --data-dir "$DATA" 2>/dev/null
+printf 'password1\n' | "$BIN" user add user1 --password-stdin --allow-weak-password --data-dir "$DATA" 2>/dev/null
 
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
     "$BIN" serve --listen "$HOST:$PORT" --data-dir "$DATA" >"$OUT/server.log" 2>&1 &

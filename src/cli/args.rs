@@ -67,7 +67,7 @@ impl Opt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub(crate) enum UsageError {
-    /// An option the command does not know.
+    /// An option the command does not know, as it was typed (`-v`, `--nope`).
     UnknownOption(String),
     /// An option that needs a value came last.
     MissingValue(String),
@@ -86,6 +86,14 @@ pub(crate) enum UsageError {
     UnknownCommand(String),
     /// No subcommand given where one is needed.
     MissingCommand,
+    /// A command group (`user`, `token`, …) without a subcommand; holds the group and
+    /// its subcommands, e.g. `add, passwd, del or list`.
+    MissingSubcommand(String, String),
+    /// A subcommand its group (first) does not have (second); then the group's
+    /// subcommands.
+    UnknownSubcommand(String, String, String),
+    /// A number given for a duration: which option, and the number.
+    DurationUnit(String, String),
     /// An argument or a `LATCHKEY_*` variable's value is not UTF-8 (holds which).
     NotUtf8(String),
 }
@@ -93,7 +101,7 @@ pub(crate) enum UsageError {
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UsageError::UnknownOption(o) => write!(f, "unknown option --{o}"),
+            UsageError::UnknownOption(o) => write!(f, "unknown option {o}"),
             UsageError::MissingValue(o) => write!(f, "option --{o} needs a value"),
             UsageError::UnexpectedValue(o) => write!(f, "option --{o} takes no value"),
             UsageError::Repeated(o) => write!(f, "option --{o} given twice"),
@@ -105,6 +113,16 @@ impl fmt::Display for UsageError {
             }
             UsageError::UnknownCommand(c) => write!(f, "unknown command '{c}'"),
             UsageError::MissingCommand => f.write_str("missing command"),
+            UsageError::MissingSubcommand(group, subs) => {
+                write!(f, "{group} needs a subcommand: {subs}")
+            }
+            UsageError::UnknownSubcommand(group, name, subs) => {
+                write!(f, "unknown command '{group} {name}': {group} takes {subs}")
+            }
+            UsageError::DurationUnit(option, value) => write!(
+                f,
+                "{option} {value}: a duration needs a unit: s, m, h or d (e.g. {value}m)"
+            ),
             UsageError::NotUtf8(what) => write!(f, "{what} is not valid UTF-8"),
         }
     }
@@ -186,9 +204,7 @@ pub(crate) fn parse(
             continue;
         }
         let Some(body) = arg.strip_prefix("--") else {
-            return Err(UsageError::UnknownOption(
-                arg.trim_start_matches('-').to_owned(),
-            ));
+            return Err(UsageError::UnknownOption(arg.clone()));
         };
         let (name, inline) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -197,7 +213,7 @@ pub(crate) fn parse(
         let opt = opts
             .iter()
             .find(|o| o.name == name)
-            .ok_or_else(|| UsageError::UnknownOption(name.to_owned()))?;
+            .ok_or_else(|| UsageError::UnknownOption(format!("--{name}")))?;
         if !opt.repeatable && parsed.has(opt.name) {
             return Err(UsageError::Repeated(opt.name.to_owned()));
         }
@@ -233,6 +249,29 @@ pub(crate) fn parse(
     Ok(parsed)
 }
 
+/// The value of the duration option `--option`, in seconds, when it parses and `fits`;
+/// else a usage error: [`UsageError::DurationUnit`] for a bare number, `expected`
+/// otherwise.
+pub(crate) fn duration(
+    option: &str,
+    value: &str,
+    fits: impl Fn(u64) -> bool,
+    expected: &'static str,
+) -> Result<u64, UsageError> {
+    if value != "0" && !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UsageError::DurationUnit(
+            format!("--{option}"),
+            value.to_owned(),
+        ));
+    }
+    parse_duration(value)
+        .filter(|&secs| fits(secs))
+        .ok_or_else(|| UsageError::BadValue {
+            option: format!("--{option}"),
+            expected,
+        })
+}
+
 /// Renders the options table of a command's `--help`.
 pub(crate) fn options_help(opts: &[Opt]) -> String {
     let mut out = String::from("Options:\n");
@@ -258,12 +297,14 @@ pub(crate) fn options_help(opts: &[Opt]) -> String {
     out
 }
 
-/// Parses a duration such as `90`, `90s`, `15m`, `12h` or `30d` into seconds.
+/// Parses a duration such as `90s`, `15m`, `12h` or `30d` into seconds. A number
+/// needs its unit (is `15` seconds or minutes?), except `0`.
 pub(crate) fn parse_duration(s: &str) -> Option<u64> {
-    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
+    if s == "0" {
+        return Some(0);
+    }
+    let i = s.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = s.split_at(i);
     if digits.is_empty() {
         return None;
     }
@@ -324,7 +365,11 @@ mod tests {
     #[test]
     fn usage_mistakes_are_named() {
         let err = |a: &[&str]| parse(&strings(a), OPTS, |_| None).unwrap_err();
-        assert_eq!(err(&["--nope"]), UsageError::UnknownOption("nope".into()));
+        assert_eq!(err(&["--nope"]), UsageError::UnknownOption("--nope".into()));
+        assert_eq!(
+            err(&["--nope=3"]),
+            UsageError::UnknownOption("--nope".into())
+        );
         assert_eq!(
             err(&["--data-dir"]),
             UsageError::MissingValue("data-dir".into())
@@ -337,7 +382,8 @@ mod tests {
             err(&["--data-dir=a", "--data-dir=b"]),
             UsageError::Repeated("data-dir".into())
         );
-        assert_eq!(err(&["-x"]), UsageError::UnknownOption("x".into()));
+        assert_eq!(err(&["-x"]), UsageError::UnknownOption("-x".into()));
+        assert_eq!(err(&["-x"]).to_string(), "unknown option -x");
     }
 
     #[test]
@@ -348,11 +394,33 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("300"), Some(300));
+        assert_eq!(parse_duration("300s"), Some(300));
+        assert_eq!(parse_duration("300"), None, "a number needs its unit");
+        assert_eq!(parse_duration("0"), Some(0));
         assert_eq!(parse_duration("12h"), Some(43_200));
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration("5w"), None);
         assert_eq!(parse_duration("99999999999999999999d"), None);
+    }
+
+    #[test]
+    fn a_bare_number_is_refused_with_the_units() {
+        let any = |_| true;
+        assert_eq!(duration("ttl", "15m", any, "x"), Ok(900));
+        assert_eq!(duration("ttl", "0", any, "x"), Ok(0));
+        let err = duration("ttl", "15", any, "x").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--ttl 15: a duration needs a unit: s, m, h or d (e.g. 15m)"
+        );
+        assert!(matches!(
+            duration("ttl", "15w", any, "x"),
+            Err(UsageError::BadValue { .. })
+        ));
+        assert!(matches!(
+            duration("ttl", "0", |s| s > 0, "x"),
+            Err(UsageError::BadValue { .. })
+        ));
     }
 }
 

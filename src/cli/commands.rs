@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::args::{self, Opt, Parsed, UsageError};
 use super::password_input::read_new_password;
-use super::{CliError, announce_calibration, data_dir, env_var};
+use super::password_policy;
+use super::{CliError, announce_calibration, announce_created, data_dir, env_var};
 use crate::jwt::{self, TokenType, Validation};
 use crate::keys::{KEEP_ON_ROTATE, KeySet, Purpose};
 use crate::password::{self, Policy};
@@ -22,6 +23,10 @@ const PASSWORD_STDIN: Opt = Opt::flag(
     "password-stdin",
     "read the password as one line of stdin instead of asking",
 );
+const ALLOW_WEAK: Opt = Opt::flag(
+    "allow-weak-password",
+    "accept a password shorter than 8 characters, the user's name or a common one (tests)",
+);
 
 /// Options of the group commands that take a separate value.
 const VALUE_OPTIONS: &[&str] = &["--data-dir", "--ttl", "--at", "--secret-file", "--keep"];
@@ -37,7 +42,8 @@ Usage: latchkey <command> [options]
 
 Commands:
   serve                      run the HTTP service (first run creates the data dir and an admin user)
-  user add NAME              add a user (asks for the password twice, or --password-stdin)
+  user add NAME              add a user (asks for the password twice, or --password-stdin);
+                             creates the data dir if there is none
   user passwd NAME           change a user's password, ending their sessions and tokens
   user del NAME              delete a user, ending their sessions and tokens
   user list                  list the users
@@ -52,8 +58,46 @@ Commands:
   key list                   list the key ids, the signing key first
 
 Every command takes --data-dir DIR (env LATCHKEY_DATA_DIR, default ./latchkey-data)
-and --help.
+and --help. Durations take a unit: 90s, 15m, 12h, 30d. New passwords need 8 characters
+or more, not the user's name nor a common password.
 ";
+
+/// The help of a command group: its lines of [`TOP_HELP`].
+fn group_help(group: &str) -> String {
+    let mut out = format!("Usage: latchkey {group} <subcommand> [options]\n\nSubcommands:\n");
+    let prefix = format!("  {group} ");
+    let mut in_group = false;
+    for line in TOP_HELP.lines() {
+        // A description may go on on the next line, indented past the names.
+        if line.starts_with(&prefix) || (in_group && line.starts_with("    ")) {
+            in_group = true;
+            out.push_str(&line[2..]);
+            out.push('\n');
+        } else {
+            in_group = false;
+        }
+    }
+    out.push_str(&format!(
+        "\nEach takes --data-dir DIR (env LATCHKEY_DATA_DIR, default ./latchkey-data) and \
+         --help:\nlatchkey {group} SUBCOMMAND --help.\n"
+    ));
+    out
+}
+
+/// The subcommands of `group`, as `a, b or c`.
+fn subcommands(group: &str) -> String {
+    let prefix = format!("  {group} ");
+    let names: Vec<&str> = TOP_HELP
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
 
 pub(super) fn dispatch(argv: &[String]) -> Result<ExitCode, CliError> {
     // `--data-dir DIR` may also come before the command, as in `latchkey --data-dir d user list`.
@@ -112,10 +156,10 @@ fn group(group: &str, argv: &[String]) -> Result<ExitCode, CliError> {
     }
     let Some(i) = sub else {
         if argv.iter().any(|a| a == "--help" || a == "-h") {
-            print!("{TOP_HELP}");
+            print!("{}", group_help(group));
             return Ok(ExitCode::SUCCESS);
         }
-        return Err(UsageError::MissingCommand.into());
+        return Err(UsageError::MissingSubcommand(group.to_owned(), subcommands(group)).into());
     };
     let mut rest = argv.to_vec();
     let name = rest.remove(i);
@@ -131,7 +175,7 @@ fn group(group: &str, argv: &[String]) -> Result<ExitCode, CliError> {
         ("key", "rotate") => key_rotate(&rest),
         ("key", "drop") => key_drop(&rest),
         ("key", "list") => key_list(&rest),
-        _ => Err(UsageError::UnknownCommand(format!("{group} {name}")).into()),
+        _ => Err(UsageError::UnknownSubcommand(group.to_owned(), name, subcommands(group)).into()),
     }
 }
 
@@ -151,6 +195,13 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The data dir named by the options, which must exist and be this user's (or root's).
+fn existing_data_dir(p: &Parsed) -> Result<DataDir, CliError> {
+    let dir = data_dir(p);
+    dir.require()?;
+    Ok(dir)
+}
+
 /// The data dir's hash cost for new passwords, announced when it was measured just now.
 fn hash_policy(dir: &DataDir) -> Result<Policy, CliError> {
     let (policy, calibration) = dir.hash_policy()?;
@@ -160,11 +211,20 @@ fn hash_policy(dir: &DataDir) -> Result<Policy, CliError> {
     Ok(policy)
 }
 
+/// Reads a new password and refuses a weak one unless `--allow-weak-password`.
+fn new_password(p: &Parsed, user: Option<&str>) -> Result<String, CliError> {
+    let pw = read_new_password(p.has("password-stdin"))?;
+    if !p.has("allow-weak-password") {
+        password_policy::check(&pw, user)?;
+    }
+    Ok(pw)
+}
+
 fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
     let Some(p) = parse(
         argv,
-        "latchkey user add NAME [--password-stdin]",
-        &[DATA_DIR, PASSWORD_STDIN],
+        "latchkey user add NAME [--password-stdin] [--allow-weak-password]",
+        &[DATA_DIR, PASSWORD_STDIN, ALLOW_WEAK],
     )?
     else {
         return Ok(ExitCode::SUCCESS);
@@ -173,14 +233,20 @@ fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
     let name = &p.positionals[0];
     users::validate_username(name)?;
     let dir = data_dir(&p);
-    // Said before asking for a password; checked again under the lock.
-    if dir.users_or_empty()?.get(name).is_some() {
-        return Err(users::UsersError::Exists(name.clone()).into());
+    // A missing data dir is created once the password is accepted, and only then.
+    if dir.path().exists() {
+        dir.check_user()?;
+        // Said before asking for a password; checked again under the lock.
+        if dir.users_or_empty()?.get(name).is_some() {
+            return Err(users::UsersError::Exists(name.clone()).into());
+        }
     }
-    let pw = read_new_password(p.has("password-stdin"))?;
+    let pw = new_password(&p, Some(name))?;
+    if dir.create()? {
+        announce_created(&dir);
+    }
     let policy = hash_policy(&dir)?;
     let hash = password::hash(pw.as_bytes(), &policy)?;
-    dir.create()?;
     let held = dir.lock()?;
     let mut db = dir.users_or_empty()?;
     db.add(name, &hash)?;
@@ -193,19 +259,19 @@ fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
 fn user_passwd(argv: &[String]) -> Result<ExitCode, CliError> {
     let Some(p) = parse(
         argv,
-        "latchkey user passwd NAME [--password-stdin]",
-        &[DATA_DIR, PASSWORD_STDIN],
+        "latchkey user passwd NAME [--password-stdin] [--allow-weak-password]",
+        &[DATA_DIR, PASSWORD_STDIN, ALLOW_WEAK],
     )?
     else {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(1, "NAME")?;
     let name = &p.positionals[0];
-    let dir = data_dir(&p);
+    let dir = existing_data_dir(&p)?;
     if dir.users()?.get(name).is_none() {
         return Err(users::UsersError::NotFound(name.clone()).into());
     }
-    let pw = read_new_password(p.has("password-stdin"))?;
+    let pw = new_password(&p, Some(name))?;
     let policy = hash_policy(&dir)?;
     let hash = password::hash(pw.as_bytes(), &policy)?;
     let held = dir.lock()?;
@@ -227,7 +293,7 @@ fn user_del(argv: &[String]) -> Result<ExitCode, CliError> {
     };
     p.expect_positionals(1, "NAME")?;
     let name = &p.positionals[0];
-    let dir = data_dir(&p);
+    let dir = existing_data_dir(&p)?;
     let held = dir.lock()?;
     let mut db = dir.users()?;
     db.remove(name)?;
@@ -245,7 +311,7 @@ fn user_list(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(0, "no arguments")?;
-    let db = data_dir(&p).users_or_empty()?;
+    let db = existing_data_dir(&p)?.users_or_empty()?;
     for user in db.iter() {
         println!("{}", user.name);
     }
@@ -260,8 +326,10 @@ fn hash(argv: &[String]) -> Result<ExitCode, CliError> {
     );
     let Some(p) = parse(
         argv,
-        "latchkey hash [--password-stdin] [--iterations N]",
-        &[DATA_DIR, PASSWORD_STDIN, ITER],
+        "latchkey hash [--password-stdin] [--iterations N] [--allow-weak-password]\n\n\
+         The cost is --iterations N, else the data dir's (measured and stored there the first\n\
+         time); with --iterations no data dir is needed.",
+        &[DATA_DIR, PASSWORD_STDIN, ITER, ALLOW_WEAK],
     )?
     else {
         return Ok(ExitCode::SUCCESS);
@@ -272,9 +340,9 @@ fn hash(argv: &[String]) -> Result<ExitCode, CliError> {
             option: "--iterations".into(),
             expected: "a whole number",
         })?)?,
-        None => hash_policy(&data_dir(&p))?,
+        None => hash_policy(&existing_data_dir(&p)?)?,
     };
-    let pw = read_new_password(p.has("password-stdin"))?;
+    let pw = new_password(&p, None)?;
     println!("{}", password::hash(pw.as_bytes(), &policy)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -296,20 +364,49 @@ fn calibrate(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(0, "no arguments")?;
     let target = match p.get("target") {
         None => password::DEFAULT_TARGET,
-        Some(t) => parse_millis(t).ok_or(UsageError::BadValue {
-            option: "--target".into(),
-            expected: "a duration such as 250ms or 1s",
-        })?,
+        Some(t) => parse_millis(t)?,
     };
-    let (_, cal) = data_dir(&p).calibrate(target)?;
+    let (_, cal) = existing_data_dir(&p)?.calibrate(target)?;
     announce_calibration(&cal);
+    announce_clamp(&cal, target);
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_millis(s: &str) -> Option<Duration> {
+/// `--target`: `250ms`, or a duration in seconds or more.
+fn parse_millis(s: &str) -> Result<Duration, UsageError> {
+    const EXPECTED: &str = "a duration such as 250ms or 1s";
     match s.strip_suffix("ms") {
-        Some(ms) => ms.parse().ok().map(Duration::from_millis),
-        None => args::parse_duration(s).map(Duration::from_secs),
+        Some(ms) => ms
+            .parse()
+            .map(Duration::from_millis)
+            .map_err(|_| UsageError::BadValue {
+                option: "--target".into(),
+                expected: EXPECTED,
+            }),
+        None => args::duration("target", s, |_| true, EXPECTED).map(Duration::from_secs),
+    }
+}
+
+/// Says when the cost measured for `target` was held at a bound of the range the
+/// service accepts, so a hash does not take `target`.
+fn announce_clamp(cal: &password::Calibration, target: Duration) {
+    let ms = |d: Duration| d.as_millis();
+    if cal.iterations == password::MIN_ITERATIONS && cal.measured > target {
+        eprintln!(
+            "latchkey: clamped to the minimum of {} iterations: one hash takes {} ms here, \
+             more than the {} ms asked for",
+            password::MIN_ITERATIONS,
+            ms(cal.measured),
+            ms(target)
+        );
+    } else if cal.iterations == password::MAX_ITERATIONS && cal.measured < target {
+        eprintln!(
+            "latchkey: clamped to the maximum of {} iterations: one hash takes {} ms here, \
+             less than the {} ms asked for",
+            password::MAX_ITERATIONS,
+            ms(cal.measured),
+            ms(target)
+        );
     }
 }
 
@@ -336,14 +433,14 @@ fn token_issue(argv: &[String]) -> Result<ExitCode, CliError> {
     let ttl = match p.get("ttl") {
         None => 900,
         // Revocations are forgotten after MAX_CREDENTIAL_TTL: no token may outlive them.
-        Some(t) => args::parse_duration(t)
-            .filter(|&s| s > 0 && s <= crate::web::config::MAX_CREDENTIAL_TTL)
-            .ok_or(UsageError::BadValue {
-                option: "--ttl".into(),
-                expected: "a duration from 1s to 31d, such as 15m",
-            })?,
+        Some(t) => args::duration(
+            "ttl",
+            t,
+            |s| s > 0 && s <= crate::web::config::MAX_CREDENTIAL_TTL,
+            "a duration from 1s to 31d, such as 15m",
+        )?,
     };
-    let dir = data_dir(&p);
+    let dir = existing_data_dir(&p)?;
     let db = dir.users()?;
     let Some(record) = db.get(user) else {
         return Err(users::UsersError::NotFound(user.clone()).into());
@@ -371,7 +468,8 @@ fn token_verify(argv: &[String]) -> Result<ExitCode, CliError> {
     const SECRET: Opt = Opt::value(
         "secret-file",
         "FILE",
-        "verify with this raw shared secret instead of the keyring",
+        "verify with this raw shared secret instead of the keyring; the data dir, \
+         if there is one, still says what is revoked",
     );
     let Some(p) = parse(
         argv,
@@ -395,7 +493,10 @@ fn token_verify(argv: &[String]) -> Result<ExitCode, CliError> {
             let secret = std::fs::read(file).map_err(|e| CliError::Io(file.to_owned(), e))?;
             KeySet::shared_secret(&secret)?
         }
-        None => dir.keyring()?.key_set(Purpose::ApiToken),
+        None => {
+            dir.require()?;
+            dir.keyring()?.key_set(Purpose::ApiToken)
+        }
     };
     let claims = jwt::verify(&p.positionals[0], &keys, &Validation::default(), at)?;
     // As the service judges it: a revocation ends a token before its expiry. No
@@ -426,11 +527,17 @@ fn token_revoke(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(1, "JTI")?;
-    let dir = data_dir(&p);
+    let jti = &p.positionals[0];
+    // Every token latchkey issues has a 128-bit id in lowercase hex (web::auth); any
+    // other text names no token, and revoking it would end nothing.
+    if jti.len() != 32 || !jti.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(CliError::NotATokenId(jti.clone()));
+    }
+    let dir = existing_data_dir(&p)?;
     let held = dir.lock()?;
     let mut store = dir.revocations()?;
     let now = now();
-    store.revoke_token(&held, &p.positionals[0], now + FORGET_UNKNOWN_AFTER, now)?;
+    store.revoke_token(&held, jti, now + FORGET_UNKNOWN_AFTER, now)?;
     drop(held);
     eprintln!("latchkey: revoked token {}", p.positionals[0]);
     Ok(ExitCode::SUCCESS)
@@ -451,8 +558,12 @@ fn session_revoke_all(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(1, "USER")?;
     let user = &p.positionals[0];
     users::validate_username(user)?;
-    let dir = data_dir(&p);
+    let dir = existing_data_dir(&p)?;
     let held = dir.lock()?;
+    // As `token issue` does: a name that is no user's is a mistake, not a no-op.
+    if dir.users()?.get(user).is_none() {
+        return Err(users::UsersError::NotFound(user.clone()).into());
+    }
     revoke_all_of(&dir, &held, user)?;
     drop(held);
     eprintln!("latchkey: ended every session and token of {user}");
@@ -480,7 +591,7 @@ fn key_rotate(argv: &[String]) -> Result<ExitCode, CliError> {
                 expected: "a positive whole number",
             })?,
     };
-    let kid = data_dir(&p).rotate_key(keep)?;
+    let kid = existing_data_dir(&p)?.rotate_key(keep)?;
     if keep == 1 {
         eprintln!("latchkey: new signing key {kid}; what older keys signed no longer verifies");
     } else {
@@ -497,7 +608,7 @@ fn key_drop(argv: &[String]) -> Result<ExitCode, CliError> {
     };
     p.expect_positionals(1, "KID")?;
     let kid = &p.positionals[0];
-    data_dir(&p).drop_key(kid)?;
+    existing_data_dir(&p)?.drop_key(kid)?;
     eprintln!("latchkey: dropped key {kid}; what it signed no longer verifies");
     Ok(ExitCode::SUCCESS)
 }
@@ -507,7 +618,7 @@ fn key_list(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(0, "no arguments")?;
-    let ring = data_dir(&p).keyring()?;
+    let ring = existing_data_dir(&p)?.keyring()?;
     for (i, kid) in ring.kids().enumerate() {
         if i == 0 {
             println!("{kid} (signs)");

@@ -6,6 +6,7 @@
 pub(crate) mod args;
 mod commands;
 mod password_input;
+mod password_policy;
 pub(crate) mod serve;
 
 use std::fmt;
@@ -46,6 +47,12 @@ pub(crate) enum CliError {
     Serve(crate::web::serve::ServeError),
     /// `--serve-dir` (first) is or holds the data directory (second).
     ServeDirHoldsData(PathBuf, PathBuf),
+    /// `--serve-dir` is not a directory; holds why.
+    ServeDirUnusable(PathBuf, io::Error),
+    /// A new password is too weak.
+    WeakPassword(password_policy::Weak),
+    /// `token revoke` was given something that is no token id.
+    NotATokenId(String),
     /// Reading a password or a file failed.
     Io(String, io::Error),
     /// The two passwords typed differ.
@@ -76,6 +83,15 @@ impl fmt::Display for CliError {
                 serve.display(),
                 data.display()
             ),
+            CliError::ServeDirUnusable(dir, e) => {
+                write!(f, "--serve-dir {}: {e}", dir.display())
+            }
+            CliError::WeakPassword(e) => e.fmt(f),
+            CliError::NotATokenId(text) => write!(
+                f,
+                "not a token id: {text} (latchkey's are 32 hex digits, the jti that \
+                 token verify prints)"
+            ),
             CliError::Io(what, e) => write!(f, "{what}: {e}"),
             CliError::PasswordMismatch => f.write_str("passwords do not match"),
             CliError::EmptyPassword => f.write_str("empty password"),
@@ -98,8 +114,10 @@ impl std::error::Error for CliError {
             CliError::Revocation(e) => Some(e),
             CliError::Random(e) => Some(e),
             CliError::Serve(e) => Some(e),
-            CliError::Io(_, e) => Some(e),
+            CliError::Io(_, e) | CliError::ServeDirUnusable(_, e) => Some(e),
+            CliError::WeakPassword(e) => Some(e),
             CliError::Revoked(_)
+            | CliError::NotATokenId(_)
             | CliError::ServeDirHoldsData(..)
             | CliError::PasswordMismatch
             | CliError::EmptyPassword
@@ -111,6 +129,11 @@ impl std::error::Error for CliError {
 impl From<UsageError> for CliError {
     fn from(e: UsageError) -> Self {
         CliError::Usage(e)
+    }
+}
+impl From<password_policy::Weak> for CliError {
+    fn from(e: password_policy::Weak) -> Self {
+        CliError::WeakPassword(e)
     }
 }
 impl From<crate::store::StoreError> for CliError {
@@ -165,8 +188,11 @@ pub(crate) fn main_with_args(args: Vec<String>) -> ExitCode {
 /// Prints `e` as one line on stderr and gives its exit code.
 fn report(e: &CliError) -> ExitCode {
     let hint = match e {
-        CliError::Usage(_) => " (see latchkey --help)",
-        _ => "",
+        CliError::Usage(
+            UsageError::MissingSubcommand(group, _) | UsageError::UnknownSubcommand(group, ..),
+        ) => format!(" (see latchkey {group} --help)"),
+        CliError::Usage(_) => " (see latchkey --help)".to_owned(),
+        _ => String::new(),
     };
     eprintln!("latchkey: {e}{hint}");
     ExitCode::from(if matches!(e, CliError::Usage(_)) {
@@ -203,6 +229,12 @@ pub(crate) fn env_var(name: &str) -> Option<String> {
 /// The data directory `--data-dir` (or `LATCHKEY_DATA_DIR`) names, or the default.
 fn data_dir(parsed: &args::Parsed) -> DataDir {
     DataDir::new(parsed.get("data-dir").unwrap_or(DEFAULT_DATA_DIR))
+}
+
+/// Says on stderr where a data dir was just created.
+fn announce_created(dir: &DataDir) {
+    let path = std::path::absolute(dir.path()).unwrap_or_else(|_| dir.path().to_owned());
+    eprintln!("latchkey: created the data dir {}", path.display());
 }
 
 /// Says on stderr what a first measurement of this machine chose for the hash cost.

@@ -121,14 +121,12 @@ fn bad(option: &str, expected: &'static str) -> UsageError {
 fn duration(p: &Parsed, name: &str, default: u64) -> Result<u64, UsageError> {
     match p.get(name) {
         None => Ok(default),
-        Some(v) => args::parse_duration(v)
-            .filter(|&secs| secs <= MAX_CREDENTIAL_TTL)
-            .ok_or_else(|| {
-                bad(
-                    name,
-                    "a duration of at most 31d, such as 300s, 15m, 12h or 30d",
-                )
-            }),
+        Some(v) => args::duration(
+            name,
+            v,
+            |secs| secs <= MAX_CREDENTIAL_TTL,
+            "a duration of at most 31d, such as 300s, 15m, 12h or 30d",
+        ),
     }
 }
 
@@ -218,8 +216,9 @@ pub(crate) fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
 }
 
 /// Runs `latchkey serve` with its arguments: loads (or, on the first run, creates) the
-/// data directory, then serves until SIGTERM or SIGINT. A `--serve-dir` that is or
-/// holds the data directory is refused before anything is created.
+/// data directory, then serves until SIGTERM or SIGINT. A `--serve-dir` that is not a
+/// directory, or is or holds the data directory, is refused before anything is
+/// created.
 pub(crate) fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     let parsed = args::parse(argv, OPTIONS, env_var)?;
     if parsed.help {
@@ -231,15 +230,28 @@ pub(crate) fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     }
     parsed.expect_positionals(0, "no arguments")?;
     let (cfg, dir) = config(&parsed)?;
-    if let Some(serve_dir) = &cfg.serve_dir
-        && dir.is_within(serve_dir)?
-    {
-        return Err(CliError::ServeDirHoldsData(
-            serve_dir.clone(),
-            dir.path().to_owned(),
-        ));
+    if let Some(serve_dir) = &cfg.serve_dir {
+        match std::fs::metadata(serve_dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(CliError::ServeDirUnusable(
+                    serve_dir.clone(),
+                    std::io::Error::other("not a directory"),
+                ));
+            }
+            Err(e) => return Err(CliError::ServeDirUnusable(serve_dir.clone(), e)),
+        }
+        if dir.is_within(serve_dir)? {
+            return Err(CliError::ServeDirHoldsData(
+                serve_dir.clone(),
+                dir.path().to_owned(),
+            ));
+        }
     }
     let (store, created) = Store::open(dir)?;
+    if created.dir {
+        super::announce_created(store.dir());
+    }
     if let Some(cal) = &created.calibration {
         announce_calibration(cal);
     }

@@ -5,13 +5,19 @@
 //! the old name, then `fsync` of the directory. A process killed at any instant leaves
 //! either the old contents or the new ones, never a mix, and the mode is set before a
 //! single byte is written so a secret is never briefly readable by others.
+//!
+//! The new file belongs to the directory's owner and group, whoever writes it: when
+//! root changes the service's data directory, the service must still read the result.
+//! It is handed over before it is renamed into place, so no reader ever sees a file of
+//! another owner.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-/// Atomically replaces `path` with `contents`, creating it with permission bits `mode`.
+/// Atomically replaces `path` with `contents`, creating it with permission bits `mode`,
+/// owned by the owner and group of its directory.
 pub(crate) fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -34,6 +40,7 @@ pub(crate) fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
             .open(&tmp)?;
         // The umask may have cleared bits of `mode`; make the result exact.
         file.set_permissions(fs::Permissions::from_mode(mode))?;
+        give_to_owner_of(&file, dir)?;
         file.write_all(contents)?;
         file.sync_all()?;
         drop(file);
@@ -44,6 +51,19 @@ pub(crate) fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Makes `file` belong to the owner and group of directory `dir` when another user
+/// made it (root, writing into the service's directory). A file of the directory's
+/// owner is left as it is: its group is what the system chose, and the owner may not
+/// be a member of the directory's group. Only root may give a file away; anyone else
+/// gets the system's refusal.
+pub(crate) fn give_to_owner_of(file: &File, dir: &Path) -> io::Result<()> {
+    let owner = fs::metadata(dir)?;
+    if file.metadata()?.uid() != owner.uid() {
+        std::os::unix::fs::fchown(file, Some(owner.uid()), Some(owner.gid()))?;
+    }
+    Ok(())
 }
 
 /// Deletes the temporary files [`write()`] leaves in `dir` when killed between
@@ -93,5 +113,38 @@ mod examples {
         crate::store::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"admin\n");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    /// As root (`sudo latchkey …`) in a directory of another user: the new file, and
+    /// the lock file, are that user's, and a rewrite keeps them so.
+    #[test]
+    fn root_writes_files_the_directory_owner_owns() {
+        let dir = std::env::temp_dir().join(format!("latchkey-owner-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        if fs::metadata(&dir).unwrap().uid() != 0 {
+            // Only root may give a file away; as anyone else the writer owns the dir.
+            fs::remove_dir_all(&dir).unwrap();
+            return;
+        }
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65533)).unwrap();
+        let path = dir.join("users");
+        for contents in [&b"one\n"[..], b"two\n"] {
+            write(&path, contents, 0o600).unwrap();
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (65534, 65533));
+            assert_eq!(meta.mode() & 0o777, 0o600);
+        }
+        let lock = crate::store::lock::exclusive(&dir).unwrap();
+        let meta = fs::metadata(dir.join(crate::store::lock::LOCK_FILE)).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65533));
+        drop(lock);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

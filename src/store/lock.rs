@@ -42,14 +42,21 @@ pub(crate) struct SharedLock {
     _file: File,
 }
 
+/// Opens the lock file; with `create`, makes it (mode 0600) if missing, and hands it
+/// to the directory's owner as every file of the directory is
+/// ([`atomic_file::give_to_owner_of`]): the service must open it too.
 fn open(dir: &Path, create: bool) -> io::Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(create)
         .create(create)
         .truncate(false)
         .mode(0o600)
-        .open(dir.join(LOCK_FILE))
+        .open(dir.join(LOCK_FILE))?;
+    if create {
+        atomic_file::give_to_owner_of(&file, dir)?;
+    }
+    Ok(file)
 }
 
 /// Takes the exclusive lock of the existing directory `dir`, waiting as long as

@@ -15,7 +15,14 @@
 //! and only by a process holding the directory's exclusive lock ([`lock::DirLock`]) for
 //! the whole read-modify-write, so no change is lost. Files holding secrets or hashes
 //! are refused when group or others may read them; the service also refuses a
-//! directory they may enter.
+//! directory they may enter. Every file written, and the lock file, belongs to the
+//! directory's owner and group, also when root writes it (`sudo latchkey user add`
+//! on the service's directory): the service must be able to read what a command
+//! reports as done. Anyone else is refused before anything is read
+//! ([`DataDir::check_user`]).
+//!
+//! Only `serve` (first run) and `user add` create a missing directory; every other
+//! command refuses it ([`DataDir::require`]).
 //!
 //! [`DataDir`] reads and writes single files, for the commands that change one thing;
 //! [`Store`] holds everything the service runs on and reloads what changed on disk. A
@@ -62,6 +69,11 @@ pub(crate) enum StoreError {
     Io(PathBuf, io::Error),
     /// A file the command needs does not exist.
     Missing(PathBuf),
+    /// The data directory does not exist.
+    NoDataDir(PathBuf),
+    /// The data directory belongs to another user (named), and this process is not
+    /// root.
+    NotOwner(PathBuf, String),
     /// A file holding secrets can be read by group or others; holds its mode.
     Permissions(PathBuf, u32),
     /// Group or others may enter the data directory; holds its mode.
@@ -89,6 +101,13 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Io(p, e) => write!(f, "{}: {e}", p.display()),
             StoreError::Missing(p) => write!(f, "{}: no such file", p.display()),
+            StoreError::NoDataDir(p) => write!(f, "no data dir at {}", p.display()),
+            StoreError::NotOwner(p, owner) => write!(
+                f,
+                "the data dir {} belongs to {owner}: run the command as that user, \
+                 e.g. sudo -u {owner} latchkey ...",
+                p.display()
+            ),
             StoreError::Permissions(p, mode) => write!(
                 f,
                 "{}: mode {mode:03o} lets others read the secret; run: chmod 600 {}",
@@ -123,6 +142,8 @@ impl std::error::Error for StoreError {
             StoreError::Password(e) => Some(e),
             StoreError::Random(e) => Some(e),
             StoreError::Missing(_)
+            | StoreError::NoDataDir(_)
+            | StoreError::NotOwner(..)
             | StoreError::Permissions(..)
             | StoreError::DirPermissions(..)
             | StoreError::Busy(_)
@@ -191,13 +212,47 @@ impl DataDir {
     }
 
     /// Creates the directory, and any missing parent, with mode 0700; an existing one
-    /// is left as it is.
-    pub(crate) fn create(&self) -> Result<(), StoreError> {
+    /// is left as it is. True when it was created.
+    pub(crate) fn create(&self) -> Result<bool, StoreError> {
+        match fs::metadata(&self.path) {
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::Io(self.path.clone(), e)),
+        }
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.path)
-            .map_err(|e| StoreError::Io(self.path.clone(), e))
+            .map_err(|e| StoreError::Io(self.path.clone(), e))?;
+        Ok(true)
+    }
+
+    /// The directory as it must be for every command but `serve` and `user add`:
+    /// there ([`StoreError::NoDataDir`]), and this process its owner or root
+    /// ([`DataDir::check_user`]).
+    pub(crate) fn require(&self) -> Result<(), StoreError> {
+        match fs::metadata(&self.path) {
+            Ok(_) => self.check_user(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::NoDataDir(self.path.clone()))
+            }
+            Err(e) => Err(StoreError::Io(self.path.clone(), e)),
+        }
+    }
+
+    /// Refuses a process that is neither root nor the directory's owner: it could not
+    /// read the files, and a file it wrote would not be the service's. Root writes
+    /// files that it gives to the owner (see [`atomic_file::write`]).
+    pub(crate) fn check_user(&self) -> Result<(), StoreError> {
+        let meta = fs::metadata(&self.path).map_err(|e| StoreError::Io(self.path.clone(), e))?;
+        match effective_uid() {
+            Some(uid) if uid != 0 && uid != meta.uid() => Err(StoreError::NotOwner(
+                self.path.clone(),
+                user_name(meta.uid()),
+            )),
+            // Unknown (no /proc): the system answers each access.
+            _ => Ok(()),
+        }
     }
 
     /// Takes the directory's exclusive lock, waiting while another process holds it,
@@ -320,15 +375,38 @@ impl DataDir {
         }
     }
 
-    /// Measures this machine for `target` per hash and stores the cost, creating the
-    /// directory first. The lock is taken only to store it.
+    /// Measures this machine for `target` per hash and stores the cost; the directory
+    /// must exist. The lock is taken only to store it.
     pub(crate) fn calibrate(&self, target: Duration) -> Result<(Policy, Calibration), StoreError> {
-        self.create()?;
         let cal = password::calibrate(target);
         let policy = Policy::new(cal.iterations)?;
         cost::save(&self.cost_file(), cal.iterations, &self.lock()?)?;
         Ok((policy, cal))
     }
+}
+
+/// The effective user id of this process, from `/proc/self/status` (`Uid:` real,
+/// effective, saved, filesystem), as `proc(5)` documents it; `None` without `/proc`.
+fn effective_uid() -> Option<u32> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The name `/etc/passwd` gives user `uid`, or `#uid` (as `sudo -u` takes it).
+fn user_name(uid: u32) -> String {
+    let uid_text = uid.to_string();
+    fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)? == uid_text).then(|| name.to_owned())
+            })
+        })
+        .filter(|name| !name.is_empty() && !name.starts_with('#'))
+        .unwrap_or_else(|| format!("#{uid}"))
 }
 
 /// `path` made absolute with symbolic links resolved, as far as it exists; the
@@ -361,6 +439,8 @@ fn resolve(path: &Path) -> io::Result<PathBuf> {
 /// What [`Store::open`] had to create because this was the first run.
 #[derive(Default)]
 pub(crate) struct Created {
+    /// The data directory itself did not exist.
+    pub dir: bool,
     /// A keys file with a fresh master secret was written.
     pub keyring: bool,
     /// The hash cost measured on this machine and stored, when none was.
@@ -373,6 +453,7 @@ pub(crate) struct Created {
 impl fmt::Debug for Created {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Created")
+            .field("dir", &self.dir)
             .field("keyring", &self.keyring)
             .field("calibration", &self.calibration)
             .field("first_user", &self.first_password.is_some())
@@ -486,8 +567,10 @@ impl Store {
     /// (returned in [`Created`], to be shown once). A directory group or others may
     /// enter is refused ([`StoreError::DirPermissions`]).
     pub(crate) fn open(dir: DataDir) -> Result<(Store, Created), StoreError> {
-        let mut created = Created::default();
-        dir.create()?;
+        let mut created = Created {
+            dir: dir.create()?,
+            ..Created::default()
+        };
         dir.check_private()?;
         let (policy, calibration) = dir.hash_policy()?;
         created.calibration = calibration;

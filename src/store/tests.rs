@@ -214,11 +214,33 @@ fn keys_are_retired_by_dropping_or_by_rotating_with_fewer_kept() {
 fn calibration_stores_the_measured_cost() {
     let tmp = Temp::new("calibrate");
     let dir = tmp.data();
+    // Only serve and user add create a data dir.
+    assert!(matches!(
+        dir.calibrate(Duration::from_millis(1)),
+        Err(StoreError::Io(..))
+    ));
+    assert!(!dir.path().exists());
+    assert!(dir.create().unwrap(), "created");
+    assert!(!dir.create().unwrap(), "already there");
     let (policy, cal) = dir.calibrate(Duration::from_millis(1)).unwrap();
     assert_eq!(policy.iterations(), cal.iterations);
     assert_eq!(mode(dir.path()), 0o700);
     assert_eq!(mode(&dir.cost_file()), 0o600);
     assert_eq!(dir.hash_policy().unwrap(), (policy, None));
+}
+
+#[test]
+fn require_names_a_missing_data_dir() {
+    let tmp = Temp::new("require");
+    let dir = tmp.data();
+    let err = dir.require().unwrap_err();
+    assert!(matches!(err, StoreError::NoDataDir(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("no data dir at {}", dir.path().display())
+    );
+    dir.create().unwrap();
+    dir.require().unwrap();
 }
 
 #[test]

@@ -84,9 +84,10 @@ impl App {
         }
     }
 
-    /// The answer to a refused request, as a short page for browsers.
+    /// The answer to a refused request, as a short page for browsers with a way home.
     pub(super) fn error_page(&self, err: &WebError) -> Response {
-        respond::error_page(&self.cfg.title, &self.stylesheet_path, err)
+        let home = format!("{}/", self.cfg.prefix);
+        respond::error_page(&self.cfg.title, &self.stylesheet_path, &home, err)
     }
 
     pub(super) fn authenticator(&self) -> Authenticator<'_> {

@@ -17,6 +17,18 @@ use crate::web::log::{self, Event};
 use crate::web::login::{LoginDone, LoginVia};
 use crate::web::{form, pages, redirect, respond, static_files, url};
 
+/// What the login page says above the form.
+enum Message<'a> {
+    None,
+    /// Information, such as [`SIGNED_OUT`].
+    Notice(&'a str),
+    /// Why the last attempt failed.
+    Error(&'a str),
+}
+
+/// The notice of `/login?signed_out=1`.
+const SIGNED_OUT: &str = "You are signed out.";
+
 impl App {
     /// The pre-session cookie's value, if the browser sent a well-formed one.
     fn presession(&self, req: &Request<'_>, secure: bool) -> Option<String> {
@@ -28,7 +40,8 @@ impl App {
     }
 
     /// `GET /login`: the form, with a fresh pre-session cookie unless the browser
-    /// brought one.
+    /// brought one. `?signed_out=1`, where logout sends the browser, adds a fixed
+    /// notice: of the query only `next` is used, and only in a hidden field.
     pub(super) fn login_page(&self, req: &Request<'_>) -> Response {
         let secure = self.secure(req);
         let existing = self.presession(req, secure);
@@ -39,17 +52,27 @@ impl App {
             Ok(p) => p,
             Err(_) => return self.error_page(&WebError::Internal),
         };
-        let next = url::query_param(req.query().unwrap_or(""), "next")
+        let query = req.query().unwrap_or("");
+        let next = url::query_param(query, "next")
             .ok()
             .flatten()
             .and_then(|n| redirect::safe_next(&n, &self.cfg.allowed_hosts))
             .unwrap_or_else(|| "/".to_owned());
+        let signed_out = url::query_param(query, "signed_out")
+            .ok()
+            .flatten()
+            .is_some_and(|v| v == "1");
+        let message = if signed_out {
+            Message::Notice(SIGNED_OUT)
+        } else {
+            Message::None
+        };
         self.render_login(
             &presession,
             existing.is_none(),
             secure,
             &next,
-            None,
+            message,
             200,
             "",
         )
@@ -63,16 +86,22 @@ impl App {
         set_presession: bool,
         secure: bool,
         next: &str,
-        error: Option<&str>,
+        message: Message<'_>,
         status: u16,
         username: &str,
     ) -> Response {
         let csrf = cookie::csrf::token(presession, &self.keys.csrf);
+        let (error, notice) = match message {
+            Message::None => (None, None),
+            Message::Notice(text) => (None, Some(text)),
+            Message::Error(text) => (Some(text), None),
+        };
         let body = pages::login_page(&pages::LoginPage {
             title: &self.cfg.title,
             next,
             csrf_token: &csrf,
             error,
+            notice,
             username,
             action: &self.login_path,
             stylesheet: &self.stylesheet_path,
@@ -124,16 +153,34 @@ impl App {
             let pre = presession.as_deref().ok_or(WebError::Csrf)?;
             cookie::csrf::verify(token, pre, &self.keys.csrf).map_err(|_| WebError::Csrf)?;
         }
+        let presession = match presession {
+            Some(p) => p,
+            None => cookie::csrf::new_presession().map_err(|_| WebError::Internal)?,
+        };
         let how = LoginVia::Form {
-            next,
+            next: next.clone(),
             remember,
             secure,
-            presession: match presession {
-                Some(p) => p,
-                None => cookie::csrf::new_presession().map_err(|_| WebError::Internal)?,
-            },
+            presession: presession.clone(),
         };
-        self.start_login(req, how, username, password)
+        match self.start_login(req, how, username.clone(), password) {
+            // Turned away before any check (a lock, or the hashing budget spent): the
+            // form again, with the wait, and the status and Retry-After kept.
+            Err(e @ (WebError::RateLimited(_) | WebError::Busy(_))) => {
+                let text = respond::page_text(&e);
+                let page = self.render_login(
+                    &presession,
+                    true,
+                    secure,
+                    &next,
+                    Message::Error(&text),
+                    e.status(),
+                    &username,
+                );
+                Ok(Reply::Respond(respond::with_retry_after(page, &e)))
+            }
+            other => other,
+        }
     }
 
     /// A failed form login: the form again, 401, with the user name kept.
@@ -149,7 +196,7 @@ impl App {
             true,
             secure,
             next,
-            Some("Invalid username or password"),
+            Message::Error("Invalid username or password"),
             401,
             username,
         )
@@ -277,7 +324,7 @@ impl App {
             .same_site(self.same_site())
             .removal()
             .build();
-        let resp = respond::redirect(303, &self.login_path);
+        let resp = respond::redirect(303, &format!("{}?signed_out=1", self.login_path));
         Ok(match clear {
             Ok(line) => resp.header("Set-Cookie", &line),
             Err(_) => resp,

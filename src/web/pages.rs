@@ -1,4 +1,5 @@
-//! The few HTML pages latchkey serves: login, welcome, and a generic message.
+//! The few HTML pages latchkey serves: login, welcome, and a generic message (the
+//! error pages, each with a link back to the start page).
 //!
 //! Pages are plain functions returning a `String`: no template engine, no
 //! JavaScript, no inline `<style>` or `style=`. All styling lives in one stylesheet,
@@ -42,7 +43,9 @@ button:hover{filter:brightness(1.1)}\
 input:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}\
 .error{margin:0 0 1rem;padding:.625rem .75rem;border-radius:.5rem;\
 background:var(--err-bg);color:var(--err-fg)}\
-.error:empty{display:none}";
+.error:empty{display:none}\
+.notice{padding:.625rem .75rem;border:1px solid var(--line);border-radius:.5rem}\
+a{color:var(--accent);font-weight:600}";
 
 /// The path (without the prefix) the stylesheet is served at:
 /// `/latchkey-<first 16 hex digits of SHA-256(STYLE)>.css`, computed once. A new
@@ -104,6 +107,8 @@ pub(crate) struct LoginPage<'a> {
     pub csrf_token: &'a str,
     /// An error to show above the form (e.g. "Wrong username or password.").
     pub error: Option<&'a str>,
+    /// A notice to show above the form, not an error (e.g. "You are signed out.").
+    pub notice: Option<&'a str>,
     /// The username to refill after a failed attempt ("" for none).
     pub username: &'a str,
     /// The form's action path, e.g. "/login".
@@ -119,6 +124,11 @@ pub(crate) fn login_page(page: &LoginPage<'_>) -> String {
     out.push_str("<h1>");
     escape_into(&mut out, page.title);
     out.push_str("</h1>\n");
+    if let Some(notice) = page.notice {
+        out.push_str("<p class=\"notice\" role=\"status\">");
+        escape_into(&mut out, notice);
+        out.push_str("</p>\n");
+    }
     // The alert region is always present (hidden by CSS while empty) so screen
     // readers announce an error inserted into it; here it is rendered server-side.
     out.push_str("<div class=\"error\" role=\"alert\">");
@@ -184,15 +194,24 @@ pub(crate) fn welcome_page(
     out
 }
 
-/// Renders a small page with a heading and one paragraph, for errors and notices.
-pub(crate) fn message_page(title: &str, stylesheet: &str, heading: &str, text: &str) -> String {
-    let mut out = String::with_capacity(512);
+/// Renders a small page with a heading, one paragraph and a link to `home` (the
+/// start page under the prefix), for errors.
+pub(crate) fn message_page(
+    title: &str,
+    stylesheet: &str,
+    heading: &str,
+    text: &str,
+    home: &str,
+) -> String {
+    let mut out = String::with_capacity(640);
     open_page(&mut out, title, stylesheet);
     out.push_str("<h1>");
     escape_into(&mut out, heading);
     out.push_str("</h1>\n<p>");
     escape_into(&mut out, text);
-    out.push_str("</p>\n");
+    out.push_str("</p>\n<p><a href=\"");
+    escape_into(&mut out, home);
+    out.push_str("\">Back to the start page</a></p>\n");
     close_page(&mut out);
     out
 }
@@ -210,6 +229,7 @@ mod tests {
             next: EVIL,
             csrf_token: EVIL,
             error: Some(EVIL),
+            notice: Some(EVIL),
             username: EVIL,
             action: EVIL,
             stylesheet: EVIL,
@@ -227,6 +247,7 @@ mod tests {
         assert!(page.contains(&format!("<title>{EVIL_ESCAPED}</title>")));
         assert!(page.contains(&format!("<h1>{EVIL_ESCAPED}</h1>")));
         assert!(page.contains(&format!("role=\"alert\">{EVIL_ESCAPED}</div>")));
+        assert!(page.contains(&format!("role=\"status\">{EVIL_ESCAPED}</p>")));
         assert!(page.contains(&format!("name=\"next\" value=\"{EVIL_ESCAPED}\"")));
         assert!(page.contains(&format!("name=\"csrf\" value=\"{EVIL_ESCAPED}\"")));
         assert!(page.contains(&format!("required value=\"{EVIL_ESCAPED}\"")));
@@ -242,6 +263,7 @@ mod tests {
             next: "/admin",
             csrf_token: "c",
             error: None,
+            notice: None,
             username: "",
             action: "/login",
             stylesheet: SHEET,
@@ -273,6 +295,7 @@ mod tests {
             next: "/",
             csrf_token: "c",
             error: None,
+            notice: None,
             username: "",
             action: "/login",
             stylesheet: SHEET,
@@ -284,7 +307,7 @@ mod tests {
         for page in [
             plain_login(),
             welcome_page("t", SHEET, "u", "/logout", "c"),
-            message_page("t", SHEET, "h", "x"),
+            message_page("t", SHEET, "h", "x", "/p/"),
         ] {
             assert!(!page.contains("<script"));
             assert!(!page.contains("style="));
@@ -347,11 +370,12 @@ mod tests {
 
     #[test]
     fn message_page_escapes_all_values() {
-        let page = message_page(EVIL, EVIL, EVIL, EVIL);
+        let page = message_page(EVIL, EVIL, EVIL, EVIL, EVIL);
         assert!(!page.contains(EVIL));
         assert!(page.contains(&format!("<title>{EVIL_ESCAPED}</title>")));
         assert!(page.contains(&format!("<h1>{EVIL_ESCAPED}</h1>")));
         assert!(page.contains(&format!("<p>{EVIL_ESCAPED}</p>")));
+        assert!(page.contains(&format!("<a href=\"{EVIL_ESCAPED}\">")));
     }
 }
 
@@ -372,6 +396,7 @@ mod examples {
             next: "/admin?tab=wifi&x=1",
             csrf_token: "tok",
             error: Some("Wrong username or password."),
+            notice: None,
             username: "ann",
             action: "/login",
             stylesheet: "/latchkey-0123456789abcdef.css",
@@ -396,8 +421,10 @@ mod examples {
             "/s.css",
             "Too many attempts",
             "Try again <later>.",
+            "/admin/",
         );
         assert!(page.contains("<h1>Too many attempts</h1>"));
         assert!(page.contains("<p>Try again &lt;later&gt;.</p>"));
+        assert!(page.contains(r#"<a href="/admin/">Back to the start page</a>"#));
     }
 }

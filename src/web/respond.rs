@@ -154,17 +154,55 @@ pub(crate) fn forward_auth_ok(user: &str) -> Response {
         .header("Remote-User", user)
 }
 
-/// The answer to a refused request, as a short HTML page for browsers; `stylesheet`
-/// is the path of [`pages::style_route`] under the prefix.
-pub(crate) fn error_page(title: &str, stylesheet: &str, err: &WebError) -> Response {
+/// The answer to a refused request, as a short HTML page for browsers with a link to
+/// `home`, the start page; `stylesheet` is the path of [`pages::style_route`] under
+/// the prefix.
+pub(crate) fn error_page(title: &str, stylesheet: &str, home: &str, err: &WebError) -> Response {
     let status = err.status();
     let body = pages::message_page(
         title,
         stylesheet,
         &format!("{status} {}", reason_phrase(status)),
-        &err.to_string(),
+        &page_text(err),
+        home,
     );
     with_retry_after(html(status, body), err)
+}
+
+/// What an error page tells a person: what happened, and what to do about it.
+pub(crate) fn page_text(err: &WebError) -> String {
+    match err {
+        WebError::NotFound => "There is no page at this address.".to_owned(),
+        WebError::CrossSite | WebError::Csrf => "This request was refused: it did not come \
+            from this site's own page, or that page was too old. Go back, reload it and try \
+            again."
+            .to_owned(),
+        WebError::Unavailable => "The service cannot read its data, so it lets no one in. \
+            Try again in a moment; if this lasts, the administrator should read its log."
+            .to_owned(),
+        WebError::RateLimited(secs) => format!(
+            "Too many failed sign-ins. Try again in {}.",
+            wait_text(*secs)
+        ),
+        WebError::Busy(secs) => format!(
+            "The service is busy checking passwords. Try again in {}.",
+            wait_text(*secs)
+        ),
+        WebError::MethodNotAllowed(_) => {
+            "This address does not take that kind of request.".to_owned()
+        }
+        WebError::Internal => "Something went wrong in the service.".to_owned(),
+        other => format!("The request was refused: {other}."),
+    }
+}
+
+/// `secs` for a person: `1 second`, `40 seconds`, `5 minutes` (rounded up).
+pub(crate) fn wait_text(secs: u64) -> String {
+    match secs.max(1) {
+        1 => "1 second".to_owned(),
+        s @ 2..=90 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
 }
 
 /// The answer to a refused request, in Flask-JWT's JSON shape for API clients.
@@ -177,7 +215,9 @@ pub(crate) fn error_json(err: &WebError) -> Response {
     with_retry_after(jwt_error(status, error, err), err)
 }
 
-fn with_retry_after(resp: Response, err: &WebError) -> Response {
+/// `resp` with the headers `err` calls for: `Allow` for a wrong method, `Retry-After`
+/// when it passes.
+pub(crate) fn with_retry_after(resp: Response, err: &WebError) -> Response {
     let resp = match err {
         WebError::MethodNotAllowed(allow) => resp.header("Allow", allow),
         _ => resp,
@@ -306,6 +346,26 @@ mod tests {
         assert_eq!(body["description"], "too many failed logins");
         assert_eq!(body["error"], "Too Many Requests");
         assert_eq!(body["status_code"], 429);
+    }
+
+    #[test]
+    fn error_pages_say_what_to_do_and_link_home() {
+        for (err, says) in [
+            (WebError::NotFound, "no page at this address"),
+            (WebError::Csrf, "reload it and try again"),
+            (WebError::Unavailable, "Try again in a moment"),
+            (WebError::RateLimited(300), "Try again in 5 minutes"),
+            (WebError::Busy(1), "Try again in 1 second"),
+        ] {
+            let r = error_page("Router", "/p/s.css", "/p/", &err);
+            assert_eq!(r.status(), err.status());
+            let body = std::str::from_utf8(r.body_bytes()).unwrap();
+            assert!(body.contains(says), "{body}");
+            assert!(body.contains(r#"<a href="/p/">"#), "{body}");
+        }
+        assert_eq!(wait_text(0), "1 second");
+        assert_eq!(wait_text(45), "45 seconds");
+        assert_eq!(wait_text(299), "5 minutes");
     }
 
     #[test]

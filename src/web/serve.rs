@@ -43,8 +43,16 @@ pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
     let server =
         Server::bind(listen, cfg.limits.clone()).map_err(|e| ServeError::Listen(listen, e))?;
     let addr = server.local_addr().map_err(ServeError::Run)?;
+    // The line starts `latchkey: listening on http://ADDR/`: scripts and tests read
+    // the address from it.
+    let serving = match &cfg.serve_dir {
+        Some(dir) => format!("the files of {}", dir.display()),
+        None => "a welcome page".to_owned(),
+    };
     eprintln!(
-        "latchkey: listening on http://{addr}/ (data dir {})",
+        "latchkey: listening on http://{addr}{}/ (data dir {}; serving {serving} to \
+         logged-in users)",
+        cfg.prefix,
         store.dir().path().display()
     );
     server

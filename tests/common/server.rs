@@ -53,17 +53,26 @@ pub(crate) fn cli(args: &[&str], stdin: &str) -> Run {
 
 /// Adds a user with `latchkey user add NAME --password-stdin`.
 pub(crate) fn add_user(data: &Path, name: &str, password: &str) {
-    let r = cli(
-        &[
-            "user",
-            "add",
-            name,
-            "--password-stdin",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        &format!("{password}\n"),
-    );
+    add_user_with(data, name, password, &[]);
+}
+
+/// Adds a user whose password the CLI refuses as weak (Flask-JWT's examples use
+/// `password1`), with `--allow-weak-password`.
+pub(crate) fn add_user_allowing_weak(data: &Path, name: &str, password: &str) {
+    add_user_with(data, name, password, &["--allow-weak-password"]);
+}
+
+fn add_user_with(data: &Path, name: &str, password: &str, flags: &[&str]) {
+    let mut args = vec![
+        "user",
+        "add",
+        name,
+        "--password-stdin",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    args.extend_from_slice(flags);
+    let r = cli(&args, &format!("{password}\n"));
     assert_eq!(r.code, 0, "user add {name} failed: {}", r.stderr);
 }
 
@@ -180,7 +189,7 @@ impl Server {
     }
 }
 
-/// `latchkey: listening on http://127.0.0.1:PORT/ (data dir …)` → the address.
+/// `latchkey: listening on http://127.0.0.1:PORT/PREFIX/ (data dir …)` → the address.
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     let rest = line.split("listening on http://").nth(1)?;
     rest.split('/').next()?.parse().ok()

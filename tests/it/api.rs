@@ -15,7 +15,7 @@ fn auth(srv: &Server, body: &str) -> Response {
 fn token_walk_and_error_bodies() {
     let tmp = TempDir::new("api");
     let data = tmp.data_dir();
-    add_user(&data, "user1", "password1");
+    add_user_allowing_weak(&data, "user1", "password1");
     let srv = Server::start(&data, &[]);
 
     let r = auth(&srv, r#"{"username": "user1", "password": "password1"}"#);
@@ -138,8 +138,8 @@ fn token_walk_and_error_bodies() {
 fn refresh_tokens_when_enabled() {
     let tmp = TempDir::new("refresh");
     let data = tmp.data_dir();
-    add_user(&data, "user2", "password2");
-    let srv = Server::start(&data, &["--refresh-ttl", "1d", "--token-ttl", "60"]);
+    add_user_allowing_weak(&data, "user2", "password2");
+    let srv = Server::start(&data, &["--refresh-ttl", "1d", "--token-ttl", "60s"]);
     let body = auth(&srv, r#"{"username": "user2", "password": "password2"}"#).json();
     let access = body["access_token"].as_str().unwrap().to_owned();
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();

@@ -18,6 +18,7 @@ mod forward_auth;
 mod fuzz_seeds;
 mod http;
 mod login;
+mod pages;
 mod prefix;
 mod redirect_payloads;
 mod review_attacks;

@@ -1423,14 +1423,24 @@ fn review_store_files_stay_private_under_a_permissive_umask() {
         let r = cli_umask0(args, stdin);
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
     };
-    run(&["calibrate", "--target", "1ms", "--data-dir", dd], "");
+    // `user add` creates the data dir (and measures the hash cost); `calibrate` needs one.
     run(
         &["user", "add", "hal", "--password-stdin", "--data-dir", dd],
         "pw-hal-1234\n",
     );
+    run(&["calibrate", "--target", "1ms", "--data-dir", dd], "");
     run(&["key", "rotate", "--data-dir", dd], "");
     run(&["key", "rotate", "--data-dir", dd], "");
-    run(&["token", "revoke", "some-id", "--data-dir", dd], "");
+    run(
+        &[
+            "token",
+            "revoke",
+            "0123456789abcdef0123456789abcdef",
+            "--data-dir",
+            dd,
+        ],
+        "",
+    );
     run(&["session", "revoke-all", "hal", "--data-dir", dd], "");
     run(
         &[
@@ -1464,7 +1474,8 @@ fn review_serve_refuses_secret_files_others_can_read() {
         let data = data_dir_with_users(&tmp, &[("ian", "pw-ian-1234")]);
         let dd = data.to_str().unwrap();
         assert_eq!(cli(&["key", "rotate", "--data-dir", dd], "").code, 0);
-        assert_eq!(cli(&["token", "revoke", "x", "--data-dir", dd], "").code, 0);
+        let jti = "0123456789abcdef0123456789abcdef";
+        assert_eq!(cli(&["token", "revoke", jti, "--data-dir", dd], "").code, 0);
         std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(loose)).unwrap();
         let out = latchkey_command()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", dd])

@@ -2,4 +2,9 @@
 //! and the documented exit status.
 
 mod commands;
+mod data_dir;
 mod input;
+mod mistakes;
+mod ownership;
+mod serve_flags;
+mod weak_passwords;

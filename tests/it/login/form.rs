@@ -69,7 +69,7 @@ fn login_walk_logout_and_revocation_survives_restart() {
     // Logout clears the cookie and revokes the session server-side.
     let r = srv.get("/logout", &[("Cookie", &cookie)]);
     assert_eq!(r.status, 303);
-    assert_eq!(r.header("location"), Some("/login"));
+    assert_eq!(r.header("location"), Some("/login?signed_out=1"));
     let clear = r.set_cookie("latchkey_session").unwrap();
     assert!(clear.contains("Max-Age=0"));
     let r = srv.get("/", &[("Cookie", &cookie)]);
