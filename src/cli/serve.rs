@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use super::args::{self, Opt, Parsed, UsageError, options_help};
 use super::{CliError, DEFAULT_DATA_DIR, announce_calibration, env_var};
+use crate::password::{self, Policy};
 use crate::store::{DataDir, FIRST_USER, Store};
 use crate::web::client_ip::TrustedProxies;
 use crate::web::config::{Config, MAX_CREDENTIAL_TTL, SecureMode};
@@ -219,6 +221,33 @@ pub(crate) fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
 /// data directory, then serves until SIGTERM or SIGINT. A `--serve-dir` that is not a
 /// directory, or is or holds the data directory, is refused before anything is
 /// created.
+/// Warns, in one line, when one password check at the data dir's stored cost takes more
+/// than twice the calibration target on this machine: a data dir calibrated on a faster
+/// one (a PC's, copied to a Pi) would make every login take that long. Measured on a
+/// thread of its own, so the service answers meanwhile.
+fn warn_if_checks_are_slow(policy: Policy, data_dir: PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("cost-check".into())
+        .spawn(move || {
+            let started = Instant::now();
+            password::dummy_verify(b"a password of no one", &policy);
+            let took = started.elapsed();
+            if took > 2 * password::DEFAULT_TARGET {
+                eprintln!(
+                    "latchkey: one password check takes {} ms here, over twice the {} ms target \
+                     (cost {}); logins will be slow: run latchkey calibrate --data-dir {}",
+                    took.as_millis(),
+                    password::DEFAULT_TARGET.as_millis(),
+                    policy.iterations(),
+                    data_dir.display()
+                );
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("latchkey: could not check the password cost: {e}");
+    }
+}
+
 pub(crate) fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     let parsed = args::parse(argv, OPTIONS, env_var)?;
     if parsed.help {
@@ -254,6 +283,8 @@ pub(crate) fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     }
     if let Some(cal) = &created.calibration {
         announce_calibration(cal);
+    } else {
+        warn_if_checks_are_slow(store.policy(), store.dir().path().to_owned());
     }
     if let Some(password) = &created.first_password {
         eprintln!("latchkey: first run: created user '{FIRST_USER}' with password: {password}");

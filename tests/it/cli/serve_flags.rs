@@ -65,3 +65,35 @@ fn the_start_up_line_names_the_prefix_and_what_is_served() {
         "{line}"
     );
 }
+
+/// A data dir calibrated on a much faster machine (here: the highest cost there is)
+/// makes every login slow: `serve` says so once, with the command that fixes it, and
+/// answers meanwhile. At the test cost it says nothing.
+#[test]
+fn serve_warns_when_password_checks_are_slow_here() {
+    let tmp = TempDir::new("serve-slow-cost");
+    let data = tmp.data_dir();
+    let srv = Server::start(&data, &[]);
+    assert_eq!(srv.get("/healthz", &[]).status, 200);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(
+        !srv.log_lines().iter().any(|l| l.contains("calibrate")),
+        "{:?}",
+        srv.log_lines()
+    );
+    srv.stop();
+
+    std::fs::write(data.join("pbkdf2-iterations"), "10000000\n").unwrap();
+    let srv = Server::start(&data, &[]);
+    assert_eq!(
+        srv.get("/healthz", &[]).status,
+        200,
+        "answers while it measures"
+    );
+    let line = srv
+        .log
+        .wait_for("logins will be slow", std::time::Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no warning: {:?}", srv.log_lines()));
+    assert!(line.contains("latchkey calibrate --data-dir"), "{line}");
+    assert!(line.contains("cost 10000000"), "{line}");
+}
