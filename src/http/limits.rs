@@ -66,6 +66,18 @@ pub const INITIAL_BUFFER_BYTES: usize = 2 * 1024;
 pub const LINGER: Duration = Duration::from_secs(2);
 /// On shutdown, how long in-flight requests may take to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Largest request body streamed to an upstream (a firmware upload), in bytes: a
+/// larger `Content-Length` is answered 413 before any of the body is read, and a
+/// chunked body that grows past it is cut off. latchkey's own routes keep
+/// [`MAX_BODY_BYTES`].
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// How long an exchange with an upstream may go without a byte moving either way:
+/// with no response head yet, the client gets 504; after it, both connections close.
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most bytes buffered in each direction of one proxied exchange (client to
+/// upstream, upstream to client); a side whose buffer is full is not read until the
+/// other side has taken some of it.
+pub const PROXY_BUFFER_BYTES: usize = 32 * 1024;
 
 /// The server's limits; [`Limits::default`] holds the constants of this module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +113,12 @@ pub struct Limits {
     pub linger: Duration,
     /// See [`SHUTDOWN_GRACE`].
     pub shutdown_grace: Duration,
+    /// See [`MAX_UPLOAD_BYTES`].
+    pub max_upload_bytes: usize,
+    /// See [`UPSTREAM_TIMEOUT`].
+    pub upstream_timeout: Duration,
+    /// See [`PROXY_BUFFER_BYTES`].
+    pub proxy_buffer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -119,6 +137,9 @@ impl Default for Limits {
             initial_buffer_bytes: INITIAL_BUFFER_BYTES,
             linger: LINGER,
             shutdown_grace: SHUTDOWN_GRACE,
+            max_upload_bytes: MAX_UPLOAD_BYTES,
+            upstream_timeout: UPSTREAM_TIMEOUT,
+            proxy_buffer_bytes: PROXY_BUFFER_BYTES,
         }
     }
 }

@@ -17,7 +17,10 @@ use super::error::HttpError;
 use super::limits::{
     Limits, address_key, connection_cap, is_local_proxy_address, open_files_limit,
 };
-use super::request::{Parsed, RequestFacts, Version, parse_request};
+use super::proxy::{self, Exchange, Forward, Outcome, ProxyError};
+use super::request::{
+    OnRequest, Parsed, Request, RequestBody, RequestFacts, Version, parse_request_or_stream,
+};
 use super::response::Response;
 use super::worker::{JobId, Worker};
 use super::{Handler, Reply};
@@ -27,7 +30,7 @@ const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 const TICK: Duration = Duration::from_secs(1);
 /// Most bytes taken from a socket in one read.
-const SCRATCH_BYTES: usize = 4096;
+const SCRATCH_BYTES: usize = 16 * 1024;
 /// How long the backlog is left alone after an accept failed for lack of descriptors
 /// (or kernel memory) with no connection to give up: the edge-triggered listener will
 /// not report the waiting connections again, so the loop retries on its own, but not
@@ -63,6 +66,17 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     limits: Limits,
     signals: bool,
+    upstreams: Vec<SocketAddr>,
+}
+
+/// The poll token of a client connection in `slot`; its upstream's is the next one.
+fn client_token(slot: usize) -> Token {
+    Token(slot.saturating_mul(2))
+}
+
+/// The poll token of the upstream connection of the client connection in `slot`.
+fn upstream_token(slot: usize) -> Token {
+    Token(slot.saturating_mul(2).saturating_add(1))
 }
 
 /// Asks a running [`Server`] to shut down gracefully, from any thread.
@@ -103,7 +117,15 @@ impl Server {
             stop: Arc::new(AtomicBool::new(false)),
             limits,
             signals: false,
+            upstreams: Vec::new(),
         })
+    }
+
+    /// The upstreams a [`Forward`] may name, by their index in `list`. Each proxied
+    /// connection then takes two descriptors, so the connection cap is halved.
+    pub fn upstreams(mut self, list: Vec<SocketAddr>) -> Self {
+        self.upstreams = list;
+        self
     }
 
     /// The address actually bound.
@@ -135,6 +157,7 @@ impl Server {
             stop,
             limits,
             signals,
+            upstreams,
         } = self;
         let mut signal_source = if signals {
             let mut source = signal_hook_mio::v1_0::Signals::new([
@@ -149,7 +172,12 @@ impl Server {
         };
         let worker = Worker::spawn(limits.offload_queue, Arc::clone(&waker))?;
         let now = Instant::now();
-        let max_open = connection_cap(limits.max_connections, open_files_limit());
+        // A proxied connection holds the client's socket and the upstream's.
+        let per_connection = if upstreams.is_empty() { 1 } else { 2 };
+        let max_open = connection_cap(
+            limits.max_connections,
+            open_files_limit().map(|n| n / per_connection),
+        );
         let mut state = Loop {
             listener: Some(listener),
             conns: Vec::new(),
@@ -169,6 +197,8 @@ impl Server {
                 scratch: vec![0; SCRATCH_BYTES],
                 draining: false,
                 limits,
+                registry: poll.registry().try_clone()?,
+                upstreams,
             },
         };
         let mut events = Events::with_capacity(1024);
@@ -214,7 +244,8 @@ impl Server {
                         }
                         begin_shutdown |= received > 0;
                     }
-                    Token(slot) => state.drive(slot),
+                    // Client and upstream events both move the client's connection.
+                    Token(token) => state.drive(token / 2),
                 }
             }
             let now = state.ctx.now;
@@ -258,6 +289,10 @@ struct Ctx<H: Handler> {
     /// Shutting down: every response closes its connection.
     draining: bool,
     limits: Limits,
+    /// Where upstream sockets are registered.
+    registry: mio::Registry,
+    /// The upstreams a `Forward` names by index.
+    upstreams: Vec<SocketAddr>,
 }
 
 struct Loop<H: Handler> {
@@ -353,7 +388,7 @@ impl<H: Handler> Loop<H> {
             if registry
                 .register(
                     &mut sock,
-                    Token(slot),
+                    client_token(slot),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .is_err()
@@ -456,6 +491,16 @@ impl<H: Handler> Loop<H> {
                     continue;
                 }
             }
+            // Expired while proxying: 504 if no part of the response has gone out yet.
+            if conn.phase == Phase::Proxying {
+                if conn.exchange.as_ref().is_some_and(|x| !x.answered) {
+                    fail_exchange(conn, &ProxyError::Timeout, &self.ctx);
+                    self.drive(slot);
+                } else {
+                    self.close(slot);
+                }
+                continue;
+            }
             // Expired: a request in progress gets a 408; anything else just closes.
             let answer_timeout = conn.phase == Phase::Open
                 && conn.write_waiting_since.is_none()
@@ -541,6 +586,30 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
         if let Phase::Lingering { .. } = conn.phase {
             return linger(conn, &mut ctx.scratch);
         }
+        if conn.phase == Phase::Proxying {
+            match proxy::drive(conn, &mut ctx.scratch, &ctx.limits, ctx.now, ctx.draining) {
+                Outcome::Wait => return true,
+                Outcome::Close => return false,
+                Outcome::Cut => {
+                    conn.phase = Phase::Open;
+                    conn.close_after_write = true;
+                }
+                Outcome::Finished { close } => {
+                    conn.phase = Phase::Open;
+                    conn.close_after_write |= close;
+                    conn.idle_since = ctx.now;
+                    conn.request_started = (!conn.input.is_empty()).then_some(ctx.now);
+                    conn.input.shrink_to(ctx.limits.initial_buffer_bytes);
+                }
+                Outcome::Failed(error) => fail_exchange(conn, &error, ctx),
+                Outcome::BadBody(error) => {
+                    conn.exchange = None;
+                    conn.phase = Phase::Open;
+                    queue_error(conn, &error);
+                }
+            }
+            continue;
+        }
         // Stopped answering because too much output is queued (pipelining client
         // that does not read): answer the rest once it has drained.
         let mut held_by_output = false;
@@ -567,7 +636,7 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
             };
             continue;
         }
-        if held_by_output {
+        if held_by_output || conn.phase == Phase::Proxying {
             continue;
         }
         if conn.phase != Phase::Open {
@@ -662,10 +731,7 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
             }
         }
     }
-    let handler = &mut ctx.handler;
-    let parsed = parse_request(buffered, conn.peer, limits, |request| {
-        handler.handle(request)
-    });
+    let parsed = parse_request_or_stream(buffered, conn.peer, limits, Dispatch(&mut ctx.handler));
     match parsed {
         Err(error) => {
             queue_error(conn, &error);
@@ -686,13 +752,56 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
             conn.need_total = Some(total_len);
             Step::NeedInput
         }
+        Ok(Parsed::Streaming {
+            head_len,
+            facts,
+            body,
+            expect_continue,
+            value,
+        }) => {
+            conn.consume(head_len, limits, ctx.now);
+            match value {
+                Reply::Forward(forward) => {
+                    let waiting = match body {
+                        RequestBody::Length(len) => (conn.input.len() as u64) < len,
+                        RequestBody::Chunked => true,
+                    };
+                    if expect_continue && waiting {
+                        conn.output
+                            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+                    start_exchange(conn, slot, forward, Some(body), facts, ctx)
+                }
+                // Answered without the body, which is never read: close after it.
+                Reply::Respond(response) => {
+                    queue_response(conn, &response, facts, ctx);
+                    conn.close_after_write = true;
+                    Step::Handled
+                }
+                Reply::Offload(_) => {
+                    queue_error(conn, &HttpError::Malformed);
+                    Step::Handled
+                }
+            }
+        }
         Ok(Parsed::Done {
             consumed,
+            body_len,
             facts,
             value,
         }) => {
             conn.consume(consumed, limits, ctx.now);
             match value {
+                Reply::Forward(forward) if body_len == 0 => {
+                    start_exchange(conn, slot, forward, None, facts, ctx)
+                }
+                // A buffered body is not forwarded: `body_streams` should have said so.
+                Reply::Forward(_) => {
+                    let response =
+                        Response::text(500, "500 Internal Server Error\n\nbody not streamed\n");
+                    queue_response(conn, &response, facts, ctx);
+                    Step::Handled
+                }
                 Reply::Respond(response) => {
                     queue_response(conn, &response, facts, ctx);
                     Step::Handled
@@ -717,6 +826,73 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
             }
         }
     }
+}
+
+/// The server's side of [`parse_request_or_stream`]: the handler says which bodies
+/// stream and answers requests.
+struct Dispatch<'h, H>(&'h mut H);
+
+impl<H: Handler> OnRequest for Dispatch<'_, H> {
+    type Value = Reply<H::Done>;
+    fn streams(&mut self, req: &Request<'_>) -> bool {
+        self.0.body_streams(req)
+    }
+    fn take(self, req: &Request<'_>) -> Reply<H::Done> {
+        self.0.handle(req)
+    }
+}
+
+/// Starts forwarding a request whose head is consumed from `conn.input` (its body,
+/// if any, follows there): connects to the upstream and registers it in the poll.
+fn start_exchange<H: Handler>(
+    conn: &mut Conn,
+    slot: usize,
+    forward: Forward,
+    body: Option<RequestBody>,
+    facts: RequestFacts,
+    ctx: &mut Ctx<H>,
+) -> Step {
+    let Some(addr) = ctx.upstreams.get(forward.upstream()).copied() else {
+        let response = Response::text(500, "500 Internal Server Error\n\nno such upstream\n");
+        queue_response(conn, &response, facts, ctx);
+        conn.close_after_write = true;
+        return Step::Handled;
+    };
+    let max_upload = ctx.limits.max_upload_bytes as u64;
+    match Exchange::connect(forward, addr, body, facts, max_upload, ctx.now) {
+        Ok(mut exchange) => {
+            let registered = ctx.registry.register(
+                exchange.socket(),
+                upstream_token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            );
+            conn.exchange = Some(Box::new(exchange));
+            conn.phase = Phase::Proxying;
+            if let Err(e) = registered {
+                fail_exchange(conn, &ProxyError::Connect(e), ctx);
+                return Step::Handled;
+            }
+            Step::Paused
+        }
+        Err((error, mut policy)) => {
+            let response = policy.failed(&error);
+            queue_response(conn, &response, facts, ctx);
+            conn.close_after_write = true;
+            Step::Handled
+        }
+    }
+}
+
+/// Ends the exchange of `conn` with the policy's answer to `error`, then closes.
+fn fail_exchange<H: Handler>(conn: &mut Conn, error: &ProxyError, ctx: &Ctx<H>) {
+    conn.phase = Phase::Open;
+    let Some(mut exchange) = conn.exchange.take() else {
+        queue_error(conn, &HttpError::Malformed);
+        return;
+    };
+    let response = exchange.policy.failed(error);
+    queue_response(conn, &response, exchange.facts, ctx);
+    conn.close_after_write = true;
 }
 
 fn queue_response<H: Handler>(

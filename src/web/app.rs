@@ -22,6 +22,7 @@ use crate::web::auth::{self, Authenticator, Identity, Keys, PRESESSION_COOKIE, S
 use crate::web::config::{Config, SecureMode};
 use crate::web::errors::{AuthError, WebError};
 use crate::web::log::{self, Event};
+use crate::web::proxy::Proxy;
 use crate::web::{form, pages, redirect, respond, static_files, url};
 
 /// What the worker thread hands back after checking a password.
@@ -64,6 +65,8 @@ pub struct App {
     /// `/login` and the stylesheet's path under the prefix, built once.
     login_path: String,
     stylesheet_path: String,
+    /// The application behind latchkey (`--upstream`), if any.
+    proxy: Option<Proxy>,
 }
 
 /// After this long an in-flight entry is forgotten: its answer was dropped (client
@@ -115,6 +118,7 @@ impl App {
             in_flight: HashMap::new(),
             login_path: format!("{}/login", cfg.prefix),
             stylesheet_path: format!("{}{}", cfg.prefix, pages::style_route()),
+            proxy: cfg.proxy.clone().map(|proxy| Proxy::new(proxy, &cfg)),
             cfg,
         }
     }
@@ -827,6 +831,10 @@ impl Handler for App {
     type Done = LoginDone;
 
     fn handle(&mut self, req: &Request<'_>) -> Reply<LoginDone> {
+        if let Some(proxy) = self.proxy.as_ref().filter(|proxy| proxy.takes(req)) {
+            let api = Self::is_api_request(req);
+            return proxy.handle(req, &self.authenticator(), self.secure(req), api);
+        }
         match self.dispatch(req) {
             Ok(reply) => reply,
             Err(e) => {
@@ -841,6 +849,10 @@ impl Handler for App {
                 })
             }
         }
+    }
+
+    fn body_streams(&self, req: &Request<'_>) -> bool {
+        self.proxy.as_ref().is_some_and(|proxy| proxy.takes(req))
     }
 
     fn complete(&mut self, done: LoginDone) -> Response {

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod log;
+pub mod proxy;
 pub mod respond;
 pub mod serve;
 pub mod static_files;

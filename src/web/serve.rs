@@ -40,13 +40,21 @@ impl std::error::Error for ServeError {
 /// Binds `cfg.listen` and serves the app over `store` until SIGTERM or SIGINT.
 pub fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
     let listen = cfg.listen;
-    let server =
-        Server::bind(listen, cfg.limits.clone()).map_err(|e| ServeError::Listen(listen, e))?;
+    let upstreams = cfg.proxy.iter().map(|proxy| proxy.addr).collect();
+    let server = Server::bind(listen, cfg.limits.clone())
+        .map_err(|e| ServeError::Listen(listen, e))?
+        .upstreams(upstreams);
     let addr = server.local_addr().map_err(ServeError::Run)?;
     eprintln!(
         "latchkey: listening on http://{addr}/ (data dir {})",
         store.dir().path().display()
     );
+    if let Some(proxy) = &cfg.proxy {
+        eprintln!(
+            "latchkey: proxying to http://{} ({}); latchkey's own pages are under {}/",
+            proxy.authority, proxy.addr, cfg.prefix
+        );
+    }
     server
         .handle_signals(true)
         .run(App::new(cfg, store))

@@ -19,6 +19,7 @@ mod fuzz_seeds;
 mod http;
 mod login;
 mod prefix;
+mod proxy;
 mod redirect_payloads;
 mod sessions;
 mod static_files;

@@ -1,0 +1,449 @@
+//! latchkey as the reverse proxy in front of an application (`serve --upstream`): the
+//! decisions. Every path outside the reserved prefix belongs to the application; a
+//! request there is forwarded when it carries a valid session or bearer token, or when
+//! its path is public, and is otherwise sent to the login page (browsers) or refused
+//! with 401 (API clients). The HTTP layer does the forwarding ([`Reply::Forward`]).
+//!
+//! The decision is made on the request's normalised path ([`path`]), which is also
+//! the path forwarded, never on the query, and never on a header the client sends
+//! (`X-Forwarded-Uri`, `X-Original-URL`, `User-Agent`): those cannot make latchkey
+//! judge one path and forward another. The header hygiene is in [`headers`].
+
+pub mod headers;
+pub mod path;
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::http::{Forward, ForwardPolicy, ProxyError, Reply, Request, Response, reason};
+use crate::jwt::TokenType;
+use crate::web::auth::{self, Authenticator};
+use crate::web::client_ip::{self, TrustedProxies};
+use crate::web::config::Config;
+use crate::web::errors::{AuthError, WebError};
+use crate::web::log::{self, Event};
+use crate::web::{pages, respond, url};
+
+/// The reserved prefix of latchkey's own routes when it is the proxy and no
+/// `--prefix` is given: a path an application is unlikely to use.
+pub const DEFAULT_PREFIX: &str = "/.latchkey";
+
+/// The header that names the user to the application unless `--user-header` says
+/// otherwise.
+pub const DEFAULT_USER_HEADER: &str = "Remote-User";
+
+/// The application behind latchkey and how requests reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// The upstream's `host:port` as given in `--upstream http://host:port`.
+    pub authority: String,
+    /// Its address, resolved once at start.
+    pub addr: SocketAddr,
+    /// Normalised paths let through without login: exact, or a prefix ending in `/`.
+    pub public: Vec<String>,
+    /// The header that names the user to the application.
+    pub user_header: String,
+    /// Keep the application's caching headers (else every answer is `no-store`, so a
+    /// page is not shown from the cache after logout).
+    pub cache: bool,
+}
+
+/// Why an `--upstream` or `--public` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyConfigError {
+    /// Not `http://HOST:PORT` (holds the value).
+    BadUpstream(String),
+    /// The upstream's host name did not resolve (holds the value).
+    Unresolved(String),
+    /// A public path is not a path in normal form, or lies under the prefix.
+    BadPublic(String),
+}
+
+impl std::fmt::Display for ProxyConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyConfigError::BadUpstream(v) => write!(f, "invalid upstream {v:?}"),
+            ProxyConfigError::Unresolved(v) => write!(f, "cannot resolve upstream {v:?}"),
+            ProxyConfigError::BadPublic(v) => write!(f, "invalid public path {v:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ProxyConfigError {}
+
+/// Parses `http://HOST:PORT` (an optional trailing `/`, nothing else: no path, user
+/// or query) and resolves it now, once, so nothing resolves on the event loop.
+///
+/// ```
+/// use latchkey::web::proxy::parse_upstream;
+/// let (authority, addr) = parse_upstream("http://127.0.0.1:8081/").unwrap();
+/// assert_eq!((authority.as_str(), addr.port()), ("127.0.0.1:8081", 8081));
+/// assert!(parse_upstream("https://127.0.0.1:8081").is_err());
+/// assert!(parse_upstream("http://127.0.0.1:8081/admin").is_err());
+/// assert!(parse_upstream("http://user@127.0.0.1:8081").is_err());
+/// ```
+pub fn parse_upstream(value: &str) -> Result<(String, SocketAddr), ProxyConfigError> {
+    let bad = || ProxyConfigError::BadUpstream(value.to_owned());
+    let rest = value.strip_prefix("http://").ok_or_else(bad)?;
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let valid = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    let port_given = authority
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if !valid || !port_given {
+        return Err(bad());
+    }
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(authority)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| ProxyConfigError::Unresolved(value.to_owned()))?;
+    Ok((authority.to_owned(), addr))
+}
+
+/// Checks a `--public` path: it must be its own normal form and not under `prefix`.
+pub fn check_public(entry: &str, prefix: &str) -> Result<String, ProxyConfigError> {
+    let bad = || ProxyConfigError::BadPublic(entry.to_owned());
+    let normal = path::normalise(entry).map_err(|_| bad())?;
+    if normal != entry || under_prefix(&normal, prefix) {
+        return Err(bad());
+    }
+    Ok(normal)
+}
+
+/// Whether `path` is latchkey's own: the prefix itself or below it.
+fn under_prefix(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The proxy's part of the service.
+#[derive(Debug)]
+pub struct Proxy {
+    cfg: ProxyConfig,
+    prefix: String,
+    login_path: String,
+    stylesheet: String,
+    title: String,
+    trusted: TrustedProxies,
+}
+
+impl Proxy {
+    /// The proxy of the service configured by `web` (which holds `web.proxy`).
+    pub fn new(cfg: ProxyConfig, web: &Config) -> Proxy {
+        Proxy {
+            prefix: web.prefix.clone(),
+            login_path: format!("{}/login", web.prefix),
+            stylesheet: format!("{}{}", web.prefix, pages::style_route()),
+            title: web.title.clone(),
+            trusted: web.trusted_proxies.clone(),
+            cfg,
+        }
+    }
+
+    /// Whether `req` goes to the application: its path (normalised, or as sent when
+    /// it cannot be) is not under the reserved prefix.
+    pub fn takes(&self, req: &Request<'_>) -> bool {
+        match path::normalise(req.path()) {
+            Ok(normal) => !under_prefix(&normal, &self.prefix),
+            Err(_) => !under_prefix(req.path(), &self.prefix),
+        }
+    }
+
+    /// Answers a request for the application: forwarded, sent to log in, or refused.
+    /// `secure` says which session cookie name applies, `api` whether the client
+    /// wants JSON rather than pages.
+    pub fn handle<D>(
+        &self,
+        req: &Request<'_>,
+        authn: &Authenticator<'_>,
+        secure: bool,
+        api: bool,
+    ) -> Reply<D> {
+        let normal = match path::normalise(req.path()) {
+            Ok(normal) => normal,
+            Err(e) => return Reply::Respond(self.message(400, &e.to_string(), api)),
+        };
+        let mut target = normal.clone();
+        if let Some(query) = req.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (user, via_token) = if path::is_public(&normal, &self.cfg.public) {
+            (None, false)
+        } else {
+            match identify(req, authn, secure, now) {
+                Ok((user, via_token)) => (Some(user), via_token),
+                Err(e) => return Reply::Respond(self.refuse(req, e, &target, api, now)),
+            }
+        };
+        let peer_trusted = self.trusted.contains(req.peer().ip());
+        let proto_lines: Vec<&str> = req
+            .headers_all("x-forwarded-proto")
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .collect();
+        let https =
+            client_ip::forwarded_proto_is_https(req.peer().ip(), &proto_lines, &self.trusted);
+        let added = headers::Added {
+            user: user.as_deref(),
+            user_header: &self.cfg.user_header,
+            trusted_peer: peer_trusted,
+            client_ip: auth::client_ip(req, &self.trusted),
+            proto: if https { "https" } else { "http" },
+            drop_authorization: via_token,
+            upstream_host: &self.cfg.authority,
+        };
+        let policy = Policy {
+            api,
+            cache: self.cfg.cache,
+            origins: vec![
+                format!("http://{}", self.cfg.authority),
+                format!("http://{}", self.cfg.addr),
+            ],
+            title: self.title.clone(),
+            stylesheet: self.stylesheet.clone(),
+        };
+        let forward = Forward::new(0, req.method(), &target, Box::new(policy)).and_then(|mut f| {
+            for (name, value) in headers::forwarded_headers(req, &added) {
+                f.header(&name, &value)?;
+            }
+            Ok(f)
+        });
+        match forward {
+            Ok(forward) => Reply::Forward(forward),
+            // Every part was checked by the parser already; refuse rather than guess.
+            Err(e) => Reply::Respond(self.message(400, &e.to_string(), api)),
+        }
+    }
+
+    /// The answer to a request for the application without valid credentials.
+    fn refuse(
+        &self,
+        req: &Request<'_>,
+        e: AuthError,
+        target: &str,
+        api: bool,
+        now: u64,
+    ) -> Response {
+        if !matches!(e, AuthError::NoCredentials) {
+            let ip = auth::client_ip(req, &self.trusted);
+            log::event(now, Event::TokenRejected, ip, None, Some(&e.to_string()));
+        }
+        if api {
+            return respond::error_json(&WebError::Auth(e));
+        }
+        let login = format!(
+            "{}?next={}",
+            self.login_path,
+            url::percent_encode_component(target)
+        );
+        respond::redirect(302, &login)
+    }
+
+    fn message(&self, status: u16, text: &str, api: bool) -> Response {
+        message(&self.title, &self.stylesheet, status, text, api)
+    }
+}
+
+/// The user of `req`: its session cookie, or else its bearer token (then `true`: the
+/// token is latchkey's and is not passed on). A session wins so that an application's
+/// own `Authorization` reaches it from a logged-in browser.
+fn identify(
+    req: &Request<'_>,
+    authn: &Authenticator<'_>,
+    secure: bool,
+    now: u64,
+) -> Result<(String, bool), AuthError> {
+    match authn.session(req, auth::session_cookie_name(secure), now) {
+        Ok(session) => Ok((session.user, false)),
+        Err(session_error) => match req.header("authorization") {
+            Some(header) => {
+                let token = auth::bearer_token(header)?;
+                let user = authn.token(token, TokenType::Access, now)?;
+                Ok((user.to_owned(), true))
+            }
+            None => Err(session_error),
+        },
+    }
+}
+
+/// A short answer of latchkey's own: a page for browsers, Flask-JWT's JSON for APIs.
+fn message(title: &str, stylesheet: &str, status: u16, text: &str, api: bool) -> Response {
+    if api {
+        return respond::jwt_error(status, reason(status), text);
+    }
+    let heading = format!("{status} {}", reason(status));
+    respond::html(
+        status,
+        pages::message_page(title, stylesheet, &heading, text),
+    )
+}
+
+/// What latchkey does to the application's answers.
+struct Policy {
+    api: bool,
+    cache: bool,
+    /// `http://authority` of the upstream as configured and as resolved.
+    origins: Vec<String>,
+    title: String,
+    stylesheet: String,
+}
+
+impl ForwardPolicy for Policy {
+    fn response_head(&mut self, _status: u16, fields: &mut Vec<(String, Vec<u8>)>) {
+        // The application must not set or clear latchkey's session.
+        fields.retain(|(name, value)| {
+            !(name.eq_ignore_ascii_case("set-cookie") && headers::sets_own_cookie(value))
+        });
+        for (name, value) in fields.iter_mut() {
+            if name.eq_ignore_ascii_case("location") {
+                let local = self
+                    .origins
+                    .iter()
+                    .find_map(|origin| headers::local_location(value, origin));
+                if let Some(local) = local {
+                    *value = local;
+                }
+            }
+        }
+        if !self.cache {
+            fields.retain(|(name, _)| {
+                !name.eq_ignore_ascii_case("cache-control") && !name.eq_ignore_ascii_case("expires")
+            });
+            fields.push(("Cache-Control".to_owned(), b"no-store".to_vec()));
+        }
+    }
+
+    fn failed(&mut self, error: &ProxyError) -> Response {
+        eprintln!("latchkey: upstream: {error}");
+        let text = match error {
+            ProxyError::Timeout => "The application did not answer in time.",
+            _ => "The application is not answering.",
+        };
+        message(
+            &self.title,
+            &self.stylesheet,
+            error.status(),
+            text,
+            self.api,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_entries_must_be_normal_and_outside_the_prefix() {
+        assert_eq!(
+            check_public("/health", "/.latchkey").as_deref(),
+            Ok("/health")
+        );
+        assert_eq!(
+            check_public("/assets/", "/.latchkey").as_deref(),
+            Ok("/assets/")
+        );
+        for bad in [
+            "health",
+            "/a/../b",
+            "/%61",
+            "//x",
+            "/.latchkey/login",
+            "/.latchkey",
+            "/.latchkey/",
+        ] {
+            assert!(check_public(bad, "/.latchkey").is_err(), "{bad}");
+        }
+        assert!(check_public("/.latchkeyx", "/.latchkey").is_ok());
+    }
+
+    #[test]
+    fn upstreams_are_plain_http_host_and_port() {
+        for good in [
+            "http://127.0.0.1:8081",
+            "http://localhost:5000/",
+            "http://[::1]:80",
+        ] {
+            assert!(parse_upstream(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "127.0.0.1:8081",
+            "http://127.0.0.1",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:8081/x",
+            "http://a@127.0.0.1:8081",
+            "http://127.0.0.1:8081?x",
+            "http://:8081",
+        ] {
+            assert!(
+                matches!(parse_upstream(bad), Err(ProxyConfigError::BadUpstream(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn policy_drops_own_cookies_rewrites_location_and_forbids_caching() {
+        let mut policy = Policy {
+            api: false,
+            cache: false,
+            origins: vec!["http://127.0.0.1:8081".to_owned()],
+            title: "t".to_owned(),
+            stylesheet: "/s.css".to_owned(),
+        };
+        let mut fields = vec![
+            (
+                "Set-Cookie".to_owned(),
+                b"latchkey_session=forged; Path=/".to_vec(),
+            ),
+            (
+                "set-cookie".to_owned(),
+                b"__Host-latchkey_session=; Max-Age=0".to_vec(),
+            ),
+            ("Set-Cookie".to_owned(), b"app=1".to_vec()),
+            (
+                "Location".to_owned(),
+                b"http://127.0.0.1:8081/next?a=1".to_vec(),
+            ),
+            ("Cache-Control".to_owned(), b"public, max-age=600".to_vec()),
+            (
+                "Expires".to_owned(),
+                b"Thu, 01 Jan 2099 00:00:00 GMT".to_vec(),
+            ),
+        ];
+        policy.response_head(302, &mut fields);
+        let shown: Vec<(&str, &[u8])> = fields
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("Set-Cookie", &b"app=1"[..]),
+                ("Location", b"/next?a=1"),
+                ("Cache-Control", b"no-store"),
+            ]
+        );
+        policy.cache = true;
+        let mut cached = vec![("Cache-Control".to_owned(), b"max-age=60".to_vec())];
+        policy.response_head(200, &mut cached);
+        assert_eq!(
+            cached,
+            [("Cache-Control".to_owned(), b"max-age=60".to_vec())]
+        );
+        let page = policy.failed(&ProxyError::Timeout);
+        assert_eq!(page.status(), 504);
+        policy.api = true;
+        let json = policy.failed(&ProxyError::Closed);
+        assert_eq!(json.status(), 502);
+        assert!(json.body_bytes().starts_with(b"{"));
+    }
+}
