@@ -10,7 +10,7 @@ use crate::store::{DataDir, FIRST_USER, Store};
 use crate::web::client_ip::TrustedProxies;
 use crate::web::config::{Config, MAX_CREDENTIAL_TTL, SecureMode};
 use crate::web::proxy::{
-    DEFAULT_PREFIX, DEFAULT_USER_HEADER, ProxyConfig, check_public, parse_upstream,
+    AppRoute, DEFAULT_PREFIX, DEFAULT_USER_HEADER, ProxyConfig, check_public, parse_upstream,
 };
 
 /// The options of `latchkey serve`.
@@ -47,10 +47,11 @@ pub const OPTIONS: &[Opt] = &[
     .env("LATCHKEY_PREFIX"),
     Opt::value(
         "upstream",
-        "URL",
-        "stand in front of the app at http://HOST:PORT: forward every request outside the prefix once logged in",
+        "[HOST=]URL",
+        "stand in front of the app at http://HOST:PORT or unix:/PATH (for requests to HOST; repeatable): forward every request outside the prefix once logged in",
     )
-    .env("LATCHKEY_UPSTREAM"),
+    .env("LATCHKEY_UPSTREAM")
+    .repeatable(),
     Opt::value(
         "public",
         "PATH",
@@ -281,24 +282,35 @@ pub fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
 /// The `--upstream` flags; in that mode latchkey's routes need a prefix.
 fn proxy_config(p: &Parsed, cfg: &mut Config) -> Result<(), UsageError> {
     let only_with_upstream = ["public", "user-header", "upstream-timeout", "max-upload"];
-    let Some(upstream) = p.get("upstream") else {
+    let upstreams = p.all("upstream");
+    if upstreams.is_empty() {
         if let Some(name) = only_with_upstream.iter().find(|name| p.get(name).is_some()) {
             return Err(bad(name, "to be given with --upstream"));
         }
         return Ok(());
-    };
+    }
     if cfg.serve_dir.is_some() {
         return Err(bad("serve-dir", "to be left out with --upstream"));
     }
     if cfg.prefix.is_empty() {
         cfg.prefix = DEFAULT_PREFIX.to_owned();
     }
-    let (authority, addr) = parse_upstream(upstream).map_err(|_| {
-        bad(
-            "upstream",
-            "a URL such as http://127.0.0.1:8081 that resolves",
-        )
-    })?;
+    let mut apps: Vec<AppRoute> = Vec::new();
+    for value in upstreams {
+        let app = parse_upstream(value).map_err(|_| {
+            bad(
+                "upstream",
+                "http://HOST:PORT (resolvable) or unix:/PATH, optionally after NAME=, each name once",
+            )
+        })?;
+        if apps.iter().any(|other| other.host == app.host) {
+            return Err(bad(
+                "upstream",
+                "http://HOST:PORT (resolvable) or unix:/PATH, optionally after NAME=, each name once",
+            ));
+        }
+        apps.push(app);
+    }
     let mut public = Vec::new();
     for entry in p.all("public") {
         public.push(check_public(entry, &cfg.prefix).map_err(|_| {
@@ -324,8 +336,7 @@ fn proxy_config(p: &Parsed, cfg: &mut Config) -> Result<(), UsageError> {
     }
     cfg.limits.max_upload_bytes = size(p, "max-upload", cfg.limits.max_upload_bytes)?;
     cfg.proxy = Some(ProxyConfig {
-        authority,
-        addr,
+        apps,
         public,
         user_header: user_header.to_owned(),
         cache: p.has("upstream-cache"),

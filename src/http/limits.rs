@@ -78,6 +78,10 @@ pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// upstream, upstream to client); a side whose buffer is full is not read until the
 /// other side has taken some of it.
 pub const PROXY_BUFFER_BYTES: usize = 32 * 1024;
+/// Idle keep-alive connections kept to each upstream for the next request.
+pub const UPSTREAM_POOL: usize = 4;
+/// How long an idle upstream connection is kept.
+pub const UPSTREAM_POOL_IDLE: Duration = Duration::from_secs(10);
 
 /// The server's limits; [`Limits::default`] holds the constants of this module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +123,10 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// See [`PROXY_BUFFER_BYTES`].
     pub proxy_buffer_bytes: usize,
+    /// See [`UPSTREAM_POOL`].
+    pub upstream_pool: usize,
+    /// See [`UPSTREAM_POOL_IDLE`].
+    pub upstream_pool_idle: Duration,
 }
 
 impl Default for Limits {
@@ -140,6 +148,8 @@ impl Default for Limits {
             max_upload_bytes: MAX_UPLOAD_BYTES,
             upstream_timeout: UPSTREAM_TIMEOUT,
             proxy_buffer_bytes: PROXY_BUFFER_BYTES,
+            upstream_pool: UPSTREAM_POOL,
+            upstream_pool_idle: UPSTREAM_POOL_IDLE,
         }
     }
 }

@@ -41,6 +41,7 @@ pub mod date;
 mod error;
 mod header;
 pub mod limits;
+mod pool;
 mod proxy;
 mod request;
 mod response;
@@ -51,6 +52,7 @@ mod worker;
 pub use error::HttpError;
 pub use header::HeaderError;
 pub use limits::Limits;
+pub use pool::Upstream;
 pub use proxy::{Forward, ForwardPolicy, ProxyError};
 pub use request::{
     OnRequest, Parsed, Request, RequestBody, RequestFacts, Version, parse_request,

@@ -25,13 +25,12 @@ use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use super::chunked::{self, CHUNK_OVERHEAD, ChunkError, ChunkedDecoder};
 use super::conn::Conn;
 use super::error::HttpError;
 use super::header::{self, HeaderError, is_control, is_tchar};
 use super::limits::Limits;
+use super::pool::UpstreamSock;
 use super::request::{RequestBody, RequestFacts, Version};
 use super::response::{Response, reason};
 use super::upstream::{BodyFraming, HOP_BY_HOP, ResponseError, parse_response_head};
@@ -107,6 +106,11 @@ impl Forward {
     /// The upstream's number.
     pub fn upstream(&self) -> usize {
         self.upstream
+    }
+
+    /// The policy, to answer a forward that could not start.
+    pub(crate) fn into_policy(self) -> Box<dyn ForwardPolicy> {
+        self.policy
     }
 }
 
@@ -203,8 +207,19 @@ enum Relay {
 
 /// One exchange with an upstream, owned by the client connection it serves.
 pub(crate) struct Exchange {
-    sock: TcpStream,
+    sock: UpstreamSock,
+    /// The upstream's index.
+    upstream: usize,
     connected: bool,
+    /// The connection came from the pool; `retry_head` is the head to send again on a
+    /// new connection if it turns out dead before any of the answer arrives.
+    reused: bool,
+    retry_head: Option<Vec<u8>>,
+    /// The request asked to keep the upstream connection (it had no body).
+    keep_upstream: bool,
+    /// The response allows keeping the connection: HTTP/1.1, no `Connection: close`,
+    /// delimited by length or last chunk.
+    reusable_response: bool,
     pub(crate) facts: RequestFacts,
     pub(crate) policy: Box<dyn ForwardPolicy>,
     /// The head, then the body as re-framed; `sent` bytes of it are written.
@@ -233,8 +248,13 @@ pub(crate) enum Outcome {
     /// Waiting for a socket (or for room in a buffer another socket will free).
     Wait,
     /// The response is queued for the client; `close` says the client connection
-    /// closes after it.
-    Finished { close: bool },
+    /// closes after it, `keep` hands back an upstream connection fit for the pool.
+    Finished {
+        close: bool,
+        keep: Option<(usize, UpstreamSock)>,
+    },
+    /// A pooled connection was dead: send the request again on a new one.
+    Retry,
     /// Close the client connection now (the client went away or broke).
     Close,
     /// The upstream failed after part of the response went out: send what is queued,
@@ -247,27 +267,23 @@ pub(crate) enum Outcome {
 }
 
 impl Exchange {
-    /// Starts an exchange: connects to `addr` without blocking and queues the head.
-    /// The caller registers [`Exchange::socket`] in the poll.
-    pub(crate) fn connect(
+    /// Starts an exchange on `sock` (new and connecting, or `reused` from the pool)
+    /// and queues the head. The caller registers [`Exchange::socket`] in the poll.
+    pub(crate) fn start(
         forward: Forward,
-        addr: std::net::SocketAddr,
+        sock: UpstreamSock,
+        reused: bool,
         body: Option<RequestBody>,
         facts: RequestFacts,
         max_upload: u64,
         now: Instant,
-    ) -> Result<Exchange, (ProxyError, Box<dyn ForwardPolicy>)> {
+    ) -> Exchange {
         let Forward {
+            upstream,
             head,
             expects_content,
             policy,
-            ..
         } = forward;
-        let sock = match TcpStream::connect(addr) {
-            Ok(sock) => sock,
-            Err(e) => return Err((ProxyError::Connect(e), policy)),
-        };
-        let _ = sock.set_nodelay(true);
         let mut to_upstream = head;
         let upload = match body {
             None => {
@@ -289,10 +305,20 @@ impl Exchange {
                 Upload::Chunked(ChunkedDecoder::new(max_upload))
             }
         };
-        to_upstream.extend_from_slice(b"Connection: close\r\n\r\n");
-        Ok(Exchange {
+        // Only a request without a body may keep (or reuse) the upstream connection.
+        let keep_upstream = body.is_none();
+        if !keep_upstream {
+            to_upstream.extend_from_slice(b"Connection: close\r\n");
+        }
+        to_upstream.extend_from_slice(b"\r\n");
+        Exchange {
             sock,
-            connected: false,
+            upstream,
+            connected: reused,
+            reused,
+            retry_head: reused.then(|| to_upstream.clone()),
+            keep_upstream,
+            reusable_response: false,
             facts,
             policy,
             to_upstream,
@@ -306,11 +332,40 @@ impl Exchange {
             answered: false,
             close_client: false,
             last_progress: now,
-        })
+        }
+    }
+
+    /// The upstream's index.
+    pub(crate) fn upstream(&self) -> usize {
+        self.upstream
+    }
+
+    /// Sends the request again on `sock`, a new connection, after the pooled one
+    /// failed before any of the answer arrived. `false` if that cannot be done.
+    pub(crate) fn restart(&mut self, sock: UpstreamSock) -> bool {
+        let Some(head) = self.retry_head.take() else {
+            return false;
+        };
+        self.sock = sock;
+        self.connected = false;
+        self.reused = false;
+        self.to_upstream = head;
+        self.sent = 0;
+        self.upload_cut = false;
+        self.from_upstream.clear();
+        self.upstream_eof = false;
+        self.upstream_broken = false;
+        true
+    }
+
+    /// Whether the pooled connection died before any of the answer came, so the
+    /// request may go again on a new one.
+    fn may_retry(&self) -> bool {
+        self.reused && !self.answered && self.from_upstream.is_empty()
     }
 
     /// The upstream socket, to register in the poll.
-    pub(crate) fn socket(&mut self) -> &mut TcpStream {
+    pub(crate) fn socket(&mut self) -> &mut UpstreamSock {
         &mut self.sock
     }
 
@@ -336,11 +391,21 @@ pub(crate) fn drive(
         return Outcome::Close;
     };
     let outcome = drive_exchange(&mut exchange, conn, scratch, limits, now, draining);
-    if matches!(outcome, Outcome::Wait) {
-        conn.exchange = Some(exchange);
-    } else if matches!(outcome, Outcome::Failed(_)) {
-        // The server still needs the policy and the request's facts to answer.
-        conn.exchange = Some(exchange);
+    match outcome {
+        // The server still needs the exchange: to wait, to answer with its policy, or
+        // to send its request again.
+        Outcome::Wait | Outcome::Failed(_) | Outcome::Retry => conn.exchange = Some(exchange),
+        Outcome::Finished { close, keep: None } => {
+            let reusable = exchange.keep_upstream
+                && exchange.reusable_response
+                && !exchange.upload_cut
+                && !exchange.upstream_eof
+                && exchange.from_upstream.is_empty()
+                && exchange.pending_upstream() == 0;
+            let keep = reusable.then_some((exchange.upstream, exchange.sock));
+            return Outcome::Finished { close, keep };
+        }
+        _ => {}
     }
     outcome
 }
@@ -357,7 +422,7 @@ fn drive_exchange(
     loop {
         let mut moved = false;
         if !x.connected {
-            match connect_status(&x.sock) {
+            match x.sock.connect_status() {
                 Ok(true) => {
                     x.connected = true;
                     moved = true;
@@ -459,22 +524,9 @@ fn drive_exchange(
         // A body the upstream did not wait for is left unread: the connection cannot
         // carry another request after it.
         let close = x.close_client || x.uploading() || x.upload_cut;
-        return Outcome::Finished { close };
+        return Outcome::Finished { close, keep: None };
     }
     Outcome::Wait
-}
-
-/// Whether a non-blocking connect has completed (mio's recipe: `take_error`, then
-/// `peer_addr`, which says `NotConnected` while it is still under way).
-fn connect_status(sock: &TcpStream) -> io::Result<bool> {
-    if let Some(error) = sock.take_error()? {
-        return Err(error);
-    }
-    match sock.peer_addr() {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == ErrorKind::NotConnected => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 enum ReadResult {
@@ -486,7 +538,7 @@ enum ReadResult {
 
 /// One read from `sock` appended to `buf`, up to `cap` bytes in `buf`.
 fn read_some(
-    sock: &mut TcpStream,
+    sock: &mut impl Read,
     buf: &mut Vec<u8>,
     cap: usize,
     scratch: &mut [u8],
@@ -510,7 +562,7 @@ fn read_some(
 }
 
 /// One write of `bytes`; `Ok(0)` when the socket would block.
-fn write_some(sock: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+fn write_some(sock: &mut impl Write, bytes: &[u8]) -> io::Result<usize> {
     loop {
         match sock.write(bytes) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -574,23 +626,39 @@ fn relay(x: &mut Exchange, conn: &mut Conn, cap: usize, draining: bool) -> Resul
         Download::Head => {
             let head = match parse_response_head(&x.from_upstream, x.facts.head_only) {
                 Ok(Some(head)) => head,
+                Ok(None) if x.upstream_eof && x.may_retry() => return Err(Outcome::Retry),
                 Ok(None) if x.upstream_eof => return Err(Outcome::Failed(ProxyError::Closed)),
                 Ok(None) => return Ok(false),
                 Err(e) => return Err(Outcome::Failed(ProxyError::Response(e))),
             };
             x.from_upstream.drain(..head.head_len);
-            if head.status < 200 {
-                // Interim answers (100 Continue, 103 Early Hints) are not passed on; a
-                // 101 cannot be meant, since `Upgrade` is never forwarded.
-                if head.status == 101 {
-                    return Err(Outcome::Failed(ProxyError::Response(
-                        ResponseError::BadStatus,
-                    )));
-                }
-                return Ok(true);
+            if head.status == 101 {
+                // Never asked for: `Upgrade` is not forwarded outside a tunnel.
+                return Err(Outcome::Failed(ProxyError::Response(
+                    ResponseError::BadStatus,
+                )));
             }
             let mut headers = head.headers;
             x.policy.response_head(head.status, &mut headers);
+            if head.status < 200 {
+                // Interim answers (100 Continue, 103 Early Hints) go on to HTTP/1.1
+                // clients (RFC 9110 §15.2: HTTP/1.0 ones cannot take them).
+                if x.facts.version == Version::Http11 {
+                    let out = &mut conn.output;
+                    out.extend_from_slice(
+                        format!("HTTP/1.1 {} {}\r\n", head.status, reason(head.status)).as_bytes(),
+                    );
+                    write_fields(out, &headers);
+                    out.extend_from_slice(b"\r\n");
+                }
+                return Ok(true);
+            }
+            x.reusable_response = head.http11
+                && !head.close
+                && matches!(
+                    head.body,
+                    BodyFraming::None | BodyFraming::Length(_) | BodyFraming::Chunked
+                );
             let to_client_11 = x.facts.version == Version::Http11;
             let until_close = matches!(head.body, BodyFraming::Chunked | BodyFraming::UntilClose);
             let chunked_out = until_close && to_client_11;
@@ -599,18 +667,7 @@ fn relay(x: &mut Exchange, conn: &mut Conn, cap: usize, draining: bool) -> Resul
             out.extend_from_slice(
                 format!("HTTP/1.1 {} {}\r\n", head.status, reason(head.status)).as_bytes(),
             );
-            for (name, value) in &headers {
-                let sendable = !name.is_empty()
-                    && name.bytes().all(is_tchar)
-                    && !HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop))
-                    && !value.iter().any(|&b| is_control(b));
-                if sendable {
-                    out.extend_from_slice(name.as_bytes());
-                    out.extend_from_slice(b": ");
-                    out.extend_from_slice(value.trim_ascii());
-                    out.extend_from_slice(b"\r\n");
-                }
-            }
+            write_fields(out, &headers);
             match head.body {
                 BodyFraming::Length(len) => {
                     out.extend_from_slice(format!("Content-Length: {len}\r\n").as_bytes());
@@ -721,6 +778,23 @@ fn relay(x: &mut Exchange, conn: &mut Conn, cap: usize, draining: bool) -> Resul
                 return Ok(true);
             }
             Ok(moved)
+        }
+    }
+}
+
+/// Appends the fields that may go to the client: token names that are not hop-by-hop
+/// or framing, values without control characters.
+fn write_fields(out: &mut Vec<u8>, fields: &[(String, Vec<u8>)]) {
+    for (name, value) in fields {
+        let sendable = !name.is_empty()
+            && name.bytes().all(is_tchar)
+            && !HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop))
+            && !value.iter().any(|&b| is_control(b));
+        if sendable {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.trim_ascii());
+            out.extend_from_slice(b"\r\n");
         }
     }
 }

@@ -17,6 +17,7 @@ use super::error::HttpError;
 use super::limits::{
     Limits, address_key, connection_cap, is_local_proxy_address, open_files_limit,
 };
+use super::pool::{Pool, Upstream, UpstreamSock};
 use super::proxy::{self, Exchange, Forward, Outcome, ProxyError};
 use super::request::{
     OnRequest, Parsed, Request, RequestBody, RequestFacts, Version, parse_request_or_stream,
@@ -66,7 +67,7 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     limits: Limits,
     signals: bool,
-    upstreams: Vec<SocketAddr>,
+    upstreams: Vec<Upstream>,
 }
 
 /// The poll token of a client connection in `slot`; its upstream's is the next one.
@@ -123,7 +124,7 @@ impl Server {
 
     /// The upstreams a [`Forward`] may name, by their index in `list`. Each proxied
     /// connection then takes two descriptors, so the connection cap is halved.
-    pub fn upstreams(mut self, list: Vec<SocketAddr>) -> Self {
+    pub fn upstreams(mut self, list: Vec<Upstream>) -> Self {
         self.upstreams = list;
         self
     }
@@ -171,6 +172,7 @@ impl Server {
             None
         };
         let worker = Worker::spawn(limits.offload_queue, Arc::clone(&waker))?;
+        let limits_pool = (limits.upstream_pool, limits.upstream_pool_idle);
         let now = Instant::now();
         // A proxied connection holds the client's socket and the upstream's.
         let per_connection = if upstreams.is_empty() { 1 } else { 2 };
@@ -198,6 +200,7 @@ impl Server {
                 draining: false,
                 limits,
                 registry: poll.registry().try_clone()?,
+                pool: Pool::new(upstreams.len(), limits_pool.0, limits_pool.1),
                 upstreams,
             },
         };
@@ -257,6 +260,7 @@ impl Server {
             if now >= next_tick {
                 next_tick = now + TICK;
                 state.ctx.handler.tick(SystemTime::now());
+                state.ctx.pool.prune(now);
                 state.ctx.now = Instant::now();
             }
             if state.accept_pending && state.ctx.now >= state.accept_resume {
@@ -292,7 +296,9 @@ struct Ctx<H: Handler> {
     /// Where upstream sockets are registered.
     registry: mio::Registry,
     /// The upstreams a `Forward` names by index.
-    upstreams: Vec<SocketAddr>,
+    upstreams: Vec<Upstream>,
+    /// Idle keep-alive connections to them.
+    pool: Pool,
 }
 
 struct Loop<H: Handler> {
@@ -594,7 +600,13 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
                     conn.phase = Phase::Open;
                     conn.close_after_write = true;
                 }
-                Outcome::Finished { close } => {
+                Outcome::Retry => retry_exchange(conn, slot, ctx),
+                Outcome::Finished { close, keep } => {
+                    if let Some((upstream, mut sock)) = keep
+                        && sock.deregister(&ctx.registry).is_ok()
+                    {
+                        ctx.pool.put(upstream, sock, ctx.now);
+                    }
                     conn.phase = Phase::Open;
                     conn.close_after_write |= close;
                     conn.idle_since = ctx.now;
@@ -843,7 +855,8 @@ impl<H: Handler> OnRequest for Dispatch<'_, H> {
 }
 
 /// Starts forwarding a request whose head is consumed from `conn.input` (its body,
-/// if any, follows there): connects to the upstream and registers it in the poll.
+/// if any, follows there): on an idle pooled connection when the request has no body,
+/// else on a new one, registered in the poll.
 fn start_exchange<H: Handler>(
     conn: &mut Conn,
     slot: usize,
@@ -852,34 +865,62 @@ fn start_exchange<H: Handler>(
     facts: RequestFacts,
     ctx: &mut Ctx<H>,
 ) -> Step {
-    let Some(addr) = ctx.upstreams.get(forward.upstream()).copied() else {
+    let index = forward.upstream();
+    let Some(upstream) = ctx.upstreams.get(index) else {
         let response = Response::text(500, "500 Internal Server Error\n\nno such upstream\n");
         queue_response(conn, &response, facts, ctx);
         conn.close_after_write = true;
         return Step::Handled;
     };
-    let max_upload = ctx.limits.max_upload_bytes as u64;
-    match Exchange::connect(forward, addr, body, facts, max_upload, ctx.now) {
-        Ok(mut exchange) => {
-            let registered = ctx.registry.register(
-                exchange.socket(),
-                upstream_token(slot),
-                Interest::READABLE | Interest::WRITABLE,
-            );
-            conn.exchange = Some(Box::new(exchange));
-            conn.phase = Phase::Proxying;
-            if let Err(e) = registered {
-                fail_exchange(conn, &ProxyError::Connect(e), ctx);
-                return Step::Handled;
-            }
-            Step::Paused
-        }
-        Err((error, mut policy)) => {
-            let response = policy.failed(&error);
+    let pooled = if body.is_none() {
+        ctx.pool.take(index, ctx.now)
+    } else {
+        None
+    };
+    let reused = pooled.is_some();
+    let sock = match pooled.map_or_else(|| UpstreamSock::connect(upstream), Ok) {
+        Ok(sock) => sock,
+        Err(e) => {
+            let response = forward.into_policy().failed(&ProxyError::Connect(e));
             queue_response(conn, &response, facts, ctx);
             conn.close_after_write = true;
-            Step::Handled
+            return Step::Handled;
         }
+    };
+    let max_upload = ctx.limits.max_upload_bytes as u64;
+    let mut exchange = Exchange::start(forward, sock, reused, body, facts, max_upload, ctx.now);
+    let registered = exchange
+        .socket()
+        .register(&ctx.registry, upstream_token(slot));
+    conn.exchange = Some(Box::new(exchange));
+    conn.phase = Phase::Proxying;
+    if let Err(e) = registered {
+        fail_exchange(conn, &ProxyError::Connect(e), ctx);
+        return Step::Handled;
+    }
+    Step::Paused
+}
+
+/// Sends the exchange's request again on a new connection: its pooled one was closed
+/// by the upstream before any of the answer arrived.
+fn retry_exchange<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) {
+    let Some(exchange) = conn.exchange.as_mut() else {
+        return;
+    };
+    let Some(upstream) = ctx.upstreams.get(exchange.upstream()) else {
+        fail_exchange(conn, &ProxyError::Closed, ctx);
+        return;
+    };
+    let started = UpstreamSock::connect(upstream).and_then(|sock| {
+        if !exchange.restart(sock) {
+            return Err(ErrorKind::ConnectionAborted.into());
+        }
+        exchange
+            .socket()
+            .register(&ctx.registry, upstream_token(slot))
+    });
+    if let Err(e) = started {
+        fail_exchange(conn, &ProxyError::Connect(e), ctx);
     }
 }
 

@@ -40,7 +40,12 @@ impl std::error::Error for ServeError {
 /// Binds `cfg.listen` and serves the app over `store` until SIGTERM or SIGINT.
 pub fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
     let listen = cfg.listen;
-    let upstreams = cfg.proxy.iter().map(|proxy| proxy.addr).collect();
+    let upstreams = cfg
+        .proxy
+        .iter()
+        .flat_map(|proxy| &proxy.apps)
+        .map(|app| app.target.upstream())
+        .collect();
     let server = Server::bind(listen, cfg.limits.clone())
         .map_err(|e| ServeError::Listen(listen, e))?
         .upstreams(upstreams);
@@ -49,10 +54,12 @@ pub fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
         "latchkey: listening on http://{addr}/ (data dir {})",
         store.dir().path().display()
     );
-    if let Some(proxy) = &cfg.proxy {
+    for app in cfg.proxy.iter().flat_map(|proxy| &proxy.apps) {
         eprintln!(
-            "latchkey: proxying to http://{} ({}); latchkey's own pages are under {}/",
-            proxy.authority, proxy.addr, cfg.prefix
+            "latchkey: proxying {} to {}; latchkey's own pages are under {}/",
+            app.host.as_deref().unwrap_or("every other host"),
+            app.target,
+            cfg.prefix
         );
     }
     server

@@ -13,9 +13,10 @@ pub mod headers;
 pub mod path;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::http::{Forward, ForwardPolicy, ProxyError, Reply, Request, Response, reason};
+use crate::http::{Forward, ForwardPolicy, ProxyError, Reply, Request, Response, Upstream, reason};
 use crate::jwt::TokenType;
 use crate::web::auth::{self, Authenticator};
 use crate::web::client_ip::{self, TrustedProxies};
@@ -32,13 +33,12 @@ pub const DEFAULT_PREFIX: &str = "/.latchkey";
 /// otherwise.
 pub const DEFAULT_USER_HEADER: &str = "Remote-User";
 
-/// The application behind latchkey and how requests reach it.
+/// The applications behind latchkey and how requests reach them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyConfig {
-    /// The upstream's `host:port` as given in `--upstream http://host:port`.
-    pub authority: String,
-    /// Its address, resolved once at start.
-    pub addr: SocketAddr,
+    /// The applications, in the order of the server's upstream list; a request goes
+    /// to the one named by its `Host`, else to the one without a host.
+    pub apps: Vec<AppRoute>,
     /// Normalised paths let through without login: exact, or a prefix ending in `/`.
     pub public: Vec<String>,
     /// The header that names the user to the application.
@@ -48,11 +48,67 @@ pub struct ProxyConfig {
     pub cache: bool,
 }
 
+/// One `--upstream [HOST=]URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRoute {
+    /// The host name (lower case, no port) whose requests go here; `None` for the
+    /// application of every other host.
+    pub host: Option<String>,
+    /// Where it listens.
+    pub target: Target,
+}
+
+/// Where an application listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `http://HOST:PORT`: the `host:port` as given, and its address resolved at start.
+    Http { authority: String, addr: SocketAddr },
+    /// `unix:/path/to.sock`.
+    Unix(PathBuf),
+}
+
+impl Target {
+    /// The HTTP layer's name for it.
+    pub fn upstream(&self) -> Upstream {
+        match self {
+            Target::Http { addr, .. } => Upstream::Tcp(*addr),
+            Target::Unix(path) => Upstream::Unix(path.clone()),
+        }
+    }
+
+    /// The `Host` of a request that came without one.
+    fn host(&self) -> &str {
+        match self {
+            Target::Http { authority, .. } => authority,
+            Target::Unix(_) => "localhost",
+        }
+    }
+
+    /// The origins under which the application may name itself in a `Location`.
+    fn origins(&self) -> Vec<String> {
+        match self {
+            Target::Http { authority, addr } => {
+                vec![format!("http://{authority}"), format!("http://{addr}")]
+            }
+            Target::Unix(_) => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Http { authority, addr } => write!(f, "http://{authority} ({addr})"),
+            Target::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
 /// Why an `--upstream` or `--public` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProxyConfigError {
-    /// Not `http://HOST:PORT` (holds the value).
+    /// Not `[HOST=]http://HOST:PORT` or `[HOST=]unix:/PATH` (holds the value).
     BadUpstream(String),
     /// The upstream's host name did not resolve (holds the value).
     Unresolved(String),
@@ -72,20 +128,49 @@ impl std::fmt::Display for ProxyConfigError {
 
 impl std::error::Error for ProxyConfigError {}
 
-/// Parses `http://HOST:PORT` (an optional trailing `/`, nothing else: no path, user
-/// or query) and resolves it now, once, so nothing resolves on the event loop.
+/// Parses one `--upstream` value: `URL` or `HOST=URL`, where `URL` is
+/// `http://HOST:PORT` (an optional trailing `/`, no path, user or query), resolved now,
+/// once, so nothing resolves on the event loop, or `unix:/absolute/path`.
 ///
 /// ```
-/// use latchkey::web::proxy::parse_upstream;
-/// let (authority, addr) = parse_upstream("http://127.0.0.1:8081/").unwrap();
-/// assert_eq!((authority.as_str(), addr.port()), ("127.0.0.1:8081", 8081));
+/// use latchkey::web::proxy::{Target, parse_upstream};
+/// let app = parse_upstream("Pihole.LAN=http://127.0.0.1:8081/").unwrap();
+/// assert_eq!(app.host.as_deref(), Some("pihole.lan"));
+/// assert!(matches!(app.target, Target::Http { ref authority, .. } if authority == "127.0.0.1:8081"));
+/// let unix = parse_upstream("unix:/run/octoprint.sock").unwrap();
+/// assert_eq!(unix.host, None);
 /// assert!(parse_upstream("https://127.0.0.1:8081").is_err());
 /// assert!(parse_upstream("http://127.0.0.1:8081/admin").is_err());
-/// assert!(parse_upstream("http://user@127.0.0.1:8081").is_err());
+/// assert!(parse_upstream("unix:relative.sock").is_err());
 /// ```
-pub fn parse_upstream(value: &str) -> Result<(String, SocketAddr), ProxyConfigError> {
+pub fn parse_upstream(value: &str) -> Result<AppRoute, ProxyConfigError> {
     let bad = || ProxyConfigError::BadUpstream(value.to_owned());
-    let rest = value.strip_prefix("http://").ok_or_else(bad)?;
+    let (host, url) = if value.starts_with("http://") || value.starts_with("unix:") {
+        (None, value)
+    } else {
+        let (host, url) = value.split_once('=').ok_or_else(bad)?;
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let valid = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+            && host.ends_with(']') == host.starts_with('[')
+            && (host.starts_with('[') || !host.contains(':'));
+        if !valid {
+            return Err(bad());
+        }
+        (Some(host), url)
+    };
+    if let Some(path) = url.strip_prefix("unix:") {
+        if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control()) {
+            return Err(bad());
+        }
+        return Ok(AppRoute {
+            host,
+            target: Target::Unix(PathBuf::from(path)),
+        });
+    }
+    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     let valid = !authority.is_empty()
         && authority
@@ -101,7 +186,36 @@ pub fn parse_upstream(value: &str) -> Result<(String, SocketAddr), ProxyConfigEr
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| ProxyConfigError::Unresolved(value.to_owned()))?;
-    Ok((authority.to_owned(), addr))
+    Ok(AppRoute {
+        host,
+        target: Target::Http {
+            authority: authority.to_owned(),
+            addr,
+        },
+    })
+}
+
+/// The host a request names, lower case, without port or trailing dot.
+///
+/// ```
+/// use latchkey::web::proxy::request_host;
+/// assert_eq!(request_host(b"PiHole.lan:8080"), "pihole.lan");
+/// assert_eq!(request_host(b"[::1]:8080"), "[::1]");
+/// assert_eq!(request_host(b"printer.lan."), "printer.lan");
+/// ```
+pub fn request_host(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value.trim_ascii()).to_ascii_lowercase();
+    let host = match text.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() => {
+            if host.starts_with('[') || !host.contains(':') {
+                host
+            } else {
+                text.as_str()
+            }
+        }
+        _ => text.as_str(),
+    };
+    host.trim_end_matches('.').to_owned()
 }
 
 /// Checks a `--public` path: it must be its own normal form and not under `prefix`.
@@ -172,6 +286,20 @@ impl Proxy {
             target.push('?');
             target.push_str(query);
         }
+        let host = req.header("host").map(request_host);
+        let chosen = self
+            .cfg
+            .apps
+            .iter()
+            .position(|app| app.host.is_some() && app.host == host)
+            .or_else(|| self.cfg.apps.iter().position(|app| app.host.is_none()));
+        let Some((index, app)) = chosen.and_then(|i| Some((i, self.cfg.apps.get(i)?))) else {
+            return Reply::Respond(self.message(
+                404,
+                "No application is served at this host.",
+                api,
+            ));
+        };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -197,24 +325,22 @@ impl Proxy {
             client_ip: auth::client_ip(req, &self.trusted),
             proto: if https { "https" } else { "http" },
             drop_authorization: via_token,
-            upstream_host: &self.cfg.authority,
+            upstream_host: app.target.host(),
         };
         let policy = Policy {
             api,
             cache: self.cfg.cache,
-            origins: vec![
-                format!("http://{}", self.cfg.authority),
-                format!("http://{}", self.cfg.addr),
-            ],
+            origins: app.target.origins(),
             title: self.title.clone(),
             stylesheet: self.stylesheet.clone(),
         };
-        let forward = Forward::new(0, req.method(), &target, Box::new(policy)).and_then(|mut f| {
-            for (name, value) in headers::forwarded_headers(req, &added) {
-                f.header(&name, &value)?;
-            }
-            Ok(f)
-        });
+        let forward =
+            Forward::new(index, req.method(), &target, Box::new(policy)).and_then(|mut f| {
+                for (name, value) in headers::forwarded_headers(req, &added) {
+                    f.header(&name, &value)?;
+                }
+                Ok(f)
+            });
         match forward {
             Ok(forward) => Reply::Forward(forward),
             // Every part was checked by the parser already; refuse rather than guess.
@@ -365,15 +491,25 @@ mod tests {
     }
 
     #[test]
-    fn upstreams_are_plain_http_host_and_port() {
+    fn upstreams_are_plain_http_host_and_port_or_a_unix_socket() {
         for good in [
             "http://127.0.0.1:8081",
             "http://localhost:5000/",
             "http://[::1]:80",
+            "pihole.lan=http://127.0.0.1:8081",
+            "printer=unix:/run/octoprint.sock",
+            "[fd00::1]=http://127.0.0.1:1",
+            "unix:/tmp/a=b.sock",
         ] {
             assert!(parse_upstream(good).is_ok(), "{good}");
         }
         for bad in [
+            "=http://127.0.0.1:8081",
+            "a b=http://127.0.0.1:8081",
+            "pi.lan:80=http://127.0.0.1:8081",
+            "pi.lan=127.0.0.1:8081",
+            "unix:",
+            "unix:run/x.sock",
             "127.0.0.1:8081",
             "http://127.0.0.1",
             "http://127.0.0.1:0",

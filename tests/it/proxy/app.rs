@@ -3,7 +3,9 @@
 //! close-delimited, large, slow, dying midway, invalid), and a dead address.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -31,11 +33,78 @@ pub fn start_app() -> App {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
             let counter = Arc::clone(&counter);
             std::thread::spawn(move || serve_one(stream, port, &counter));
         }
     });
     App { port, requests }
+}
+
+/// Starts the same application on a Unix socket at `path`; the count of requests.
+pub fn start_unix_app(path: &Path) -> Arc<AtomicUsize> {
+    let listener = UnixListener::bind(path).unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+            let counter = Arc::clone(&counter);
+            std::thread::spawn(move || serve_one(stream, 0, &counter));
+        }
+    });
+    requests
+}
+
+/// An application that keeps its connections open between requests.
+pub struct KeepAliveApp {
+    pub port: u16,
+    /// Connections it accepted.
+    pub connections: Arc<AtomicUsize>,
+    /// Requests it answered.
+    pub requests: Arc<AtomicUsize>,
+}
+
+/// Starts an HTTP/1.1 application that answers every request on a connection
+/// (`200`, body `request N`), closes a connection idle for `idle_close`, and, with
+/// `close_after_each`, closes after every answer without saying so.
+pub fn start_keepalive_app(idle_close: Duration, close_after_each: bool) -> KeepAliveApp {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (conns, reqs) = (Arc::clone(&connections), Arc::clone(&requests));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            conns.fetch_add(1, Ordering::SeqCst);
+            let reqs = Arc::clone(&reqs);
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(idle_close));
+                let mut reader = BufReader::new(stream);
+                while read_request(&mut reader).is_some() {
+                    let n = reqs.fetch_add(1, Ordering::SeqCst) + 1;
+                    let body = format!("request {n}");
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    let out = reader.get_mut();
+                    if out.write_all(head.as_bytes()).is_err()
+                        || out.write_all(body.as_bytes()).is_err()
+                    {
+                        return;
+                    }
+                    if close_after_each {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    KeepAliveApp {
+        port,
+        connections,
+        requests,
+    }
 }
 
 /// A port with nothing listening: connections are refused.
@@ -64,7 +133,7 @@ struct Received {
     body: Vec<u8>,
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Received> {
+fn read_request<S: Read>(reader: &mut BufReader<S>) -> Option<Received> {
     let mut head = String::new();
     loop {
         let mut line = String::new();
@@ -109,13 +178,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Received> {
     Some(Received { head, path, body })
 }
 
-fn serve_one(stream: TcpStream, port: u16, counter: &AtomicUsize) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
-    let mut out = stream.try_clone().unwrap();
+fn serve_one<S: Read + Write>(stream: S, port: u16, counter: &AtomicUsize) {
     let mut reader = BufReader::new(stream);
     let Some(req) = read_request(&mut reader) else {
         return;
     };
+    let out = reader.get_mut();
     counter.fetch_add(1, Ordering::SeqCst);
     let query_n = |name: &str| -> usize {
         req.head
@@ -129,7 +197,7 @@ fn serve_one(stream: TcpStream, port: u16, counter: &AtomicUsize) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    let reply = |out: &mut TcpStream, status: &str, headers: &str, body: &[u8]| {
+    let reply = |out: &mut S, status: &str, headers: &str, body: &[u8]| {
         let head = format!(
             "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
@@ -139,7 +207,7 @@ fn serve_one(stream: TcpStream, port: u16, counter: &AtomicUsize) {
     };
     match req.path.as_str() {
         "/static/app.css" => reply(
-            &mut out,
+            out,
             "200 OK",
             "Content-Type: text/css\r\nCache-Control: public, max-age=600\r\n",
             b"body { color: red }\n",
@@ -159,7 +227,7 @@ fn serve_one(stream: TcpStream, port: u16, counter: &AtomicUsize) {
         }
         "/big" => {
             let n = query_n("bytes");
-            reply(&mut out, "200 OK", "", &pattern(n));
+            reply(out, "200 OK", "", &pattern(n));
         }
         "/big-chunked" => {
             let data = pattern(query_n("bytes"));
@@ -182,19 +250,19 @@ fn serve_one(stream: TcpStream, port: u16, counter: &AtomicUsize) {
             );
         }
         "/redirect" => reply(
-            &mut out,
+            out,
             "302 Found",
             &format!("Location: http://127.0.0.1:{port}/landing?from=app\r\n"),
             b"",
         ),
         "/elsewhere" => reply(
-            &mut out,
+            out,
             "302 Found",
             "Location: http://example.org/landing\r\n",
             b"",
         ),
         "/cookies" => reply(
-            &mut out,
+            out,
             "200 OK",
             "Set-Cookie: latchkey_session=forged; Path=/\r\n\
              Set-Cookie: __Host-latchkey_session=forged; Path=/; Secure\r\n\
@@ -204,7 +272,7 @@ fn serve_one(stream: TcpStream, port: u16, counter: &AtomicUsize) {
         ),
         "/slow" => {
             std::thread::sleep(Duration::from_secs(4));
-            reply(&mut out, "200 OK", "", b"too late");
+            reply(out, "200 OK", "", b"too late");
         }
         "/die" => {
             let _ = out.write_all(
@@ -223,14 +291,19 @@ fn serve_one(stream: TcpStream, port: u16, counter: &AtomicUsize) {
             );
         }
         "/silent" => {}
+        "/early-hints" => {
+            let _ = out
+                .write_all(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n");
+            reply(out, "200 OK", "", b"after the hints");
+        }
         "/upload" => {
             let body = format!("len={} fnv={:016x}", req.body.len(), fnv(&req.body));
-            reply(&mut out, "200 OK", "", body.as_bytes());
+            reply(out, "200 OK", "", body.as_bytes());
         }
         _ => {
             let mut body = format!("ECHO UPSTREAM\r\n{}", req.head).into_bytes();
             body.extend_from_slice(format!("body-len={}\r\n", req.body.len()).as_bytes());
-            reply(&mut out, "200 OK", "Content-Type: text/plain\r\n", &body);
+            reply(out, "200 OK", "Content-Type: text/plain\r\n", &body);
         }
     }
 }

@@ -92,4 +92,9 @@ fn a_post_without_a_body_still_says_its_length() {
     assert_eq!(echoed_header(&body, "content-length"), ["0"], "{body}");
     let get = srv.get("/page", &[("Authorization", &auth)]);
     assert!(echoed_header(&get.text(), "content-length").is_empty());
+    // A request with a body gets an upstream connection of its own.
+    let with_body = srv.post("/form", &[("Authorization", &auth)], b"a=1");
+    let body = with_body.text();
+    assert_eq!(echoed_header(&body, "content-length"), ["3"], "{body}");
+    assert_eq!(echoed_header(&body, "connection"), ["close"], "{body}");
 }

@@ -4,6 +4,7 @@
 //! response framing, failures, and bodies streamed both ways.
 
 mod app;
+mod apps;
 mod bodies;
 mod failures;
 mod framing;
