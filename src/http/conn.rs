@@ -133,7 +133,7 @@ impl Conn {
             Phase::Proxying => self
                 .exchange
                 .as_ref()
-                .map(|exchange| exchange.last_progress + limits.upstream_timeout),
+                .map(|exchange| exchange.last_progress + exchange.idle_limit(limits)),
             Phase::Open => Some(if let Some(since) = self.write_waiting_since {
                 since + limits.request_deadline
             } else if let Some(started) = self.request_started {

@@ -78,6 +78,9 @@ pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// upstream, upstream to client); a side whose buffer is full is not read until the
 /// other side has taken some of it.
 pub const PROXY_BUFFER_BYTES: usize = 32 * 1024;
+/// How long a tunnel (an upgraded connection, e.g. a WebSocket) may go without a byte
+/// moving either way before both of its connections close.
+pub const TUNNEL_IDLE: Duration = Duration::from_secs(3600);
 /// Idle keep-alive connections kept to each upstream for the next request.
 pub const UPSTREAM_POOL: usize = 4;
 /// How long an idle upstream connection is kept.
@@ -123,6 +126,8 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// See [`PROXY_BUFFER_BYTES`].
     pub proxy_buffer_bytes: usize,
+    /// See [`TUNNEL_IDLE`].
+    pub tunnel_idle: Duration,
     /// See [`UPSTREAM_POOL`].
     pub upstream_pool: usize,
     /// See [`UPSTREAM_POOL_IDLE`].
@@ -148,6 +153,7 @@ impl Default for Limits {
             max_upload_bytes: MAX_UPLOAD_BYTES,
             upstream_timeout: UPSTREAM_TIMEOUT,
             proxy_buffer_bytes: PROXY_BUFFER_BYTES,
+            tunnel_idle: TUNNEL_IDLE,
             upstream_pool: UPSTREAM_POOL,
             upstream_pool_idle: UPSTREAM_POOL_IDLE,
         }

@@ -78,6 +78,12 @@ pub trait Handler {
     fn body_streams(&self, _req: &Request<'_>) -> bool {
         false
     }
+    /// Whether the credential a forwarded exchange runs on ([`Forward::ticket`]) is
+    /// still good; asked about once a second, after [`Handler::tick`], for every
+    /// exchange under way that has one. `false` closes the exchange's connections.
+    fn still_allowed(&mut self, _ticket: &[u8]) -> bool {
+        true
+    }
     /// Called on the loop thread with the offloaded work's result, for the same request.
     /// Not called if the client has gone away meanwhile (the result is dropped).
     fn complete(&mut self, done: Self::Done) -> Response;

@@ -60,6 +60,11 @@ pub struct Forward {
     /// The method gives content a meaning (POST, PUT, PATCH): a request without a body
     /// is sent with `Content-Length: 0` (RFC 9110 §8.6).
     expects_content: bool,
+    /// The protocol to switch to (`websocket`), when the client asked to upgrade.
+    upgrade: Option<String>,
+    /// The credential the exchange runs on, checked again every second
+    /// ([`Handler::still_allowed`](super::Handler::still_allowed)).
+    ticket: Option<Vec<u8>>,
     policy: Box<dyn ForwardPolicy>,
 }
 
@@ -88,6 +93,8 @@ impl Forward {
             upstream,
             head,
             expects_content: matches!(method, "POST" | "PUT" | "PATCH"),
+            upgrade: None,
+            ticket: None,
             policy,
         })
     }
@@ -106,6 +113,26 @@ impl Forward {
     /// The upstream's number.
     pub fn upstream(&self) -> usize {
         self.upstream
+    }
+
+    /// Asks the upstream to switch to `protocol` (RFC 9110 §7.8: `Connection: Upgrade`
+    /// and `Upgrade: protocol` are sent). If it answers 101, the client gets the 101
+    /// and the connection becomes a byte tunnel between the two until either closes,
+    /// nothing moves for `Limits::tunnel_idle`, or the ticket is no longer allowed.
+    /// The request must have no body.
+    pub fn upgrade(&mut self, protocol: &str) -> Result<(), HeaderError> {
+        if protocol.is_empty() || !protocol.bytes().all(is_tchar) {
+            return Err(HeaderError::InvalidValue);
+        }
+        self.upgrade = Some(protocol.to_owned());
+        Ok(())
+    }
+
+    /// The credential this exchange runs on: while it lasts, the server asks the
+    /// handler about once a second whether it is still allowed, and cuts the exchange
+    /// (a tunnel, a long download or event stream) when it is not.
+    pub fn ticket(&mut self, ticket: Vec<u8>) {
+        self.ticket = Some(ticket);
     }
 
     /// The policy, to answer a forward that could not start.
@@ -196,6 +223,8 @@ enum Download {
     Body { relay: Relay, chunked_out: bool },
     /// All of the response is queued for the client.
     Done,
+    /// Switched protocols: bytes pass both ways as they are.
+    Tunnel,
 }
 
 /// How the upstream delimits the body being relayed.
@@ -217,6 +246,10 @@ pub(crate) struct Exchange {
     retry_head: Option<Vec<u8>>,
     /// The request asked to keep the upstream connection (it had no body).
     keep_upstream: bool,
+    /// The protocol the request asked to switch to.
+    upgrade: Option<String>,
+    /// See [`Forward::ticket`].
+    pub(crate) ticket: Option<Vec<u8>>,
     /// The response allows keeping the connection: HTTP/1.1, no `Connection: close`,
     /// delimited by length or last chunk.
     reusable_response: bool,
@@ -282,6 +315,8 @@ impl Exchange {
             upstream,
             head,
             expects_content,
+            upgrade,
+            ticket,
             policy,
         } = forward;
         let mut to_upstream = head;
@@ -305,9 +340,14 @@ impl Exchange {
                 Upload::Chunked(ChunkedDecoder::new(max_upload))
             }
         };
-        // Only a request without a body may keep (or reuse) the upstream connection.
-        let keep_upstream = body.is_none();
-        if !keep_upstream {
+        // Only a request without a body may keep (or reuse) the upstream connection;
+        // an upgrade takes the connection for good.
+        let keep_upstream = body.is_none() && upgrade.is_none();
+        if let Some(protocol) = &upgrade {
+            to_upstream.extend_from_slice(b"Connection: Upgrade\r\nUpgrade: ");
+            to_upstream.extend_from_slice(protocol.as_bytes());
+            to_upstream.extend_from_slice(b"\r\n");
+        } else if !keep_upstream {
             to_upstream.extend_from_slice(b"Connection: close\r\n");
         }
         to_upstream.extend_from_slice(b"\r\n");
@@ -318,6 +358,8 @@ impl Exchange {
             reused,
             retry_head: reused.then(|| to_upstream.clone()),
             keep_upstream,
+            upgrade,
+            ticket,
             reusable_response: false,
             facts,
             policy,
@@ -372,6 +414,20 @@ impl Exchange {
     /// Whether the client's body is still coming.
     fn uploading(&self) -> bool {
         !matches!(self.upload, Upload::Done)
+    }
+
+    /// Whether the connection has switched protocols.
+    fn tunnel(&self) -> bool {
+        matches!(self.download, Download::Tunnel)
+    }
+
+    /// How long the exchange may go without a byte moving.
+    pub(crate) fn idle_limit(&self, limits: &Limits) -> std::time::Duration {
+        if self.tunnel() {
+            limits.tunnel_idle
+        } else {
+            limits.upstream_timeout
+        }
     }
 
     fn pending_upstream(&self) -> usize {
@@ -431,13 +487,31 @@ fn drive_exchange(
                 Err(e) => return Outcome::Failed(ProxyError::Connect(e)),
             }
         }
-        // Client → its input buffer, while its body is coming and there is room.
-        if x.uploading() && !x.upload_cut && conn.input.len() < cap {
+        // Client → its input buffer, while its body is coming (or the tunnel is open)
+        // and there is room.
+        if (x.uploading() || x.tunnel()) && !x.upload_cut && conn.input.len() < cap {
             match read_some(&mut conn.sock, &mut conn.input, cap, scratch) {
                 ReadResult::Got => moved = true,
                 ReadResult::Blocked => {}
+                ReadResult::Eof if x.tunnel() => {
+                    // The client is done: pass on what it sent last (a close frame),
+                    // then close both.
+                    x.to_upstream.extend_from_slice(&conn.input);
+                    let _ = write_some(&mut x.sock, &x.to_upstream[x.sent..]);
+                    return Outcome::Close;
+                }
                 // The client went away in the middle of its body.
                 ReadResult::Eof | ReadResult::Failed => return Outcome::Close,
+            }
+        }
+        // In a tunnel, the client's bytes go to the upstream as they are.
+        if x.tunnel() && !x.upload_cut && !conn.input.is_empty() {
+            let take = cap
+                .saturating_sub(x.pending_upstream())
+                .min(conn.input.len());
+            if take > 0 {
+                x.to_upstream.extend(conn.input.drain(..take));
+                moved = true;
             }
         }
         // Client input → the upstream's buffer, re-framed.
@@ -623,6 +697,17 @@ fn take_body(x: &mut Exchange, input: &mut Vec<u8>, room: usize) -> Result<bool,
 fn relay(x: &mut Exchange, conn: &mut Conn, cap: usize, draining: bool) -> Result<bool, Outcome> {
     match &mut x.download {
         Download::Done => Ok(false),
+        Download::Tunnel => {
+            let take = cap
+                .saturating_sub(conn.pending_output())
+                .min(x.from_upstream.len());
+            conn.output.extend(x.from_upstream.drain(..take));
+            if x.from_upstream.is_empty() && x.upstream_eof {
+                // The upstream is done: send what is left, then close.
+                return Err(Outcome::Cut);
+            }
+            Ok(take > 0)
+        }
         Download::Head => {
             let head = match parse_response_head(&x.from_upstream, x.facts.head_only) {
                 Ok(Some(head)) => head,
@@ -632,13 +717,31 @@ fn relay(x: &mut Exchange, conn: &mut Conn, cap: usize, draining: bool) -> Resul
                 Err(e) => return Err(Outcome::Failed(ProxyError::Response(e))),
             };
             x.from_upstream.drain(..head.head_len);
-            if head.status == 101 {
-                // Never asked for: `Upgrade` is not forwarded outside a tunnel.
-                return Err(Outcome::Failed(ProxyError::Response(
-                    ResponseError::BadStatus,
-                )));
-            }
             let mut headers = head.headers;
+            if head.status == 101 {
+                // Only an upgrade that was asked for (RFC 9110 §15.2.2), by an HTTP/1.1
+                // client.
+                let Some(protocol) = x.upgrade.clone() else {
+                    return Err(Outcome::Failed(ProxyError::Response(
+                        ResponseError::BadStatus,
+                    )));
+                };
+                if x.facts.version != Version::Http11 {
+                    return Err(Outcome::Failed(ProxyError::Response(
+                        ResponseError::BadStatus,
+                    )));
+                }
+                x.policy.response_head(head.status, &mut headers);
+                let out = &mut conn.output;
+                out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+                write_fields(out, &headers);
+                out.extend_from_slice(b"Connection: Upgrade\r\nUpgrade: ");
+                out.extend_from_slice(protocol.as_bytes());
+                out.extend_from_slice(b"\r\n\r\n");
+                x.answered = true;
+                x.download = Download::Tunnel;
+                return Ok(true);
+            }
             x.policy.response_head(head.status, &mut headers);
             if head.status < 200 {
                 // Interim answers (100 Continue, 103 Early Hints) go on to HTTP/1.1

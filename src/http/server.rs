@@ -261,6 +261,7 @@ impl Server {
                 next_tick = now + TICK;
                 state.ctx.handler.tick(SystemTime::now());
                 state.ctx.pool.prune(now);
+                state.check_tickets();
                 state.ctx.now = Instant::now();
             }
             if state.accept_pending && state.ctx.now >= state.accept_resume {
@@ -540,6 +541,23 @@ impl<H: Handler> Loop<H> {
             conn.phase = Phase::Open;
             queue_response(conn, &response, facts, &self.ctx);
             self.drive(slot);
+        }
+    }
+
+    /// Closes every exchange whose credential the handler no longer allows (a tunnel
+    /// after its session was signed out, revoked or expired).
+    fn check_tickets(&mut self) {
+        for slot in 0..self.conns.len() {
+            let refused = self
+                .conns
+                .get(slot)
+                .and_then(Option::as_ref)
+                .and_then(|conn| conn.exchange.as_ref())
+                .and_then(|exchange| exchange.ticket.as_deref())
+                .is_some_and(|ticket| !self.ctx.handler.still_allowed(ticket));
+            if refused {
+                self.close(slot);
+            }
         }
     }
 

@@ -855,6 +855,13 @@ impl Handler for App {
         self.proxy.as_ref().is_some_and(|proxy| proxy.takes(req))
     }
 
+    fn still_allowed(&mut self, ticket: &[u8]) -> bool {
+        let authn = self.authenticator();
+        self.proxy
+            .as_ref()
+            .is_none_or(|proxy| proxy.still_allowed(ticket, &authn))
+    }
+
     fn complete(&mut self, done: LoginDone) -> Response {
         self.finish_login(done)
     }

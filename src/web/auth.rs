@@ -153,6 +153,17 @@ impl<'a> Authenticator<'a> {
         let value = cookie_value(req, cookie_name)
             .map_err(AuthError::Cookie)?
             .ok_or(AuthError::NoCredentials)?;
+        self.session_value(value, cookie_name, now)
+    }
+
+    /// Checks the value of a session cookie called `cookie_name`, as
+    /// [`Authenticator::session`] does once it has found it in a request.
+    pub fn session_value(
+        &self,
+        value: &str,
+        cookie_name: &str,
+        now: u64,
+    ) -> Result<Session, AuthError> {
         let session = cookie::session::open(value, cookie_name, &self.keys.session, now)
             .map_err(AuthError::Cookie)?;
         self.admit(Verified::Session(&session))?;

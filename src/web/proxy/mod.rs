@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::http::upstream::list_items;
 use crate::http::{Forward, ForwardPolicy, ProxyError, Reply, Request, Response, Upstream, reason};
 use crate::jwt::TokenType;
 use crate::web::auth::{self, Authenticator};
@@ -243,6 +244,8 @@ pub struct Proxy {
     stylesheet: String,
     title: String,
     trusted: TrustedProxies,
+    /// Hosts a WebSocket's `Origin` may name besides the request's own.
+    allowed_hosts: Vec<String>,
 }
 
 impl Proxy {
@@ -254,6 +257,7 @@ impl Proxy {
             stylesheet: format!("{}{}", web.prefix, pages::style_route()),
             title: web.title.clone(),
             trusted: web.trusted_proxies.clone(),
+            allowed_hosts: web.allowed_hosts.clone(),
             cfg,
         }
     }
@@ -303,11 +307,30 @@ impl Proxy {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let (user, via_token) = if path::is_public(&normal, &self.cfg.public) {
-            (None, false)
+        // A WebSocket is opened by the browser for any page's script, so its `Origin`
+        // must be this site (cross-site WebSocket hijacking), and it always needs a
+        // login, even on a public path.
+        let websocket = req.method() == "GET"
+            && req
+                .headers_all("upgrade")
+                .flat_map(list_items)
+                .any(|p| p.eq_ignore_ascii_case(b"websocket"));
+        if websocket
+            && let Some(origin) = req.header("origin")
+            && !same_origin(origin, req.header("host"), &self.allowed_hosts)
+        {
+            return Reply::Respond(self.message(403, "Cross-site WebSocket refused.", api));
+        }
+        let (user, via_token, ticket) = if path::is_public(&normal, &self.cfg.public) && !websocket
+        {
+            (None, false, None)
         } else {
             match identify(req, authn, secure, now) {
-                Ok((user, via_token)) => (Some(user), via_token),
+                Ok(identity) => (
+                    Some(identity.user),
+                    identity.via_token,
+                    Some(identity.ticket),
+                ),
                 Err(e) => return Reply::Respond(self.refuse(req, e, &target, api, now)),
             }
         };
@@ -338,6 +361,12 @@ impl Proxy {
             Forward::new(index, req.method(), &target, Box::new(policy)).and_then(|mut f| {
                 for (name, value) in headers::forwarded_headers(req, &added) {
                     f.header(&name, &value)?;
+                }
+                if websocket {
+                    f.upgrade("websocket")?;
+                }
+                if let Some(ticket) = ticket {
+                    f.ticket(ticket);
                 }
                 Ok(f)
             });
@@ -375,24 +404,91 @@ impl Proxy {
     fn message(&self, status: u16, text: &str, api: bool) -> Response {
         message(&self.title, &self.stylesheet, status, text, api)
     }
+
+    /// Whether the credential of an exchange under way (its ticket, see [`identify`])
+    /// is still good: checked again from scratch, the way it was checked first, so a
+    /// session signed out, revoked or expired ends its WebSockets and streams.
+    pub fn still_allowed(&self, ticket: &[u8], authn: &Authenticator<'_>) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let Ok(ticket) = std::str::from_utf8(ticket) else {
+            return false;
+        };
+        match ticket.split_once('\n') {
+            Some(("token", token)) => authn.token(token, TokenType::Access, now).is_ok(),
+            Some((cookie_name, value)) => authn.session_value(value, cookie_name, now).is_ok(),
+            None => false,
+        }
+    }
 }
 
-/// The user of `req`: its session cookie, or else its bearer token (then `true`: the
-/// token is latchkey's and is not passed on). A session wins so that an application's
-/// own `Authorization` reaches it from a logged-in browser.
+/// Whether a WebSocket's `Origin` names the request's own `host` or an allowed host
+/// (RFC 6455 §10.2: the server checks `Origin` against cross-site use).
+///
+/// ```
+/// use latchkey::web::proxy::same_origin;
+/// assert!(same_origin(b"http://pi.lan:8080", Some(b"PI.lan:8080"), &[]));
+/// assert!(same_origin(b"https://admin.example", Some(b"10.0.0.2"), &["admin.example".into()]));
+/// assert!(!same_origin(b"http://evil.example", Some(b"pi.lan"), &[]));
+/// assert!(!same_origin(b"http://pi.lan.evil.example", Some(b"pi.lan"), &[]));
+/// assert!(!same_origin(b"null", Some(b"pi.lan"), &[]));
+/// ```
+pub fn same_origin(origin: &[u8], host: Option<&[u8]>, allowed: &[String]) -> bool {
+    let origin = origin.trim_ascii().to_ascii_lowercase();
+    let Some(rest) = origin
+        .strip_prefix(b"http://")
+        .or_else(|| origin.strip_prefix(b"https://"))
+    else {
+        return false;
+    };
+    if host.is_some_and(|host| host.trim_ascii().eq_ignore_ascii_case(rest)) {
+        return true;
+    }
+    let bare = request_host(rest);
+    allowed.iter().any(|a| *a == bare || a.as_bytes() == rest)
+}
+
+/// Who a forwarded request speaks for.
+struct Identified {
+    user: String,
+    /// It came with latchkey's bearer token, which is not passed on.
+    via_token: bool,
+    /// The credential, to be checked again while the exchange lasts: `NAME\nVALUE` of
+    /// the session cookie, or `token\nTOKEN`.
+    ticket: Vec<u8>,
+}
+
+/// The user of `req`: its session cookie, or else its bearer token. A session wins so
+/// that an application's own `Authorization` reaches it from a logged-in browser.
 fn identify(
     req: &Request<'_>,
     authn: &Authenticator<'_>,
     secure: bool,
     now: u64,
-) -> Result<(String, bool), AuthError> {
-    match authn.session(req, auth::session_cookie_name(secure), now) {
-        Ok(session) => Ok((session.user, false)),
+) -> Result<Identified, AuthError> {
+    let cookie_name = auth::session_cookie_name(secure);
+    match authn.session(req, cookie_name, now) {
+        Ok(session) => {
+            let value = auth::cookie_value(req, cookie_name)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            Ok(Identified {
+                user: session.user,
+                via_token: false,
+                ticket: format!("{cookie_name}\n{value}").into_bytes(),
+            })
+        }
         Err(session_error) => match req.header("authorization") {
             Some(header) => {
                 let token = auth::bearer_token(header)?;
                 let user = authn.token(token, TokenType::Access, now)?;
-                Ok((user.to_owned(), true))
+                Ok(Identified {
+                    user: user.to_owned(),
+                    via_token: true,
+                    ticket: format!("token\n{token}").into_bytes(),
+                })
             }
             None => Err(session_error),
         },

@@ -291,6 +291,23 @@ fn serve_one<S: Read + Write>(stream: S, port: u16, counter: &AtomicUsize) {
             );
         }
         "/silent" => {}
+        "/events" => {
+            // A server-sent event stream: one event every 300 ms, six in all.
+            let _ = out.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                  Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+            );
+            for n in 1..=6 {
+                if out
+                    .write_all(format!("data: event {n}\n\n").as_bytes())
+                    .is_err()
+                {
+                    return;
+                }
+                let _ = out.flush();
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
         "/early-hints" => {
             let _ = out
                 .write_all(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n");

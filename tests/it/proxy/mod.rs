@@ -10,6 +10,7 @@ mod failures;
 mod framing;
 mod headers;
 mod paths;
+mod websocket;
 
 use crate::common::*;
 use std::net::SocketAddr;
