@@ -81,8 +81,10 @@ pub const PROXY_BUFFER_BYTES: usize = 32 * 1024;
 /// How long a tunnel (an upgraded connection, e.g. a WebSocket) may go without a byte
 /// moving either way before both of its connections close.
 pub const TUNNEL_IDLE: Duration = Duration::from_secs(3600);
-/// Idle keep-alive connections kept to each upstream for the next request.
-pub const UPSTREAM_POOL: usize = 4;
+/// Idle keep-alive connections kept to each upstream for the next request (as nginx's
+/// `keepalive 32`): enough for the requests a few browsers have in flight, so that a busy
+/// page does not open and close a connection per request.
+pub const UPSTREAM_POOL: usize = 32;
 /// How long an idle upstream connection is kept.
 pub const UPSTREAM_POOL_IDLE: Duration = Duration::from_secs(10);
 
