@@ -109,7 +109,15 @@ fn ws_echo_one(stream: TcpStream, count: &AtomicUsize) {
         .map(|(_, v)| v.trim().to_owned());
     let stream = reader.get_mut();
     let Some(key) = key else {
-        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        // Not an upgrade: the app's page, which opens a WebSocket to /ws.
+        let user = echoed_header(&format!("\r\n{head}"), "remote-user").join(",");
+        let page = APP_PAGE.replace("USER", &user);
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let _ = stream.write_all(answer.as_bytes());
         return;
     };
     count.fetch_add(1, Ordering::SeqCst);
@@ -131,6 +139,14 @@ fn ws_echo_one(stream: TcpStream, count: &AtomicUsize) {
         }
     }
 }
+
+/// The app's page for the browser walk: who it was sent, and what its WebSocket echoed.
+const APP_PAGE: &str = "<!doctype html><title>app</title>\
+<p id=who>USER</p><p id=ws>connecting</p><a id=signout href=/.latchkey/logout>Sign out</a>\
+<script>const ws = new WebSocket('ws://' + location.host + '/ws');\
+ws.onopen = () => ws.send('ping');\
+ws.onmessage = (e) => { if (e.data === 'ping') document.getElementById('ws').textContent = 'echo: ping'; };\
+</script>";
 
 /// Opens a WebSocket through latchkey with `headers`; the raw answer head and the
 /// stream (ready for frames if the answer was 101).
@@ -368,4 +384,43 @@ fn server_sent_events_flow_as_they_are_produced() {
         "first event after {first:?}: buffered?"
     );
     assert!(text.ends_with("0\r\n\r\n"), "stream cut: {text}");
+}
+
+/// Chromium through latchkey as the proxy: a deep link, the login form, back on the app's
+/// page, its WebSocket working, sign-out, and the back button showing the login page
+/// (tests/browser/upstream.mjs). Skips where no browser is installed.
+#[test]
+fn chromium_walks_through_latchkey_with_a_websocket_on_the_page() {
+    if let Some(why) = browser_missing() {
+        skip(&why);
+        return;
+    }
+    let (port, handshakes) = start_ws_echo();
+    let (tmp, srv) = start_proxy(port, &[]);
+    let run = run_browser_script(
+        "upstream.mjs",
+        &[
+            ("BROWSER_TEST_URL", format!("http://{}", srv.addr)),
+            ("BROWSER_TEST_START", "/app/page?tab=1".to_owned()),
+            ("BROWSER_TEST_PREFIX", PREFIX.to_owned()),
+            ("BROWSER_TEST_USER", USER.to_owned()),
+            ("BROWSER_TEST_PASSWORD", PASSWORD.to_owned()),
+        ],
+        &tmp,
+    );
+    let report = format!(
+        "{}\n--- latchkey stderr ---\n{}",
+        run.report,
+        srv.log.text()
+    );
+    assert!(
+        run.passed,
+        "the browser walk through latchkey failed\n{report}"
+    );
+    assert!(
+        run.stdout
+            .contains("browser upstream walk: all checks passed"),
+        "{report}"
+    );
+    assert!(handshakes.load(Ordering::SeqCst) >= 1, "{report}");
 }
