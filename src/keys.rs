@@ -70,6 +70,10 @@ pub enum KeyError {
     BadKid,
     /// The operating system gave no random bytes.
     Random,
+    /// No key of the keyring has this id.
+    UnknownKid(String),
+    /// The key with this id is the current one, which signs: it cannot be dropped.
+    CurrentKid(String),
 }
 
 impl fmt::Display for KeyError {
@@ -85,6 +89,13 @@ impl fmt::Display for KeyError {
             KeyError::Empty => f.write_str("no key; run: latchkey key rotate"),
             KeyError::BadKid => f.write_str("key id must be 1-32 printable ascii characters"),
             KeyError::Random => f.write_str("operating system randomness unavailable"),
+            KeyError::UnknownKid(kid) => write!(f, "no key {kid}; see: latchkey key list"),
+            KeyError::CurrentKid(kid) => {
+                write!(
+                    f,
+                    "key {kid} signs; run latchkey key rotate first, then drop it"
+                )
+            }
         }
     }
 }
@@ -293,9 +304,58 @@ impl Keyring {
     /// This keyring with a fresh current secret in front, keeping at most
     /// [`KEEP_ON_ROTATE`] secrets in all: older keys keep verifying until dropped.
     pub fn rotated(&self) -> Result<Keyring, KeyError> {
+        self.rotated_keeping(KEEP_ON_ROTATE)
+    }
+
+    /// This keyring with a fresh current secret in front, keeping at most `keep`
+    /// secrets in all (at least the new one): the newest older keys keep verifying,
+    /// the rest are dropped.
+    ///
+    /// ```
+    /// use latchkey::keys::Keyring;
+    /// let ring = Keyring::generate().unwrap().rotated().unwrap();
+    /// let alone = ring.rotated_keeping(1).unwrap();
+    /// assert_eq!(alone.kids().count(), 1);
+    /// assert_ne!(alone.current_kid(), ring.current_kid());
+    /// ```
+    pub fn rotated_keeping(&self, keep: usize) -> Result<Keyring, KeyError> {
         let mut masters = Keyring::generate()?.masters;
-        masters.extend(self.masters.iter().take(KEEP_ON_ROTATE - 1).cloned());
+        let older = keep.saturating_sub(1);
+        masters.extend(self.masters.iter().take(older).cloned());
         Ok(Keyring { masters })
+    }
+
+    /// This keyring without the older key `kid`: what it signed stops verifying. The
+    /// current key cannot be dropped ([`KeyError::CurrentKid`]).
+    ///
+    /// ```
+    /// use latchkey::keys::{KeyError, Keyring};
+    /// let first = Keyring::generate().unwrap();
+    /// let old = first.current_kid().to_owned();
+    /// let ring = first.rotated().unwrap();
+    /// assert_eq!(ring.without(&old).unwrap().kids().count(), 1);
+    /// assert!(matches!(ring.without(ring.current_kid()), Err(KeyError::CurrentKid(_))));
+    /// assert!(matches!(ring.without("nope"), Err(KeyError::UnknownKid(_))));
+    /// ```
+    pub fn without(&self, kid: &str) -> Result<Keyring, KeyError> {
+        if kid == self.current_kid() {
+            return Err(KeyError::CurrentKid(kid.to_owned()));
+        }
+        if !self.masters.iter().any(|(k, _)| k == kid) {
+            return Err(KeyError::UnknownKid(kid.to_owned()));
+        }
+        let masters = self
+            .masters
+            .iter()
+            .filter(|(k, _)| k != kid)
+            .cloned()
+            .collect();
+        Ok(Keyring { masters })
+    }
+
+    /// The key ids, current first.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.masters.iter().map(|(kid, _)| kid.as_str())
     }
 }
 

@@ -1,22 +1,24 @@
 //! latchkey: a tiny single-binary HTTP login and token service that guards a
 //! device's admin page.
 //!
-//! Data flows `http` (event loop, limits, request, response) → `web` (routing,
-//! authentication, handlers) → response. Imports point one way: the binary →
-//! [`cli`] → [`web`] → {[`http`], the security kernel ([`jwt`], [`cookie`],
-//! [`password`], [`keys`]), the [`store`] (the data directory's files)}.
-#![forbid(unsafe_code)]
+//! Imports point one way: the binary → `cli` → `web` → {[`http`], the security
+//! kernel ([`jwt`], [`cookie`], [`password`], [`keys`]), `store` (the data
+//! directory's files)}. Public are only what the binary ([`main`]), the example
+//! (`http`) and the benches (the kernel) use; the fuzz targets and integration tests
+//! reach the rest through the hidden `internal` module.
 
 mod b64;
-pub mod cli;
+mod cli;
 pub mod cookie;
-#[doc(hidden)]
-pub mod fuzz_checks;
 pub mod http;
+#[doc(hidden)]
+pub mod internal;
 pub mod jwt;
 pub mod keys;
 pub mod password;
-pub mod random;
-pub mod ratelimit;
-pub mod store;
-pub mod web;
+mod random;
+mod ratelimit;
+mod store;
+mod web;
+
+pub use cli::main;

@@ -1,5 +1,6 @@
+//! The `latchkey` command: see `latchkey --help`.
 #![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
-    latchkey::cli::main()
+    latchkey::main()
 }

@@ -323,6 +323,46 @@ pub fn needs_rehash(stored: &str, policy: &Policy) -> bool {
     }
 }
 
+/// Like [`verify`], but a wrong password costs at least one verification at `policy`'s
+/// cost, whatever the cost of `stored`; so does an unusable `stored` (the error is
+/// still returned). A hash imported with fewer iterations (Werkzeug's old 1,000,
+/// passlib's defaults) must not make a failed login for its user answer sooner than
+/// one for a user with a current hash, or for no user at all ([`dummy_verify`]).
+///
+/// A right password is not padded: it is answered no sooner either, because a weaker
+/// hash is then replaced by a fresh [`hash`] at `policy`'s cost ([`needs_rehash`]).
+///
+/// ```
+/// use latchkey::password::{verify_padded, Policy};
+/// let werkzeug = "pbkdf2:sha256:1000$yEeu2lCh6f930e4D$fbc4680ec028ca6598c4d78183cfcd2d81f717338585a2c468e849bdf7e6ecd5";
+/// let policy = Policy::insecure_for_tests(5000);
+/// assert_eq!(verify_padded(b"correct horse battery staple", werkzeug, &policy), Ok(true));
+/// assert_eq!(verify_padded(b"wrong", werkzeug, &policy), Ok(false)); // 1000 + 4000 rounds
+/// ```
+pub fn verify_padded(
+    password: &[u8],
+    stored: &str,
+    policy: &Policy,
+) -> Result<bool, PasswordError> {
+    let parsed = parse(stored);
+    let (ok, spent) = match &parsed {
+        Ok(p) => (p.verify(password), p.iterations),
+        Err(_) => (false, 0),
+    };
+    burn(password, padding(ok, spent, policy));
+    parsed.map(|_| ok)
+}
+
+/// Iterations still to spend after a verification that spent `spent`: a failure is
+/// brought up to `policy`'s cost, a success is not padded.
+fn padding(ok: bool, spent: u32, policy: &Policy) -> u32 {
+    if ok {
+        0
+    } else {
+        policy.iterations.saturating_sub(spent)
+    }
+}
+
 /// Does the work of one verification at `policy`'s cost and discards the result, so a
 /// login for an unknown user takes as long as a wrong password for a real one.
 ///
@@ -331,9 +371,18 @@ pub fn needs_rehash(stored: &str, policy: &Policy) -> bool {
 /// dummy_verify(b"guess", &Policy::insecure_for_tests(1000));
 /// ```
 pub fn dummy_verify(password: &[u8], policy: &Policy) {
+    burn(password, policy.iterations);
+}
+
+/// Runs `iterations` rounds of PBKDF2 over `password` and a fixed salt, and compares
+/// the result with a fixed hash: the work of a verification whose answer is no.
+fn burn(password: &[u8], iterations: u32) {
     const DUMMY_SALT: [u8; SALT_LEN] = [0x5a; SALT_LEN];
     const DUMMY_HASH: [u8; HASH_LEN] = [0xa5; HASH_LEN];
-    let derived = derive(password, &DUMMY_SALT, policy.iterations);
+    if iterations == 0 {
+        return;
+    }
+    let derived = derive(password, &DUMMY_SALT, iterations);
     let matched: bool = derived.ct_eq(&DUMMY_HASH).into();
     // Keeps the optimiser from proving the work unused and deleting it.
     std::hint::black_box(matched);
@@ -645,6 +694,39 @@ mod tests {
         "correct horse battery staple",
         "$pbkdf2-sha256$i=1000,l=32$ng9XySauOjl6Bi4x0O/dAA$Z0rAr6zNcv0C20fm9MwPoG9P2MLYOkk10kMnDh+aw9A",
     )];
+
+    #[test]
+    fn failures_are_padded_to_the_policy_cost() {
+        let policy = Policy::default();
+        let werkzeug = parse(WERKZEUG[0].1).unwrap();
+        assert_eq!(werkzeug.iterations(), 1000);
+        // A wrong password against a 1,000-round hash spends the other 599,000.
+        assert_eq!(padding(false, werkzeug.iterations(), &policy), 599_000);
+        // An unusable stored hash, like an unknown user, spends the whole cost.
+        assert_eq!(padding(false, 0, &policy), DEFAULT_ITERATIONS);
+        // A right password is not padded (a weaker hash is then rehashed instead).
+        assert_eq!(padding(true, 1000, &policy), 0);
+        // A stored hash at or above the policy needs nothing more.
+        assert_eq!(padding(false, DEFAULT_ITERATIONS, &policy), 0);
+        assert_eq!(padding(false, MAX_ITERATIONS, &policy), 0);
+    }
+
+    #[test]
+    fn verify_padded_answers_as_verify_does() {
+        let policy = Policy::insecure_for_tests(3000);
+        for (password, stored) in WERKZEUG.iter().chain(PASSLIB).chain(PHC) {
+            assert_eq!(
+                verify_padded(password.as_bytes(), stored, &policy),
+                Ok(true),
+                "{stored}"
+            );
+            assert_eq!(verify_padded(b"not it", stored, &policy), Ok(false));
+        }
+        assert_eq!(
+            verify_padded(b"hunter2", "$2b$12$abcdefghijklmnopqrstuu", &policy),
+            Err(PasswordError::UnsupportedScheme("bcrypt".into()))
+        );
+    }
 
     #[test]
     fn verifies_werkzeug_passlib_and_phc_vectors() {

@@ -7,7 +7,7 @@ use std::fmt;
 
 /// The operating system could not provide random bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RandomError;
+pub(crate) struct RandomError;
 
 impl fmt::Display for RandomError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -18,23 +18,28 @@ impl fmt::Display for RandomError {
 impl std::error::Error for RandomError {}
 
 /// Fills `buf` with random bytes from the OS.
-///
-/// ```
-/// let mut salt = [0u8; 16];
-/// latchkey::random::fill(&mut salt).unwrap();
-/// ```
-pub fn fill(buf: &mut [u8]) -> Result<(), RandomError> {
+pub(crate) fn fill(buf: &mut [u8]) -> Result<(), RandomError> {
     getrandom::fill(buf).map_err(|_| RandomError)
 }
 
 /// Returns `N` random bytes from the OS.
-///
-/// ```
-/// let sid: [u8; 16] = latchkey::random::array().unwrap();
-/// assert_ne!(sid, [0u8; 16]);
-/// ```
-pub fn array<const N: usize>() -> Result<[u8; N], RandomError> {
+pub(crate) fn array<const N: usize>() -> Result<[u8; N], RandomError> {
     let mut out = [0u8; N];
     fill(&mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn fill_example() {
+        let mut salt = [0u8; 16];
+        crate::random::fill(&mut salt).unwrap();
+    }
+
+    #[test]
+    fn array_example() {
+        let sid: [u8; 16] = crate::random::array().unwrap();
+        assert_ne!(sid, [0u8; 16]);
+    }
 }

@@ -31,25 +31,6 @@
 //! Time is a caller-supplied **monotonic** millisecond clock (for example milliseconds
 //! since an `Instant` taken at start-up): a wall clock stepping backwards would stretch
 //! locks.
-//!
-//! ```
-//! use std::net::IpAddr;
-//! use latchkey::ratelimit::{DenyReason, RateConfig, RateLimiter};
-//!
-//! let mut limiter = RateLimiter::new(RateConfig::default());
-//! let attacker: IpAddr = "192.0.2.7".parse().unwrap();
-//! let admin: IpAddr = "192.0.2.8".parse().unwrap();
-//! for t in 0..3 {
-//!     limiter.check(attacker, "admin", t * 1000).unwrap();
-//!     // ... the password hash fails to verify ...
-//!     limiter.record_failure(attacker, "admin", t * 1000);
-//! }
-//! let denied = limiter.check(attacker, "admin", 5_000).unwrap_err();
-//! assert_eq!(denied.reason, DenyReason::UserAtIpLocked);
-//! assert_eq!(denied.retry_after_secs, 297);
-//! // The administrator at another address is unaffected.
-//! assert!(limiter.check(admin, "admin", 5_000).is_ok());
-//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -58,11 +39,11 @@ use std::net::IpAddr;
 
 /// Largest accepted failure threshold; larger configured values are clamped to it so an
 /// entry's failure log stays small.
-pub const MAX_THRESHOLD: u32 = 64;
+pub(crate) const MAX_THRESHOLD: u32 = 64;
 
 /// When one kind of key (per address, or per username at an address) gets locked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockPolicy {
+pub(crate) struct LockPolicy {
     /// Failures within [`window_ms`](Self::window_ms) that start a lock (1 to
     /// [`MAX_THRESHOLD`]).
     pub max_failures: u32,
@@ -89,7 +70,7 @@ pub struct LockPolicy {
 
 /// Every limiter tunable. [`Default`] gives the values described in the module docs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateConfig {
+pub(crate) struct RateConfig {
     /// Policy for one username at one client address.
     pub user_at_ip: LockPolicy,
     /// Policy for one client address, whatever the usernames.
@@ -130,7 +111,7 @@ impl Default for RateConfig {
 /// Why a login attempt is refused before any hashing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum DenyReason {
+pub(crate) enum DenyReason {
     /// The client address (or its IPv6 /64) has failed too often.
     IpLocked,
     /// This username has failed too often from this client address.
@@ -142,7 +123,7 @@ pub enum DenyReason {
 /// A refusal: the service answers 429 (or 503 for [`DenyReason::HashBudget`]) with
 /// `Retry-After: retry_after_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Denied {
+pub(crate) struct Denied {
     /// Whole seconds until the attempt may succeed, at least 1.
     pub retry_after_secs: u64,
     /// What is exhausted.
@@ -162,9 +143,10 @@ impl fmt::Display for Denied {
 
 impl std::error::Error for Denied {}
 
+#[cfg(test)]
 /// Table sizes, for tests and monitoring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateStats {
+pub(crate) struct RateStats {
     /// Client addresses tracked.
     pub ip_entries: usize,
     /// (username, client address) pairs tracked.
@@ -173,7 +155,7 @@ pub struct RateStats {
 
 /// The brute-force limiter: two bounded failure tables and the global hash budget.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     user_at_ip: Table<(u64, IpKey)>,
     ip: Table<IpKey>,
     hashes: TokenBucket,
@@ -183,7 +165,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A limiter with `config`; out-of-range values are clamped to the documented bounds.
-    pub fn new(config: RateConfig) -> RateLimiter {
+    pub(crate) fn new(config: RateConfig) -> RateLimiter {
         RateLimiter {
             user_at_ip: Table::new(config.user_at_ip),
             ip: Table::new(config.ip),
@@ -196,13 +178,7 @@ impl RateLimiter {
     /// Call it before anything costly; it never records anything itself.
     ///
     /// When both the address and the pair are locked, the longer lock is reported.
-    ///
-    /// ```
-    /// # use latchkey::ratelimit::{RateConfig, RateLimiter};
-    /// let mut limiter = RateLimiter::new(RateConfig::default());
-    /// assert!(limiter.check("2001:db8::1".parse().unwrap(), "admin", 0).is_ok());
-    /// ```
-    pub fn check(&mut self, ip: IpAddr, username: &str, now_ms: u64) -> Result<(), Denied> {
+    pub(crate) fn check(&mut self, ip: IpAddr, username: &str, now_ms: u64) -> Result<(), Denied> {
         let ip_key = IpKey::of(ip);
         let pair = (self.name_key(username), ip_key);
         let pair_wait = self.user_at_ip.locked_for(&pair, now_ms);
@@ -225,7 +201,12 @@ impl RateLimiter {
     /// A failure reported while its key is already locked (a request that passed
     /// [`check`](Self::check) just before the lock began) is ignored: in-flight
     /// requests must not double a fresh lock.
-    pub fn record_failure(&mut self, ip: IpAddr, username: &str, now_ms: u64) -> Option<Denied> {
+    pub(crate) fn record_failure(
+        &mut self,
+        ip: IpAddr,
+        username: &str,
+        now_ms: u64,
+    ) -> Option<Denied> {
         let ip_key = IpKey::of(ip);
         let pair = (self.name_key(username), ip_key);
         let pair_lock = self.user_at_ip.fail(pair, now_ms);
@@ -249,7 +230,7 @@ impl RateLimiter {
     /// owns an account could log into it between guesses at another account from the
     /// same address to reset the address-wide count. Legitimate users behind the same
     /// address only ever see it expire with its window.
-    pub fn record_success(&mut self, ip: IpAddr, username: &str, now_ms: u64) {
+    pub(crate) fn record_success(&mut self, ip: IpAddr, username: &str, now_ms: u64) {
         // The clock is in the signature so a future decay policy needs no API change.
         let _ = now_ms;
         let pair = (self.name_key(username), IpKey::of(ip));
@@ -258,35 +239,22 @@ impl RateLimiter {
 
     /// Takes one token from the global password-hash budget; call it right before
     /// queueing a hash. Denied means answer 503 (or 429) with `Retry-After`.
-    ///
-    /// ```
-    /// # use latchkey::ratelimit::{RateConfig, RateLimiter};
-    /// let mut limiter = RateLimiter::new(RateConfig::default());
-    /// for _ in 0..8 {
-    ///     limiter.take_hash_budget(0).unwrap();
-    /// }
-    /// assert_eq!(limiter.take_hash_budget(0).unwrap_err().retry_after_secs, 1);
-    /// assert!(limiter.take_hash_budget(250).is_ok());
-    /// ```
-    pub fn take_hash_budget(&mut self, now_ms: u64) -> Result<(), Denied> {
+    pub(crate) fn take_hash_budget(&mut self, now_ms: u64) -> Result<(), Denied> {
         self.hashes.take(now_ms).map_err(|wait_ms| Denied {
             retry_after_secs: retry_secs(wait_ms),
             reason: DenyReason::HashBudget,
         })
     }
 
+    #[cfg(test)]
     /// Total tracked entries in both tables.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.user_at_ip.map.len() + self.ip.map.len()
     }
 
-    /// Whether nothing is tracked.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
+    #[cfg(test)]
     /// Entries per table.
-    pub fn stats(&self) -> RateStats {
+    pub(crate) fn stats(&self) -> RateStats {
         RateStats {
             ip_entries: self.ip.map.len(),
             user_at_ip_entries: self.user_at_ip.map.len(),
@@ -306,16 +274,17 @@ fn retry_secs(wait_ms: u64) -> u64 {
     wait_ms.div_ceil(1000).max(1)
 }
 
-/// The part of a client address that identifies one client.
+/// The part of a client address that identifies one client: an IPv4 address (also
+/// when mapped into IPv6), or an IPv6 address's /64 prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum IpKey {
+pub(crate) enum IpKey {
     V4([u8; 4]),
     /// The /64 prefix.
     V6(u64),
 }
 
 impl IpKey {
-    fn of(ip: IpAddr) -> IpKey {
+    pub(crate) fn of(ip: IpAddr) -> IpKey {
         // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; grouping those by
         // /64 would put every IPv4 client in one bucket.
         match ip.to_canonical() {
@@ -855,5 +824,50 @@ mod tests {
         assert!(l.len() <= 2);
         assert_eq!(l.take_hash_budget(0), Ok(()));
         assert!(l.take_hash_budget(0).is_err());
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn ratelimit_example() {
+        use crate::ratelimit::{DenyReason, RateConfig, RateLimiter};
+        use std::net::IpAddr;
+
+        let mut limiter = RateLimiter::new(RateConfig::default());
+        let attacker: IpAddr = "192.0.2.7".parse().unwrap();
+        let admin: IpAddr = "192.0.2.8".parse().unwrap();
+        for t in 0..3 {
+            limiter.check(attacker, "admin", t * 1000).unwrap();
+            // ... the password hash fails to verify ...
+            limiter.record_failure(attacker, "admin", t * 1000);
+        }
+        let denied = limiter.check(attacker, "admin", 5_000).unwrap_err();
+        assert_eq!(denied.reason, DenyReason::UserAtIpLocked);
+        assert_eq!(denied.retry_after_secs, 297);
+        // The administrator at another address is unaffected.
+        assert!(limiter.check(admin, "admin", 5_000).is_ok());
+    }
+
+    #[test]
+    fn check_example() {
+        use crate::ratelimit::{RateConfig, RateLimiter};
+        let mut limiter = RateLimiter::new(RateConfig::default());
+        assert!(
+            limiter
+                .check("2001:db8::1".parse().unwrap(), "admin", 0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn take_hash_budget_example() {
+        use crate::ratelimit::{RateConfig, RateLimiter};
+        let mut limiter = RateLimiter::new(RateConfig::default());
+        for _ in 0..8 {
+            limiter.take_hash_budget(0).unwrap();
+        }
+        assert_eq!(limiter.take_hash_budget(0).unwrap_err().retry_after_secs, 1);
+        assert!(limiter.take_hash_budget(250).is_ok());
     }
 }

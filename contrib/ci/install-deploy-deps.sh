@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs what the deployment tests use (tests/it/deployment/: nginx, caddy, browser,
-# fail2ban): Debian's nginx, caddy, chromium (+ fonts for legible
-# screenshots), fail2ban, Node.js with npm, and playwright-core from the committed
-# tests/browser/package-lock.json. Idempotent; run as root (CI is). Without these the
-# tests print `SKIP: …` and pass, so this script is what makes them real.
+# fail2ban, packaging, openwrt): Debian's nginx, caddy, chromium (+ fonts for legible
+# screenshots), fail2ban, Node.js with npm, playwright-core from the committed
+# tests/browser/package-lock.json, and the small tools the tests call (curl, openssl,
+# make, shellcheck, systemd-analyze). Idempotent; run as root (CI is):
+#   sudo bash contrib/ci/install-deploy-deps.sh
+# Without these a deployment test prints `SKIP: <test>: <why>` and passes on a developer's
+# machine, and fails where CI is set: this script is what makes them real.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 
-packages=(nginx caddy chromium fonts-liberation fonts-dejavu-core fail2ban)
+packages=(nginx caddy chromium fonts-liberation fonts-dejavu-core fail2ban
+          curl openssl make shellcheck)
+# systemd-analyze verifies the unit; a container may lack systemd, which it is part of.
+command -v systemd-analyze >/dev/null || packages+=(systemd)
 # Node.js may already be there from another source whose nodejs bundles npm; Debian's
 # npm package would conflict with it, so only ask for what is missing.
 command -v node >/dev/null || packages+=(nodejs)

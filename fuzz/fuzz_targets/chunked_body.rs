@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::fuzz_checks::chunked_body::check(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::internal::fuzz::chunked_body::check(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::fuzz_checks::cookie_header::check(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::internal::fuzz::cookie_header::check(data));

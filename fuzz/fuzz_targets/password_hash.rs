@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::fuzz_checks::password_hash::check(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::internal::fuzz::password_hash::check(data));

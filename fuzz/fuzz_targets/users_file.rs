@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::fuzz_checks::users_file::check(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::internal::fuzz::users_file::check(data));

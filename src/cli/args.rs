@@ -6,7 +6,7 @@ use std::fmt;
 
 /// One option a command accepts.
 #[derive(Debug, Clone, Copy)]
-pub struct Opt {
+pub(crate) struct Opt {
     /// The long name without dashes, e.g. `data-dir`.
     pub name: &'static str,
     /// Whether it takes a value (`--ttl 15m`) or is a switch (`--password-stdin`).
@@ -23,7 +23,11 @@ pub struct Opt {
 
 impl Opt {
     /// An option taking a value.
-    pub const fn value(name: &'static str, value_name: &'static str, help: &'static str) -> Opt {
+    pub(crate) const fn value(
+        name: &'static str,
+        value_name: &'static str,
+        help: &'static str,
+    ) -> Opt {
         Opt {
             name,
             takes_value: true,
@@ -35,7 +39,7 @@ impl Opt {
     }
 
     /// A switch without a value.
-    pub const fn flag(name: &'static str, help: &'static str) -> Opt {
+    pub(crate) const fn flag(name: &'static str, help: &'static str) -> Opt {
         Opt {
             name,
             takes_value: false,
@@ -47,13 +51,13 @@ impl Opt {
     }
 
     /// The same option, also read from environment variable `env`.
-    pub const fn env(mut self, env: &'static str) -> Opt {
+    pub(crate) const fn env(mut self, env: &'static str) -> Opt {
         self.env = Some(env);
         self
     }
 
     /// The same option, allowed several times.
-    pub const fn repeatable(mut self) -> Opt {
+    pub(crate) const fn repeatable(mut self) -> Opt {
         self.repeatable = true;
         self
     }
@@ -62,7 +66,7 @@ impl Opt {
 /// A command-line usage mistake; printed as one line, exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum UsageError {
+pub(crate) enum UsageError {
     /// An option the command does not know.
     UnknownOption(String),
     /// An option that needs a value came last.
@@ -110,7 +114,7 @@ impl std::error::Error for UsageError {}
 
 /// Parsed arguments of one command.
 #[derive(Debug, Default)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// Positional arguments in order.
     pub positionals: Vec<String>,
     values: Vec<(&'static str, String)>,
@@ -120,7 +124,7 @@ pub struct Parsed {
 
 impl Parsed {
     /// The last value of option `name`, if given.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.values
             .iter()
             .rev()
@@ -129,7 +133,7 @@ impl Parsed {
     }
 
     /// Every value of a repeatable option, in order.
-    pub fn all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
         self.values
             .iter()
             .filter(|(n, _)| *n == name)
@@ -138,12 +142,16 @@ impl Parsed {
     }
 
     /// Whether switch `name` was given.
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.values.iter().any(|(n, _)| *n == name)
     }
 
     /// Exactly `n` positionals, or a usage error naming `expected`.
-    pub fn expect_positionals(&self, n: usize, expected: &'static str) -> Result<(), UsageError> {
+    pub(crate) fn expect_positionals(
+        &self,
+        n: usize,
+        expected: &'static str,
+    ) -> Result<(), UsageError> {
         if self.positionals.len() == n {
             Ok(())
         } else {
@@ -156,17 +164,7 @@ impl Parsed {
 }
 
 /// Parses `args` against `opts`, filling absent options from the environment via `env`.
-///
-/// ```
-/// use latchkey::cli::args::{parse, Opt};
-/// let opts = [Opt::value("ttl", "DURATION", "lifetime"), Opt::flag("quiet", "say less")];
-/// let args = ["alice", "--ttl=15m", "--quiet"].map(String::from);
-/// let p = parse(&args, &opts, |_| None).unwrap();
-/// assert_eq!(p.positionals, ["alice"]);
-/// assert_eq!(p.get("ttl"), Some("15m"));
-/// assert!(p.has("quiet"));
-/// ```
-pub fn parse(
+pub(crate) fn parse(
     args: &[String],
     opts: &[Opt],
     env: impl Fn(&str) -> Option<String>,
@@ -236,7 +234,7 @@ pub fn parse(
 }
 
 /// Renders the options table of a command's `--help`.
-pub fn options_help(opts: &[Opt]) -> String {
+pub(crate) fn options_help(opts: &[Opt]) -> String {
     let mut out = String::from("Options:\n");
     let left: Vec<String> = opts
         .iter()
@@ -261,13 +259,7 @@ pub fn options_help(opts: &[Opt]) -> String {
 }
 
 /// Parses a duration such as `90`, `90s`, `15m`, `12h` or `30d` into seconds.
-///
-/// ```
-/// assert_eq!(latchkey::cli::args::parse_duration("15m"), Some(900));
-/// assert_eq!(latchkey::cli::args::parse_duration("30d"), Some(2_592_000));
-/// assert_eq!(latchkey::cli::args::parse_duration("-1s"), None);
-/// ```
-pub fn parse_duration(s: &str) -> Option<u64> {
+pub(crate) fn parse_duration(s: &str) -> Option<u64> {
     let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => s.split_at(i),
         None => (s, "s"),
@@ -361,5 +353,29 @@ mod tests {
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration("5w"), None);
         assert_eq!(parse_duration("99999999999999999999d"), None);
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn parse_example() {
+        use crate::cli::args::{Opt, parse};
+        let opts = [
+            Opt::value("ttl", "DURATION", "lifetime"),
+            Opt::flag("quiet", "say less"),
+        ];
+        let args = ["alice", "--ttl=15m", "--quiet"].map(String::from);
+        let p = parse(&args, &opts, |_| None).unwrap();
+        assert_eq!(p.positionals, ["alice"]);
+        assert_eq!(p.get("ttl"), Some("15m"));
+        assert!(p.has("quiet"));
+    }
+
+    #[test]
+    fn parse_duration_example() {
+        assert_eq!(crate::cli::args::parse_duration("15m"), Some(900));
+        assert_eq!(crate::cli::args::parse_duration("30d"), Some(2_592_000));
+        assert_eq!(crate::cli::args::parse_duration("-1s"), None);
     }
 }

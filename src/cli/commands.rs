@@ -7,8 +7,9 @@ use super::args::{self, Opt, Parsed, UsageError};
 use super::password_input::read_new_password;
 use super::{CliError, announce_calibration, data_dir, env_var};
 use crate::jwt::{self, TokenType, Validation};
-use crate::keys::{KeySet, Purpose};
+use crate::keys::{KEEP_ON_ROTATE, KeySet, Purpose};
 use crate::password::{self, Policy};
+use crate::store::lock::DirLock;
 use crate::store::{DataDir, users};
 
 const DATA_DIR: Opt = Opt::value(
@@ -23,7 +24,7 @@ const PASSWORD_STDIN: Opt = Opt::flag(
 );
 
 /// Options of the group commands that take a separate value.
-const VALUE_OPTIONS: &[&str] = &["--data-dir", "--ttl", "--at", "--secret-file"];
+const VALUE_OPTIONS: &[&str] = &["--data-dir", "--ttl", "--at", "--secret-file", "--keep"];
 
 /// Longest lifetime of anything revocable, used to forget a revocation whose
 /// expiry is not known (a bare token id).
@@ -46,7 +47,9 @@ Commands:
   token verify TOKEN         print a token's claims as JSON, or why it is refused
   token revoke JTI           revoke one token by its id
   session revoke-all USER    end every session and token of USER
-  key rotate                 make a new signing key; older keys keep verifying
+  key rotate [--keep N]      make a new signing key; the N-1 newest older keys keep verifying
+  key drop KID               retire an older key: what it signed stops verifying
+  key list                   list the key ids, the signing key first
 
 Every command takes --data-dir DIR (env LATCHKEY_DATA_DIR, default ./latchkey-data)
 and --help.
@@ -126,6 +129,8 @@ fn group(group: &str, argv: &[String]) -> Result<ExitCode, CliError> {
         ("token", "revoke") => token_revoke(&rest),
         ("session", "revoke-all") => session_revoke_all(&rest),
         ("key", "rotate") => key_rotate(&rest),
+        ("key", "drop") => key_drop(&rest),
+        ("key", "list") => key_list(&rest),
         _ => Err(UsageError::UnknownCommand(format!("{group} {name}")).into()),
     }
 }
@@ -168,15 +173,19 @@ fn user_add(argv: &[String]) -> Result<ExitCode, CliError> {
     let name = &p.positionals[0];
     users::validate_username(name)?;
     let dir = data_dir(&p);
-    let mut db = dir.users_or_empty()?;
-    if db.get(name).is_some() {
+    // Said before asking for a password; checked again under the lock.
+    if dir.users_or_empty()?.get(name).is_some() {
         return Err(users::UsersError::Exists(name.clone()).into());
     }
     let pw = read_new_password(p.has("password-stdin"))?;
     let policy = hash_policy(&dir)?;
     let hash = password::hash(pw.as_bytes(), &policy)?;
+    dir.create()?;
+    let held = dir.lock()?;
+    let mut db = dir.users_or_empty()?;
     db.add(name, &hash)?;
-    dir.save_users(&db)?;
+    dir.save_users(&held, &db)?;
+    drop(held);
     eprintln!("latchkey: added user {name}");
     Ok(ExitCode::SUCCESS)
 }
@@ -193,17 +202,21 @@ fn user_passwd(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(1, "NAME")?;
     let name = &p.positionals[0];
     let dir = data_dir(&p);
-    let mut db = dir.users()?;
-    if db.get(name).is_none() {
+    if dir.users()?.get(name).is_none() {
         return Err(users::UsersError::NotFound(name.clone()).into());
     }
     let pw = read_new_password(p.has("password-stdin"))?;
     let policy = hash_policy(&dir)?;
     let hash = password::hash(pw.as_bytes(), &policy)?;
+    let held = dir.lock()?;
+    let mut db = dir.users()?;
     db.set_password(name, &hash)?;
-    dir.save_users(&db)?;
-    // Tokens carry no password epoch; a cutoff ends them (and sessions) as well.
-    revoke_all_of(&dir, name)?;
+    // The new hash and epoch first: between the two writes the old password and the
+    // sessions it made are already refused; the cutoff then ends its tokens, which
+    // carry no epoch.
+    dir.save_users(&held, &db)?;
+    revoke_all_of(&dir, &held, name)?;
+    drop(held);
     eprintln!("latchkey: changed the password of {name}; their sessions and tokens are ended");
     Ok(ExitCode::SUCCESS)
 }
@@ -215,11 +228,14 @@ fn user_del(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(1, "NAME")?;
     let name = &p.positionals[0];
     let dir = data_dir(&p);
+    let held = dir.lock()?;
     let mut db = dir.users()?;
     db.remove(name)?;
-    // A user re-created under the same name must not inherit live sessions.
-    revoke_all_of(&dir, name)?;
-    dir.save_users(&db)?;
+    // The cutoff first: a user re-created under the same name must not inherit live
+    // sessions, and between the two writes the user's sessions are already refused.
+    revoke_all_of(&dir, &held, name)?;
+    dir.save_users(&held, &db)?;
+    drop(held);
     eprintln!("latchkey: deleted user {name}");
     Ok(ExitCode::SUCCESS)
 }
@@ -373,14 +389,34 @@ fn token_verify(argv: &[String]) -> Result<ExitCode, CliError> {
             expected: "unix seconds",
         })?,
     };
+    let dir = data_dir(&p);
     let keys = match p.get("secret-file") {
         Some(file) => {
             let secret = std::fs::read(file).map_err(|e| CliError::Io(file.to_owned(), e))?;
             KeySet::shared_secret(&secret)?
         }
-        None => data_dir(&p).keyring()?.key_set(Purpose::ApiToken),
+        None => dir.keyring()?.key_set(Purpose::ApiToken),
     };
     let claims = jwt::verify(&p.positionals[0], &keys, &Validation::default(), at)?;
+    // As the service judges it: a revocation ends a token before its expiry. No
+    // revocations file means nothing is revoked.
+    let revoked = dir.revocations()?;
+    if let Some(jti) = claims
+        .jti
+        .as_deref()
+        .filter(|j| revoked.is_token_revoked(j))
+    {
+        return Err(CliError::Revoked(format!("token {jti} was revoked")));
+    }
+    if let Some(user) = claims.sub.as_deref()
+        && revoked.is_revoked_by_cutoff(user, claims.iat.unwrap_or(0))
+    {
+        let cutoff = revoked.user_cutoff(user).unwrap_or_default();
+        return Err(CliError::Revoked(format!(
+            "every token of {user} issued up to {cutoff} was ended \
+             (session revoke-all, user passwd or user del)"
+        )));
+    }
     println!("{}", claims.to_json());
     Ok(ExitCode::SUCCESS)
 }
@@ -390,17 +426,21 @@ fn token_revoke(argv: &[String]) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(1, "JTI")?;
-    let mut store = data_dir(&p).revocations()?;
+    let dir = data_dir(&p);
+    let held = dir.lock()?;
+    let mut store = dir.revocations()?;
     let now = now();
-    store.revoke_token(&p.positionals[0], now + FORGET_UNKNOWN_AFTER, now)?;
+    store.revoke_token(&held, &p.positionals[0], now + FORGET_UNKNOWN_AFTER, now)?;
+    drop(held);
     eprintln!("latchkey: revoked token {}", p.positionals[0]);
     Ok(ExitCode::SUCCESS)
 }
 
-fn revoke_all_of(dir: &DataDir, user: &str) -> Result<(), CliError> {
+/// Ends every session and token of `user` issued up to now, under the lock `held`.
+fn revoke_all_of(dir: &DataDir, held: &DirLock, user: &str) -> Result<(), CliError> {
     let mut store = dir.revocations()?;
     let now = now();
-    store.revoke_user_before(user, now, FORGET_UNKNOWN_AFTER, now)?;
+    store.revoke_user_before(held, user, now, FORGET_UNKNOWN_AFTER, now)?;
     Ok(())
 }
 
@@ -411,19 +451,69 @@ fn session_revoke_all(argv: &[String]) -> Result<ExitCode, CliError> {
     p.expect_positionals(1, "USER")?;
     let user = &p.positionals[0];
     users::validate_username(user)?;
-    revoke_all_of(&data_dir(&p), user)?;
+    let dir = data_dir(&p);
+    let held = dir.lock()?;
+    revoke_all_of(&dir, &held, user)?;
+    drop(held);
     eprintln!("latchkey: ended every session and token of {user}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn key_rotate(argv: &[String]) -> Result<ExitCode, CliError> {
-    let Some(p) = parse(argv, "latchkey key rotate", &[DATA_DIR])? else {
+    const KEEP: Opt = Opt::value(
+        "keep",
+        "N",
+        "keys to keep in all, the new one included; older ones stop verifying (default 3)",
+    );
+    let Some(p) = parse(argv, "latchkey key rotate [--keep N]", &[DATA_DIR, KEEP])? else {
         return Ok(ExitCode::SUCCESS);
     };
     p.expect_positionals(0, "no arguments")?;
-    let kid = data_dir(&p).rotate_key()?;
-    eprintln!(
-        "latchkey: new signing key {kid}; keep the older ones until their sessions have expired"
-    );
+    let keep = match p.get("keep") {
+        None => KEEP_ON_ROTATE,
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or(UsageError::BadValue {
+                option: "--keep".into(),
+                expected: "a positive whole number",
+            })?,
+    };
+    let kid = data_dir(&p).rotate_key(keep)?;
+    if keep == 1 {
+        eprintln!("latchkey: new signing key {kid}; what older keys signed no longer verifies");
+    } else {
+        eprintln!(
+            "latchkey: new signing key {kid}; keep the older ones until their sessions have expired"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_drop(argv: &[String]) -> Result<ExitCode, CliError> {
+    let Some(p) = parse(argv, "latchkey key drop KID", &[DATA_DIR])? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    p.expect_positionals(1, "KID")?;
+    let kid = &p.positionals[0];
+    data_dir(&p).drop_key(kid)?;
+    eprintln!("latchkey: dropped key {kid}; what it signed no longer verifies");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_list(argv: &[String]) -> Result<ExitCode, CliError> {
+    let Some(p) = parse(argv, "latchkey key list", &[DATA_DIR])? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    p.expect_positionals(0, "no arguments")?;
+    let ring = data_dir(&p).keyring()?;
+    for (i, kid) in ring.kids().enumerate() {
+        if i == 0 {
+            println!("{kid} (signs)");
+        } else {
+            println!("{kid}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

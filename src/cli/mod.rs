@@ -3,13 +3,14 @@
 //!
 //! Every failure is one line on stderr: usage mistakes exit 2, everything else 1.
 
-pub mod args;
+pub(crate) mod args;
 mod commands;
 mod password_input;
-pub mod serve;
+pub(crate) mod serve;
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use args::UsageError;
@@ -17,12 +18,12 @@ use args::UsageError;
 use crate::store::DataDir;
 
 /// Default data directory, relative to the working directory.
-pub const DEFAULT_DATA_DIR: &str = "latchkey-data";
+pub(crate) const DEFAULT_DATA_DIR: &str = "latchkey-data";
 
 /// Why a command failed.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum CliError {
+pub(crate) enum CliError {
     /// The command line is wrong; exit status 2.
     Usage(UsageError),
     /// A file of the data directory could not be read, created or written.
@@ -35,12 +36,16 @@ pub enum CliError {
     Password(crate::password::PasswordError),
     /// A token did not verify.
     Token(crate::jwt::TokenError),
+    /// A token verified but was revoked; says how.
+    Revoked(String),
     /// A revocation could not be made.
     Revocation(crate::store::revocation::RevocationError),
     /// The operating system gave no random bytes.
     Random(crate::random::RandomError),
     /// The service could not start or failed.
     Serve(crate::web::serve::ServeError),
+    /// `--serve-dir` (first) is or holds the data directory (second).
+    ServeDirHoldsData(PathBuf, PathBuf),
     /// Reading a password or a file failed.
     Io(String, io::Error),
     /// The two passwords typed differ.
@@ -60,9 +65,17 @@ impl fmt::Display for CliError {
             CliError::Users(e) => e.fmt(f),
             CliError::Password(e) => e.fmt(f),
             CliError::Token(e) => e.fmt(f),
+            CliError::Revoked(how) => write!(f, "revoked: {how}"),
             CliError::Revocation(e) => e.fmt(f),
             CliError::Random(e) => e.fmt(f),
             CliError::Serve(e) => e.fmt(f),
+            CliError::ServeDirHoldsData(serve, data) => write!(
+                f,
+                "--serve-dir {} holds the data dir {}: it would serve the keys and password \
+                 hashes to every logged-in user; serve another directory",
+                serve.display(),
+                data.display()
+            ),
             CliError::Io(what, e) => write!(f, "{what}: {e}"),
             CliError::PasswordMismatch => f.write_str("passwords do not match"),
             CliError::EmptyPassword => f.write_str("empty password"),
@@ -86,7 +99,11 @@ impl std::error::Error for CliError {
             CliError::Random(e) => Some(e),
             CliError::Serve(e) => Some(e),
             CliError::Io(_, e) => Some(e),
-            CliError::PasswordMismatch | CliError::EmptyPassword | CliError::NoTerminal => None,
+            CliError::Revoked(_)
+            | CliError::ServeDirHoldsData(..)
+            | CliError::PasswordMismatch
+            | CliError::EmptyPassword
+            | CliError::NoTerminal => None,
         }
     }
 }
@@ -138,7 +155,7 @@ impl From<crate::web::serve::ServeError> for CliError {
 }
 
 /// Runs the command line `args` (without the program name) and returns the exit code.
-pub fn main_with_args(args: Vec<String>) -> ExitCode {
+pub(crate) fn main_with_args(args: Vec<String>) -> ExitCode {
     match commands::dispatch(&args) {
         Ok(code) => code,
         Err(e) => report(&e),

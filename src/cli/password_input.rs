@@ -12,7 +12,7 @@ use super::CliError;
 const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Reads a new password (typed twice on a terminal) or the one line of stdin.
-pub fn read_new_password(from_stdin: bool) -> Result<String, CliError> {
+pub(super) fn read_new_password(from_stdin: bool) -> Result<String, CliError> {
     if from_stdin {
         return read_stdin_line();
     }

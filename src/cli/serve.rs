@@ -14,7 +14,7 @@ use crate::web::proxy::{
 };
 
 /// The options of `latchkey serve`.
-pub const OPTIONS: &[Opt] = &[
+pub(crate) const OPTIONS: &[Opt] = &[
     Opt::value(
         "listen",
         "ADDR",
@@ -36,7 +36,7 @@ pub const OPTIONS: &[Opt] = &[
     Opt::value(
         "serve-dir",
         "DIR",
-        "serve this directory's files to logged-in users at /",
+        "serve this directory's files to logged-in users at / (not one holding the data dir)",
     )
     .env("LATCHKEY_SERVE_DIR"),
     Opt::value(
@@ -206,7 +206,7 @@ fn count(p: &Parsed, name: &str, default: usize) -> Result<usize, UsageError> {
 
 /// Builds the service's configuration and data directory from parsed `serve` options;
 /// what is not given keeps its [`Config::default`].
-pub fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
+pub(crate) fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
     let mut cfg = Config::default();
     if let Some(listen) = p.get("listen") {
         cfg.listen = listen
@@ -345,8 +345,9 @@ fn proxy_config(p: &Parsed, cfg: &mut Config) -> Result<(), UsageError> {
 }
 
 /// Runs `latchkey serve` with its arguments: loads (or, on the first run, creates) the
-/// data directory, then serves until SIGTERM or SIGINT.
-pub fn command(argv: &[String]) -> Result<ExitCode, CliError> {
+/// data directory, then serves until SIGTERM or SIGINT. A `--serve-dir` that is or
+/// holds the data directory is refused before anything is created.
+pub(crate) fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     let parsed = args::parse(argv, OPTIONS, env_var)?;
     if parsed.help {
         print!(
@@ -357,6 +358,14 @@ pub fn command(argv: &[String]) -> Result<ExitCode, CliError> {
     }
     parsed.expect_positionals(0, "no arguments")?;
     let (cfg, dir) = config(&parsed)?;
+    if let Some(serve_dir) = &cfg.serve_dir
+        && dir.is_within(serve_dir)?
+    {
+        return Err(CliError::ServeDirHoldsData(
+            serve_dir.clone(),
+            dir.path().to_owned(),
+        ));
+    }
     let (store, created) = Store::open(dir)?;
     if let Some(cal) = &created.calibration {
         announce_calibration(cal);

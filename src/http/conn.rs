@@ -67,7 +67,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(
+    pub(super) fn new(
         sock: TcpStream,
         peer: SocketAddr,
         generation: u64,
@@ -97,7 +97,7 @@ impl Conn {
     }
 
     /// Whether it sits between requests with nothing buffered (safe to close at will).
-    pub fn is_idle(&self) -> bool {
+    pub(super) fn is_idle(&self) -> bool {
         self.phase == Phase::Open
             && self.request_started.is_none()
             && self.input.is_empty()
@@ -106,7 +106,7 @@ impl Conn {
 
     /// Whether and how readily this connection may be closed for a new one. Never while
     /// an answer is queued or its request is on the worker: that would cut a response.
-    pub fn evictable(&self) -> Option<Evictable> {
+    pub(super) fn evictable(&self) -> Option<Evictable> {
         match self.phase {
             Phase::Lingering { .. } => Some(Evictable::Idle(self.idle_since)),
             Phase::Offloaded(_) | Phase::Proxying => None,
@@ -119,14 +119,14 @@ impl Conn {
     }
 
     /// Bytes queued but not yet written.
-    pub fn pending_output(&self) -> usize {
+    pub(super) fn pending_output(&self) -> usize {
         self.output.len().saturating_sub(self.written)
     }
 
     /// Recomputes `deadline` from the state: lingering, offloaded (none), proxying (the
     /// upstream timeout after the last byte moved), a stalled write, a request in
     /// progress, or idle keep-alive.
-    pub fn refresh_deadline(&mut self, limits: &Limits) {
+    pub(super) fn refresh_deadline(&mut self, limits: &Limits) {
         self.deadline = match self.phase {
             Phase::Lingering { until } => Some(until),
             Phase::Offloaded(_) => None,
@@ -145,7 +145,7 @@ impl Conn {
     }
 
     /// Drops `consumed` bytes of input (one request), keeping what follows (pipelining).
-    pub fn consume(&mut self, consumed: usize, limits: &Limits, now: Instant) {
+    pub(super) fn consume(&mut self, consumed: usize, limits: &Limits, now: Instant) {
         self.input.drain(..consumed.min(self.input.len()));
         self.scanned = 0;
         self.need_total = None;
@@ -161,7 +161,7 @@ impl Conn {
 
     /// Writes as much queued output as the socket takes. `Err` means the connection is
     /// broken.
-    pub fn flush(&mut self, now: Instant) -> io::Result<()> {
+    pub(super) fn flush(&mut self, now: Instant) -> io::Result<()> {
         while let Some(rest) = self
             .output
             .get(self.written..)

@@ -280,6 +280,10 @@ pub(crate) struct Exchange {
 pub(crate) enum Outcome {
     /// Waiting for a socket (or for room in a buffer another socket will free).
     Wait,
+    /// The turn's read budget is spent with bytes perhaps still waiting: drive it
+    /// again after the other ready connections (edge-triggered polling will not
+    /// report its sockets again).
+    Again,
     /// The response is queued for the client; `close` says the client connection
     /// closes after it, `keep` hands back an upstream connection fit for the pool.
     Finished {
@@ -436,21 +440,26 @@ impl Exchange {
 }
 
 /// Moves the exchange of `conn` as far as it goes. `scratch` is where reads land.
+/// Bytes read from either socket count against `budget`, the connection's read
+/// budget for this turn of the loop, so one busy exchange cannot hold the loop.
 pub(crate) fn drive(
     conn: &mut Conn,
     scratch: &mut [u8],
     limits: &Limits,
     now: Instant,
     draining: bool,
+    budget: &mut usize,
 ) -> Outcome {
     let Some(mut exchange) = conn.exchange.take() else {
         return Outcome::Close;
     };
-    let outcome = drive_exchange(&mut exchange, conn, scratch, limits, now, draining);
+    let outcome = drive_exchange(&mut exchange, conn, scratch, limits, now, draining, budget);
     match outcome {
-        // The server still needs the exchange: to wait, to answer with its policy, or
-        // to send its request again.
-        Outcome::Wait | Outcome::Failed(_) | Outcome::Retry => conn.exchange = Some(exchange),
+        // The server still needs the exchange: to wait, to come back, to answer with
+        // its policy, or to send its request again.
+        Outcome::Wait | Outcome::Again | Outcome::Failed(_) | Outcome::Retry => {
+            conn.exchange = Some(exchange)
+        }
         Outcome::Finished { close, keep: None } => {
             let reusable = exchange.keep_upstream
                 && exchange.reusable_response
@@ -473,9 +482,13 @@ fn drive_exchange(
     limits: &Limits,
     now: Instant,
     draining: bool,
+    budget: &mut usize,
 ) -> Outcome {
     let cap = limits.proxy_buffer_bytes.max(CHUNK_OVERHEAD + 1);
     loop {
+        if *budget == 0 {
+            return Outcome::Again;
+        }
         let mut moved = false;
         if !x.connected {
             match x.sock.connect_status() {
@@ -491,7 +504,10 @@ fn drive_exchange(
         // and there is room.
         if (x.uploading() || x.tunnel()) && !x.upload_cut && conn.input.len() < cap {
             match read_some(&mut conn.sock, &mut conn.input, cap, scratch) {
-                ReadResult::Got => moved = true,
+                ReadResult::Got(n) => {
+                    *budget = budget.saturating_sub(n);
+                    moved = true;
+                }
                 ReadResult::Blocked => {}
                 ReadResult::Eof if x.tunnel() => {
                     // The client is done: pass on what it sent last (a close frame),
@@ -558,7 +574,10 @@ fn drive_exchange(
             && x.from_upstream.len() < cap;
         if reading {
             match read_some(&mut x.sock, &mut x.from_upstream, cap, scratch) {
-                ReadResult::Got => moved = true,
+                ReadResult::Got(n) => {
+                    *budget = budget.saturating_sub(n);
+                    moved = true;
+                }
                 ReadResult::Blocked => {}
                 ReadResult::Eof => {
                     x.upstream_eof = true;
@@ -604,7 +623,7 @@ fn drive_exchange(
 }
 
 enum ReadResult {
-    Got,
+    Got(usize),
     Blocked,
     Eof,
     Failed,
@@ -626,7 +645,7 @@ fn read_some(
             Ok(0) => return ReadResult::Eof,
             Ok(n) => {
                 buf.extend_from_slice(space.get(..n).unwrap_or_default());
-                return ReadResult::Got;
+                return ReadResult::Got(n);
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadResult::Blocked,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}

@@ -151,12 +151,18 @@ impl Response {
             push_header(out, name, value);
         }
         push_header(out, "Date", date);
-        push_header(out, "Content-Length", &self.body.len().to_string());
+        // A 204 or 304 ends at its head whatever its body (RFC 9110 §8.6, §15.3.5,
+        // §15.4.5; RFC 9112 §6.3): a body sent after it would be read as the next
+        // response.
+        let bodiless = matches!(self.status, 204 | 304);
+        if !bodiless {
+            push_header(out, "Content-Length", &self.body.len().to_string());
+        }
         if let Some(connection) = connection {
             push_header(out, "Connection", connection);
         }
         out.extend_from_slice(b"\r\n");
-        if !head_only {
+        if !head_only && !bodiless {
             out.extend_from_slice(&self.body);
         }
     }

@@ -192,6 +192,7 @@ impl Server {
             next_generation: 0,
             accept_pending: false,
             accept_resume: now,
+            again: Vec::new(),
             ctx: Ctx {
                 handler,
                 worker,
@@ -218,7 +219,11 @@ impl Server {
             if state.accept_pending {
                 wake_at = wake_at.min(state.accept_resume);
             }
-            let timeout = wake_at.saturating_duration_since(Instant::now());
+            let timeout = if state.again.is_empty() {
+                wake_at.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = poll.poll(&mut events, Some(timeout))
                 && e.kind() != ErrorKind::Interrupted
             {
@@ -250,6 +255,12 @@ impl Server {
                     // Client and upstream events both move the client's connection.
                     Token(token) => state.drive(token / 2),
                 }
+            }
+            // Driven after everything this poll reported, so each ready connection has
+            // had its turn first. A slot closed meanwhile (and perhaps reused) is only
+            // read until it would block.
+            for slot in std::mem::take(&mut state.again) {
+                state.drive(slot);
             }
             let now = state.ctx.now;
             if begin_shutdown && drain_until.is_none() {
@@ -320,7 +331,27 @@ struct Loop<H: Handler> {
     /// failed, e.g. out of descriptors): accept again at `accept_resume`.
     accept_pending: bool,
     accept_resume: Instant,
+    /// Connections whose turn ended with their read budget spent (`Turn::Again`).
+    again: Vec<usize>,
     ctx: Ctx<H>,
+}
+
+/// Bytes one connection may read in one turn of the loop before the other ready
+/// connections get theirs: a client that keeps its socket full (pipelining) must not
+/// hold the loop, and with edge-triggered polling its socket is not reported again, so
+/// the loop comes back to it by itself (`Loop::again`).
+const READ_BUDGET: usize = 64 * 1024;
+
+/// How one turn of driving a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// Wait for the socket's next event or a timer.
+    Wait,
+    /// The read budget is spent with input perhaps still waiting: come back after the
+    /// others.
+    Again,
+    /// Close the connection.
+    Close,
 }
 
 /// What one step of request processing did.
@@ -594,26 +625,40 @@ impl<H: Handler> Loop<H> {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        let keep = drive(conn, slot, &mut self.ctx);
-        if keep {
-            conn.refresh_deadline(&self.ctx.limits);
-            self.schedule(slot);
-        } else {
+        let turn = drive(conn, slot, &mut self.ctx);
+        if turn == Turn::Close {
             self.close(slot);
+            return;
+        }
+        conn.refresh_deadline(&self.ctx.limits);
+        self.schedule(slot);
+        if turn == Turn::Again && !self.again.contains(&slot) {
+            self.again.push(slot);
         }
     }
 }
 
-/// Drives one connection; `false` means close it.
-fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
+/// Drives one connection: answers what it has buffered, writes, reads, until the
+/// socket would block or its read budget for this turn is spent.
+fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> Turn {
+    let mut budget = READ_BUDGET;
     loop {
         if let Phase::Lingering { .. } = conn.phase {
-            return linger(conn, &mut ctx.scratch);
+            return linger(conn, &mut ctx.scratch, &mut budget);
         }
         if conn.phase == Phase::Proxying {
-            match proxy::drive(conn, &mut ctx.scratch, &ctx.limits, ctx.now, ctx.draining) {
-                Outcome::Wait => return true,
-                Outcome::Close => return false,
+            let outcome = proxy::drive(
+                conn,
+                &mut ctx.scratch,
+                &ctx.limits,
+                ctx.now,
+                ctx.draining,
+                &mut budget,
+            );
+            match outcome {
+                Outcome::Wait => return Turn::Wait,
+                Outcome::Again => return Turn::Again,
+                Outcome::Close => return Turn::Close,
                 Outcome::Cut => {
                     conn.phase = Phase::Open;
                     conn.close_after_write = true;
@@ -654,10 +699,10 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
             }
         }
         if conn.flush(ctx.now).is_err() {
-            return false;
+            return Turn::Close;
         }
         if conn.pending_output() > 0 {
-            return true; // wait for WRITABLE
+            return Turn::Wait; // wait for WRITABLE
         }
         if conn.close_after_write {
             let _ = conn.sock.shutdown(Shutdown::Write);
@@ -670,7 +715,10 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
             continue;
         }
         if conn.phase != Phase::Open {
-            return true;
+            return Turn::Wait;
+        }
+        if budget == 0 {
+            return Turn::Again;
         }
         // The buffer holds at most one partial request (complete ones are answered
         // before reading), so it never needs more than that request's head limit or,
@@ -687,24 +735,25 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> bool {
             continue;
         }
         let Some(space) = ctx.scratch.get_mut(..room.min(SCRATCH_BYTES)) else {
-            return false;
+            return Turn::Close;
         };
         // Edge-triggered polling: read until the socket says WouldBlock.
         match conn.sock.read(space) {
             Ok(0) => {
                 // The peer will send no more; answer nothing further.
-                return false;
+                return Turn::Close;
             }
             Ok(n) => {
+                budget = budget.saturating_sub(n);
                 if conn.input.is_empty() && conn.request_started.is_none() {
                     conn.request_started = Some(ctx.now);
                 }
                 conn.input
                     .extend_from_slice(space.get(..n).unwrap_or_default());
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Turn::Wait,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return Turn::Close,
         }
     }
 }
@@ -713,15 +762,19 @@ fn limits_total(limits: &Limits) -> usize {
     limits.max_head_bytes.saturating_add(limits.max_body_bytes)
 }
 
-/// Reads and discards input until EOF, an error, or WouldBlock.
-fn linger(conn: &mut Conn, scratch: &mut [u8]) -> bool {
+/// Reads and discards input until EOF, an error, WouldBlock, or the turn's budget
+/// is spent.
+fn linger(conn: &mut Conn, scratch: &mut [u8], budget: &mut usize) -> Turn {
     loop {
+        if *budget == 0 {
+            return Turn::Again;
+        }
         match conn.sock.read(scratch) {
-            Ok(0) => return false,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Ok(0) => return Turn::Close,
+            Ok(n) => *budget = budget.saturating_sub(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Turn::Wait,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return Turn::Close,
         }
     }
 }

@@ -28,7 +28,7 @@ pub(crate) struct Worker<D> {
 
 impl<D: Send + 'static> Worker<D> {
     /// Starts the worker thread with a queue of `capacity` waiting jobs.
-    pub fn spawn(capacity: usize, waker: Arc<Waker>) -> io::Result<Self> {
+    pub(super) fn spawn(capacity: usize, waker: Arc<Waker>) -> io::Result<Self> {
         let (jobs, job_queue) = sync_channel::<(JobId, Job<D>)>(capacity);
         let (result_sender, results) = channel();
         thread::Builder::new()
@@ -48,7 +48,7 @@ impl<D: Send + 'static> Worker<D> {
     }
 
     /// Queues `job`; gives it back when the queue is full (or the worker is gone).
-    pub fn submit(&self, id: JobId, job: Job<D>) -> Result<(), Job<D>> {
+    pub(super) fn submit(&self, id: JobId, job: Job<D>) -> Result<(), Job<D>> {
         match self.jobs.try_send((id, job)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full((_, job)) | TrySendError::Disconnected((_, job))) => Err(job),
@@ -56,7 +56,7 @@ impl<D: Send + 'static> Worker<D> {
     }
 
     /// One finished job, if any.
-    pub fn try_result(&self) -> Option<(JobId, Option<D>)> {
+    pub(super) fn try_result(&self) -> Option<(JobId, Option<D>)> {
         // Empty and disconnected alike mean "nothing to collect now".
         self.results.try_recv().ok()
     }

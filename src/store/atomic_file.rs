@@ -12,16 +12,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Atomically replaces `path` with `contents`, creating it with permission bits `mode`.
-///
-/// ```
-/// let dir = std::env::temp_dir().join(format!("latchkey-doc-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir).unwrap();
-/// let path = dir.join("users");
-/// latchkey::store::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
-/// assert_eq!(std::fs::read(&path).unwrap(), b"admin\n");
-/// # std::fs::remove_dir_all(&dir).unwrap();
-/// ```
-pub fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub(crate) fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -55,6 +46,52 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// Deletes the temporary files [`write()`] leaves in `dir` when killed between
+/// creating one and renaming it into place: `.<name>.tmp-<16 hex digits>` for each of
+/// `names`. Only safe while no writer of those files can be running, which is what
+/// the data directory's lock ([`super::lock`]) guarantees.
+pub(crate) fn remove_stale(dir: &Path, names: &[&str]) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let ours = names.iter().any(|name| {
+            file_name
+                .strip_prefix('.')
+                .and_then(|rest| rest.strip_prefix(name))
+                .and_then(|rest| rest.strip_prefix(".tmp-"))
+                .is_some_and(|suffix| {
+                    suffix.len() == 16
+                        && suffix
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                })
+        });
+        if ours && entry.file_type()?.is_file() {
+            match fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn write_example() {
+        let dir = std::env::temp_dir().join(format!("latchkey-doc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("users");
+        crate::store::atomic_file::write(&path, b"admin\n", 0o600).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"admin\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

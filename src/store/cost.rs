@@ -5,13 +5,14 @@ use std::io;
 use std::path::Path;
 
 use super::StoreError;
+use super::lock::DirLock;
 use crate::password::Policy;
 
 /// Name of the hash cost file inside the data directory.
-pub const COST_FILE: &str = "pbkdf2-iterations";
+pub(crate) const COST_FILE: &str = "pbkdf2-iterations";
 
 /// The policy stored at `path`, `None` when there is no file.
-pub fn load(path: &Path) -> Result<Option<Policy>, StoreError> {
+pub(crate) fn load(path: &Path) -> Result<Option<Policy>, StoreError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let n: u32 = text
@@ -25,8 +26,8 @@ pub fn load(path: &Path) -> Result<Option<Policy>, StoreError> {
     }
 }
 
-/// Stores `iterations` at `path`, mode 0600.
-pub fn save(path: &Path, iterations: u32) -> Result<(), StoreError> {
+/// Stores `iterations` at `path`, mode 0600, under the data directory's lock.
+pub(crate) fn save(path: &Path, iterations: u32, _held: &DirLock) -> Result<(), StoreError> {
     super::atomic_file::write(path, format!("{iterations}\n").as_bytes(), 0o600)
         .map_err(|e| StoreError::Io(path.to_owned(), e))
 }

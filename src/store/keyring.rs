@@ -7,13 +7,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::StoreError;
+use super::lock::DirLock;
 use crate::keys::Keyring;
 
 /// Name of the keys file inside the data directory.
-pub const KEYS_FILE: &str = "keys";
+pub(crate) const KEYS_FILE: &str = "keys";
 
 /// Reads the keys file at `path`.
-pub fn load(path: &Path) -> Result<Keyring, StoreError> {
+pub(crate) fn load(path: &Path) -> Result<Keyring, StoreError> {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -29,8 +30,9 @@ pub fn load(path: &Path) -> Result<Keyring, StoreError> {
     Keyring::parse(&text).map_err(|e| StoreError::Keys(path.to_owned(), e))
 }
 
-/// Replaces the keys file at `path` with `ring`, mode 0600.
-pub fn save(path: &Path, ring: &Keyring) -> Result<(), StoreError> {
+/// Replaces the keys file at `path` with `ring`, mode 0600, under the data directory's
+/// lock.
+pub(crate) fn save(path: &Path, ring: &Keyring, _held: &DirLock) -> Result<(), StoreError> {
     super::atomic_file::write(path, ring.to_text().as_bytes(), 0o600)
         .map_err(|e| StoreError::Io(path.to_owned(), e))
 }

@@ -25,51 +25,34 @@
 //! user <name> <cutoff> <forget_after>
 //! ```
 //!
-//! Both the CLI and the running server change the file. Every change takes an
-//! exclusive advisory lock on the sibling `revoked.lock` ([`LOCK_FILE`]), re-reads the
-//! file if someone else changed it, adds the entry (duplicates merge to the later
-//! time), prunes, and replaces the file through [`crate::store::atomic_file::write`]. Readers
-//! need no lock: the file is only ever replaced whole. The server picks up changes made
-//! by the CLI by calling [`RevocationStore::reload_if_changed`] about once a second.
-//!
-//! ```
-//! use latchkey::store::revocation::RevocationStore;
-//! # let dir = std::env::temp_dir().join(format!("latchkey-rev-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir).unwrap();
-//! let now = 1_700_000_000;
-//! let mut store = RevocationStore::load(&dir).unwrap();
-//! store.revoke_session([7; 16], now + 3600, now).unwrap();
-//! store.revoke_token("tok-1", now + 900, now).unwrap();
-//!
-//! // A restarted server sees both.
-//! let reloaded = RevocationStore::load(&dir).unwrap();
-//! assert!(reloaded.is_session_revoked(&[7; 16]));
-//! assert!(reloaded.is_token_revoked("tok-1"));
-//! assert!(!reloaded.is_token_revoked("tok-2"));
-//! # std::fs::remove_dir_all(&dir).unwrap();
-//! ```
+//! Both the CLI and the running server change the file. Every change is made under
+//! the data directory's exclusive lock ([`crate::store::lock`], passed in as proof):
+//! it re-reads the file if someone else changed it, adds the entry (duplicates merge
+//! to the later time), prunes, and replaces the file through
+//! [`crate::store::atomic_file::write`]. Readers need no lock: the file is only ever
+//! replaced whole. The server picks up changes made by the CLI by calling
+//! [`RevocationStore::reload_if_changed`] about once a second.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt::{self, Write as _};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::hash::Hash;
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::FileStamp;
+use super::lock::DirLock;
 
 /// Name of the revocations file inside the data directory.
-pub const REVOKED_FILE: &str = "revoked";
-/// Name of the lock file that serialises changes to [`REVOKED_FILE`].
-pub const LOCK_FILE: &str = "revoked.lock";
+pub(crate) const REVOKED_FILE: &str = "revoked";
 /// Default cap on entries; see [`RevocationStore::load_with_max_entries`].
-pub const MAX_ENTRIES: usize = 100_000;
+pub(crate) const MAX_ENTRIES: usize = 100_000;
 /// Longest accepted token id.
-pub const MAX_TOKEN_ID_LEN: usize = 64;
+pub(crate) const MAX_TOKEN_ID_LEN: usize = 64;
 /// Longest accepted user name.
-pub const MAX_USER_LEN: usize = 64;
+pub(crate) const MAX_USER_LEN: usize = 64;
 
 /// Bytes per entry the size limit allows: the longest line (`user`, a 64-byte name and
 /// two 20-digit times) is 111 bytes with its newline.
@@ -80,8 +63,8 @@ const COMMENT_ALLOWANCE: u64 = 64 * 1024;
 /// Why the revocations could not be read or changed.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum RevocationError {
-    /// Reading or writing the revocations file or its lock file failed.
+pub(crate) enum RevocationError {
+    /// Reading or writing the revocations file failed.
     Io(PathBuf, io::Error),
     /// The revocations file can be read or written by group or others.
     Permissions(PathBuf, u32),
@@ -383,9 +366,8 @@ fn check_user_name(name: &str) -> Result<(), RevocationError> {
 
 /// The revocation list of one data directory, mirrored in memory.
 #[derive(Debug)]
-pub struct RevocationStore {
+pub(crate) struct RevocationStore {
     path: PathBuf,
-    lock_path: PathBuf,
     entries: Entries,
     /// The file version `entries` reflects; `None` when there was no file.
     seen: Option<FileStamp>,
@@ -395,7 +377,7 @@ pub struct RevocationStore {
 impl RevocationStore {
     /// Loads `<data_dir>/revoked` with the default cap of [`MAX_ENTRIES`]. A missing
     /// file is an empty store.
-    pub fn load(data_dir: &Path) -> Result<RevocationStore, RevocationError> {
+    pub(crate) fn load(data_dir: &Path) -> Result<RevocationStore, RevocationError> {
         RevocationStore::load_with_max_entries(data_dir, MAX_ENTRIES)
     }
 
@@ -403,13 +385,12 @@ impl RevocationStore {
     /// (hand-edited, or a lowered cap) still loads — no revocation is ever dropped —
     /// but new entries are refused with [`RevocationError::Full`] until pruning makes
     /// room.
-    pub fn load_with_max_entries(
+    pub(crate) fn load_with_max_entries(
         data_dir: &Path,
         max_entries: usize,
     ) -> Result<RevocationStore, RevocationError> {
         let mut store = RevocationStore {
             path: data_dir.join(REVOKED_FILE),
-            lock_path: data_dir.join(LOCK_FILE),
             entries: Entries::default(),
             seen: None,
             max_entries: max_entries.max(1),
@@ -418,10 +399,12 @@ impl RevocationStore {
         Ok(store)
     }
 
-    /// Revokes session `sid` until `expires` (unix seconds), persisting the change.
-    /// An already expired session needs no entry and is left alone.
-    pub fn revoke_session(
+    /// Revokes session `sid` until `expires` (unix seconds), persisting the change
+    /// under the data directory's lock `held`. An already expired session needs no
+    /// entry and is left alone.
+    pub(crate) fn revoke_session(
         &mut self,
+        held: &DirLock,
         sid: [u8; 16],
         expires: u64,
         now: u64,
@@ -429,13 +412,15 @@ impl RevocationStore {
         if expires < now {
             return Ok(());
         }
-        self.change(Change::Session(sid, expires), now).map(drop)
+        self.change(held, Change::Session(sid, expires), now)
     }
 
-    /// Revokes the token with id `jti` until `expires` (unix seconds), persisting it.
-    /// An already expired token needs no entry and is left alone.
-    pub fn revoke_token(
+    /// Revokes the token with id `jti` until `expires` (unix seconds), persisting it
+    /// under the data directory's lock `held`. An already expired token needs no entry
+    /// and is left alone.
+    pub(crate) fn revoke_token(
         &mut self,
+        held: &DirLock,
         jti: &str,
         expires: u64,
         now: u64,
@@ -444,31 +429,19 @@ impl RevocationStore {
         if expires < now {
             return Ok(());
         }
-        self.change(Change::Token(jti.to_owned(), expires), now)
-            .map(drop)
+        self.change(held, Change::Token(jti.to_owned(), expires), now)
     }
 
     /// Revokes every session and token of `user` issued at or before `cutoff` (unix
-    /// seconds), persisting it. The entry is forgotten `max_lifetime_secs` after the
-    /// cutoff, when nothing issued before it can still be valid; pass the longest
-    /// lifetime of any session or token (refresh tokens included) plus verifier leeway.
+    /// seconds), persisting it under the data directory's lock `held`. The entry is
+    /// forgotten `max_lifetime_secs` after the cutoff, when nothing issued before it
+    /// can still be valid; pass the longest lifetime of any session or token (refresh
+    /// tokens included) plus verifier leeway.
     ///
     /// A later cutoff for the same user replaces an earlier one.
-    ///
-    /// ```
-    /// # use latchkey::store::revocation::RevocationStore;
-    /// # let dir = std::env::temp_dir().join(format!("latchkey-rev-user-{}", std::process::id()));
-    /// # std::fs::create_dir_all(&dir).unwrap();
-    /// let mut store = RevocationStore::load(&dir).unwrap();
-    /// store.revoke_user_before("admin", 1000, 86_400, 1000).unwrap();
-    /// assert!(store.is_revoked_by_cutoff("admin", 999));
-    /// assert!(store.is_revoked_by_cutoff("admin", 1000)); // same second: revoked
-    /// assert!(!store.is_revoked_by_cutoff("admin", 1001));
-    /// assert!(!store.is_revoked_by_cutoff("guest", 5));
-    /// # std::fs::remove_dir_all(&dir).unwrap();
-    /// ```
-    pub fn revoke_user_before(
+    pub(crate) fn revoke_user_before(
         &mut self,
+        held: &DirLock,
         user: &str,
         cutoff: u64,
         max_lifetime_secs: u64,
@@ -483,17 +456,16 @@ impl RevocationStore {
             cutoff,
             forget_after,
         };
-        self.change(Change::User(user.to_owned(), entry), now)
-            .map(drop)
+        self.change(held, Change::User(user.to_owned(), entry), now)
     }
 
     /// Whether session `sid` is revoked.
-    pub fn is_session_revoked(&self, sid: &[u8; 16]) -> bool {
+    pub(crate) fn is_session_revoked(&self, sid: &[u8; 16]) -> bool {
         self.entries.sessions.contains_key(sid)
     }
 
     /// Whether the token with id `jti` is revoked.
-    pub fn is_token_revoked(&self, jti: &str) -> bool {
+    pub(crate) fn is_token_revoked(&self, jti: &str) -> bool {
         self.entries.tokens.contains_key(jti)
     }
 
@@ -502,21 +474,21 @@ impl RevocationStore {
     /// token issued in the same second as the revocation, but before it, must not
     /// survive; the price is that a login within that same second must be repeated.
     /// [`is_revoked_by_cutoff`](Self::is_revoked_by_cutoff) applies the rule.
-    pub fn user_cutoff(&self, user: &str) -> Option<u64> {
+    pub(crate) fn user_cutoff(&self, user: &str) -> Option<u64> {
         self.entries.users.get(user).map(|c| c.cutoff)
     }
 
     /// Whether a session or token of `user` issued at `issued_at` (unix seconds) falls
     /// under the user's revoke-all cutoff.
-    pub fn is_revoked_by_cutoff(&self, user: &str, issued_at: u64) -> bool {
+    pub(crate) fn is_revoked_by_cutoff(&self, user: &str, issued_at: u64) -> bool {
         self.user_cutoff(user)
             .is_some_and(|cutoff| issued_at <= cutoff)
     }
 
-    /// Drops entries forgotten before `now` and rewrites the file if any were; returns
-    /// how many were dropped. Call it now and then (hourly is plenty).
-    pub fn prune(&mut self, now: u64) -> Result<usize, RevocationError> {
-        let _lock = self.lock()?;
+    /// Drops entries forgotten before `now` and rewrites the file, under the data
+    /// directory's lock `_held`, if any were; returns how many were dropped. Call it
+    /// now and then (hourly is plenty).
+    pub(crate) fn prune(&mut self, _held: &DirLock, now: u64) -> Result<usize, RevocationError> {
         self.refresh()?;
         let dropped = self.entries.prune(now);
         if dropped > 0 {
@@ -528,7 +500,7 @@ impl RevocationStore {
     /// Re-reads the file if it changed since this store last read or wrote it (another
     /// process, such as the CLI, replaced it). Costs one `stat` when nothing changed.
     /// Returns whether it re-read. On error the previous revocations stay in force.
-    pub fn reload_if_changed(&mut self) -> Result<bool, RevocationError> {
+    pub(crate) fn reload_if_changed(&mut self) -> Result<bool, RevocationError> {
         if self.stamp_now()? == self.seen {
             return Ok(false);
         }
@@ -536,25 +508,22 @@ impl RevocationStore {
         Ok(true)
     }
 
+    #[cfg(test)]
     /// Entries held, expired or not yet pruned included.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
+    #[cfg(test)]
     /// Whether nothing is revoked.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.len() == 0
     }
 
-    /// The revocations file this store mirrors.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Locked read-merge-prune-write of one addition. On any error the store is as if
-    /// the change had not been asked for (apart from having caught up with the file).
-    fn change(&mut self, change: Change, now: u64) -> Result<(), RevocationError> {
-        let _lock = self.lock()?;
+    /// Read-merge-prune-write of one addition under the lock `_held`. On any error the
+    /// store is as if the change had not been asked for (apart from having caught up
+    /// with the file).
+    fn change(&mut self, _held: &DirLock, change: Change, now: u64) -> Result<(), RevocationError> {
         self.refresh()?;
         let undo = self.entries.apply(change);
         self.entries.prune(now);
@@ -569,21 +538,6 @@ impl RevocationStore {
             return Err(e);
         }
         Ok(())
-    }
-
-    /// Takes the exclusive change lock; it is released when the file is dropped.
-    fn lock(&self) -> Result<File, RevocationError> {
-        let io_err = |e| RevocationError::Io(self.lock_path.clone(), e);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&self.lock_path)
-            .map_err(io_err)?;
-        file.lock().map_err(io_err)?;
-        Ok(file)
     }
 
     /// Catches up with the file if another process replaced it.
@@ -789,5 +743,47 @@ mod tests {
             }
             let _ = Entries::parse(&input);
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn revocation_example() {
+        use crate::store::{DataDir, revocation::RevocationStore};
+        let dir = std::env::temp_dir().join(format!("latchkey-rev-doc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = 1_700_000_000;
+        let held = DataDir::new(&dir).lock().unwrap();
+        let mut store = RevocationStore::load(&dir).unwrap();
+        store
+            .revoke_session(&held, [7; 16], now + 3600, now)
+            .unwrap();
+        store.revoke_token(&held, "tok-1", now + 900, now).unwrap();
+        drop(held);
+
+        // A restarted server sees both.
+        let reloaded = RevocationStore::load(&dir).unwrap();
+        assert!(reloaded.is_session_revoked(&[7; 16]));
+        assert!(reloaded.is_token_revoked("tok-1"));
+        assert!(!reloaded.is_token_revoked("tok-2"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn revoke_user_before_example() {
+        use crate::store::{DataDir, revocation::RevocationStore};
+        let dir = std::env::temp_dir().join(format!("latchkey-rev-user-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let held = DataDir::new(&dir).lock().unwrap();
+        let mut store = RevocationStore::load(&dir).unwrap();
+        store
+            .revoke_user_before(&held, "admin", 1000, 86_400, 1000)
+            .unwrap();
+        assert!(store.is_revoked_by_cutoff("admin", 999));
+        assert!(store.is_revoked_by_cutoff("admin", 1000)); // same second: revoked
+        assert!(!store.is_revoked_by_cutoff("admin", 1001));
+        assert!(!store.is_revoked_by_cutoff("guest", 5));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -22,19 +22,9 @@
 //! returns are dropped, and whitespace-only lines are written back empty).
 //!
 //! Every rewrite goes through [`crate::store::atomic_file::write`], so a crash leaves the old
-//! file or the new one, never a mix. A crash can leave the writer's temporary file
-//! (`.users.tmp-<hex>`) behind; [`UserDb::save`] deletes such leftovers before writing,
-//! so at most one survives. Saves must not run concurrently (it would lose an update
-//! anyway); if they do, the loser fails with an I/O error and the file stays whole.
-//!
-//! ```
-//! use latchkey::store::users::UserDb;
-//! let mut db = UserDb::parse("# staff\nadmin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 3 -\n").unwrap();
-//! assert_eq!(db.get("admin").unwrap().epoch, 3);
-//! db.set_password("admin", "pbkdf2:sha256:1000$salt$00").unwrap();
-//! assert_eq!(db.get("admin").unwrap().epoch, 4);
-//! assert_eq!(db.to_text(), "# staff\nadmin pbkdf2:sha256:1000$salt$00 4 -\n");
-//! ```
+//! file or the new one, never a mix. A writer holds the data directory's lock
+//! ([`crate::store::lock`]) while it reads, changes and saves the file, so no change is
+//! lost; taking the lock deletes the temporary file a crashed writer left behind.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
@@ -44,23 +34,25 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::lock::DirLock;
+
 /// Name of the users file inside the data directory.
-pub const USERS_FILE: &str = "users";
+pub(crate) const USERS_FILE: &str = "users";
 /// Longest user name, in bytes.
-pub const MAX_USERNAME_LEN: usize = 64;
+pub(crate) const MAX_USERNAME_LEN: usize = 64;
 /// Longest hash field, in bytes (stored hashes are far shorter).
-pub const MAX_HASH_FIELD_LEN: usize = 512;
+pub(crate) const MAX_HASH_FIELD_LEN: usize = 512;
 /// Longest single flag, in bytes.
-pub const MAX_FLAG_LEN: usize = 64;
+pub(crate) const MAX_FLAG_LEN: usize = 64;
 /// Most flags on one user.
-pub const MAX_FLAGS: usize = 32;
+pub(crate) const MAX_FLAGS: usize = 32;
 /// Largest users file accepted, in bytes.
-pub const MAX_FILE_LEN: usize = 1 << 20;
+pub(crate) const MAX_FILE_LEN: usize = 1 << 20;
 
 /// What is wrong with one line of the users file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum LineProblem {
+pub(crate) enum LineProblem {
     /// Not four fields separated by single spaces.
     FieldCount,
     /// The name breaks [`validate_username`].
@@ -93,7 +85,7 @@ impl fmt::Display for LineProblem {
 /// Why the users file could not be read, changed or written.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum UsersError {
+pub(crate) enum UsersError {
     /// The users file does not exist; the caller decides whether that means "no users".
     Missing(PathBuf),
     /// Reading or writing the users file failed.
@@ -121,6 +113,7 @@ pub enum UsersError {
     /// A password hash to store is empty, too long, or not printable ASCII.
     BadHash,
     /// A flag to store is empty, too long, or has characters outside `[A-Za-z0-9_.=:-]`.
+    #[cfg(test)]
     BadFlag,
     /// A user of that name already exists.
     Exists(String),
@@ -156,6 +149,7 @@ impl fmt::Display for UsersError {
             UsersError::BadHash => {
                 f.write_str("password hash must be printable ascii without spaces")
             }
+            #[cfg(test)]
             UsersError::BadFlag => f.write_str("flag must be 1-64 of A-Z a-z 0-9 _ . = : -"),
             UsersError::Exists(name) => write!(f, "user {name} already exists"),
             UsersError::NotFound(name) => write!(f, "no user {name}"),
@@ -176,14 +170,7 @@ impl std::error::Error for UsersError {
 
 /// Checks a user name: 1–64 characters of `[A-Za-z0-9._@-]`, not starting with `.` or
 /// `-`, so it is safe to put in HTML, headers, logs and the users file unescaped.
-///
-/// ```
-/// use latchkey::store::users::validate_username;
-/// assert!(validate_username("alice@example.org").is_ok());
-/// assert!(validate_username("-rf").is_err());
-/// assert!(validate_username("<script>").is_err());
-/// ```
-pub fn validate_username(name: &str) -> Result<(), UsersError> {
+pub(crate) fn validate_username(name: &str) -> Result<(), UsersError> {
     let bytes = name.as_bytes();
     let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-');
     match bytes.first() {
@@ -197,7 +184,7 @@ pub fn validate_username(name: &str) -> Result<(), UsersError> {
 
 /// One account. Its `Debug` leaves out the hash, which is what an offline attack needs.
 #[derive(Clone, PartialEq, Eq)]
-pub struct User {
+pub(crate) struct User {
     /// The login name, valid per [`validate_username`].
     pub name: String,
     /// The stored password hash, as written in the file.
@@ -219,8 +206,9 @@ impl fmt::Debug for User {
 }
 
 impl User {
+    #[cfg(test)]
     /// Whether the user carries `flag`.
-    pub fn has_flag(&self, flag: &str) -> bool {
+    pub(crate) fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f == flag)
     }
 }
@@ -234,7 +222,7 @@ enum Line {
 
 /// The users file in memory, in file order, comments included.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserDb {
+pub(crate) struct UserDb {
     lines: Vec<Line>,
     // name → index into `lines` of that user's line, one entry per user line.
     index: HashMap<String, usize>,
@@ -242,13 +230,13 @@ pub struct UserDb {
 
 impl UserDb {
     /// An empty database, for a first user.
-    pub fn new() -> UserDb {
+    pub(crate) fn new() -> UserDb {
         UserDb::default()
     }
 
     /// Reads and parses the users file at `path`. It must exist ([`UsersError::Missing`]
     /// otherwise) and must not be readable by group or others.
-    pub fn load(path: &Path) -> Result<UserDb, UsersError> {
+    pub(crate) fn load(path: &Path) -> Result<UserDb, UsersError> {
         let meta = match fs::metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -281,13 +269,7 @@ impl UserDb {
     }
 
     /// Parses the text of a users file.
-    ///
-    /// ```
-    /// use latchkey::store::users::{UserDb, UsersError, LineProblem};
-    /// let err = UserDb::parse("alice h 1 -\nbob h one -\n").unwrap_err();
-    /// assert!(matches!(err, UsersError::Malformed { line: 2, reason: LineProblem::BadEpoch }));
-    /// ```
-    pub fn parse(text: &str) -> Result<UserDb, UsersError> {
+    pub(crate) fn parse(text: &str) -> Result<UserDb, UsersError> {
         let mut db = UserDb::new();
         for (i, raw) in text.split_terminator('\n').enumerate() {
             let number = i + 1;
@@ -322,7 +304,7 @@ impl UserDb {
     }
 
     /// The file text: one line per user, comment or blank line, each ending in `\n`.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut out = String::new();
         for line in &self.lines {
             match line {
@@ -346,27 +328,16 @@ impl UserDb {
         out
     }
 
-    /// Atomically replaces the file at `path` with [`UserDb::to_text`], mode 0600,
-    /// first deleting temporary files an earlier, interrupted save left behind.
-    ///
-    /// ```
-    /// use latchkey::store::users::UserDb;
-    /// let dir = std::env::temp_dir().join(format!("latchkey-users-doc-{}", std::process::id()));
-    /// std::fs::create_dir_all(&dir).unwrap();
-    /// let path = dir.join(latchkey::store::users::USERS_FILE);
-    /// let db = UserDb::parse("admin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 1 -\n").unwrap();
-    /// db.save(&path).unwrap();
-    /// assert_eq!(UserDb::load(&path).unwrap(), db);
-    /// # std::fs::remove_dir_all(&dir).unwrap();
-    /// ```
-    pub fn save(&self, path: &Path) -> Result<(), UsersError> {
-        remove_stale_temps(path).map_err(|e| UsersError::Io(path.to_owned(), e))?;
+    /// Atomically replaces the file at `path` with [`UserDb::to_text`], mode 0600. The
+    /// caller holds the lock of the directory the file is in (`_held`) and read the
+    /// version this one changes under it.
+    pub(crate) fn save(&self, path: &Path, _held: &DirLock) -> Result<(), UsersError> {
         crate::store::atomic_file::write(path, self.to_text().as_bytes(), 0o600)
             .map_err(|e| UsersError::Io(path.to_owned(), e))
     }
 
     /// The user called `name`, if any.
-    pub fn get(&self, name: &str) -> Option<&User> {
+    pub(crate) fn get(&self, name: &str) -> Option<&User> {
         match self.lines.get(*self.index.get(name)?) {
             Some(Line::User(u)) => Some(u),
             _ => None,
@@ -375,14 +346,7 @@ impl UserDb {
 
     /// Adds a user with no flags and a random starting epoch, so that a user removed
     /// and re-created under the same name does not revive the old one's sessions.
-    ///
-    /// ```
-    /// use latchkey::store::users::{UserDb, UsersError};
-    /// let mut db = UserDb::new();
-    /// db.add("alice", "$pbkdf2-sha256$i=1000,l=32$AAAA$BBBB").unwrap();
-    /// assert!(matches!(db.add("alice", "x"), Err(UsersError::Exists(_))));
-    /// ```
-    pub fn add(&mut self, name: &str, hash: &str) -> Result<(), UsersError> {
+    pub(crate) fn add(&mut self, name: &str, hash: &str) -> Result<(), UsersError> {
         validate_username(name)?;
         validate_hash(hash)?;
         if self.index.contains_key(name) {
@@ -405,7 +369,7 @@ impl UserDb {
 
     /// Replaces the user's password hash and bumps the epoch, ending every session and
     /// token issued before.
-    pub fn set_password(&mut self, name: &str, hash: &str) -> Result<(), UsersError> {
+    pub(crate) fn set_password(&mut self, name: &str, hash: &str) -> Result<(), UsersError> {
         validate_hash(hash)?;
         let user = self.get_mut(name)?;
         user.epoch = user
@@ -418,14 +382,15 @@ impl UserDb {
 
     /// Replaces the user's password hash *without* ending sessions: for upgrading a
     /// hash to the current policy after a successful login with the same password.
-    pub fn rehash(&mut self, name: &str, hash: &str) -> Result<(), UsersError> {
+    pub(crate) fn rehash(&mut self, name: &str, hash: &str) -> Result<(), UsersError> {
         validate_hash(hash)?;
         self.get_mut(name)?.hash = hash.to_owned();
         Ok(())
     }
 
+    #[cfg(test)]
     /// Replaces the user's flags (unknown ones are allowed and kept as given).
-    pub fn set_flags(&mut self, name: &str, flags: Vec<String>) -> Result<(), UsersError> {
+    pub(crate) fn set_flags(&mut self, name: &str, flags: Vec<String>) -> Result<(), UsersError> {
         if flags.len() > MAX_FLAGS || !flags.iter().all(|f| valid_flag(f)) {
             return Err(UsersError::BadFlag);
         }
@@ -434,7 +399,7 @@ impl UserDb {
     }
 
     /// Removes the user, returning it.
-    pub fn remove(&mut self, name: &str) -> Result<User, UsersError> {
+    pub(crate) fn remove(&mut self, name: &str) -> Result<User, UsersError> {
         let at = self
             .index
             .remove(name)
@@ -455,7 +420,7 @@ impl UserDb {
     }
 
     /// The users in file order.
-    pub fn iter(&self) -> impl Iterator<Item = &User> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &User> {
         self.lines.iter().filter_map(|l| match l {
             Line::User(u) => Some(u),
             Line::Other(_) => None,
@@ -463,13 +428,9 @@ impl UserDb {
     }
 
     /// How many users there are.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.index.len()
-    }
-
-    /// Whether there are no users.
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
     }
 
     fn get_mut(&mut self, name: &str) -> Result<&mut User, UsersError> {
@@ -538,37 +499,6 @@ fn validate_hash(hash: &str) -> Result<(), UsersError> {
         || !hash.bytes().all(|b| b.is_ascii_graphic())
     {
         return Err(UsersError::BadHash);
-    }
-    Ok(())
-}
-
-// Deletes `.<name>.tmp-<16 hex>` files next to `path`: what `atomic_file::write` leaves
-// when killed between creating its temporary file and renaming it.
-fn remove_stale_temps(path: &Path) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return Ok(());
-    };
-    let prefix = format!(".{name}.tmp-");
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let file_name = entry.file_name();
-        let Some(suffix) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
-            continue;
-        };
-        let is_temp_name = suffix.len() == 16
-            && suffix
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if is_temp_name && entry.file_type()?.is_file() {
-            match fs::remove_file(entry.path()) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
     }
     Ok(())
 }
@@ -847,7 +777,8 @@ mod tests {
         assert!(matches!(UserDb::load(&path), Err(UsersError::Missing(_))));
         let mut db = UserDb::new();
         db.add("admin", H1).unwrap();
-        db.save(&path).unwrap();
+        let held = crate::store::DataDir::new(&dir).lock().unwrap();
+        db.save(&path, &held).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(UserDb::load(&path).unwrap(), db);
@@ -885,26 +816,65 @@ mod tests {
         );
         fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn users_example() {
+        use crate::store::users::UserDb;
+        let mut db =
+            UserDb::parse("# staff\nadmin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 3 -\n").unwrap();
+        assert_eq!(db.get("admin").unwrap().epoch, 3);
+        db.set_password("admin", "pbkdf2:sha256:1000$salt$00")
+            .unwrap();
+        assert_eq!(db.get("admin").unwrap().epoch, 4);
+        assert_eq!(
+            db.to_text(),
+            "# staff\nadmin pbkdf2:sha256:1000$salt$00 4 -\n"
+        );
+    }
 
     #[test]
-    fn save_removes_stale_temp_files_only() {
-        let dir = temp_dir("stale");
-        let path = dir.join(USERS_FILE);
-        let stale = dir.join(".users.tmp-0123456789abcdef");
-        let unrelated = [
-            dir.join(".users.tmp-notours"),
-            dir.join(".keys.tmp-0123456789abcdef"),
-            dir.join("users.bak"),
-        ];
-        fs::write(&stale, "half a fi").unwrap();
-        for p in &unrelated {
-            fs::write(p, "x").unwrap();
-        }
-        UserDb::new().save(&path).unwrap();
-        assert!(!stale.exists());
-        for p in &unrelated {
-            assert!(p.exists(), "{}", p.display());
-        }
-        fs::remove_dir_all(&dir).unwrap();
+    fn validate_username_example() {
+        use crate::store::users::validate_username;
+        assert!(validate_username("alice@example.org").is_ok());
+        assert!(validate_username("-rf").is_err());
+        assert!(validate_username("<script>").is_err());
+    }
+
+    #[test]
+    fn parse_example() {
+        use crate::store::users::{LineProblem, UserDb, UsersError};
+        let err = UserDb::parse("alice h 1 -\nbob h one -\n").unwrap_err();
+        assert!(matches!(
+            err,
+            UsersError::Malformed {
+                line: 2,
+                reason: LineProblem::BadEpoch
+            }
+        ));
+    }
+
+    #[test]
+    fn save_example() {
+        use crate::store::{DataDir, users::UserDb};
+        let dir = std::env::temp_dir().join(format!("latchkey-users-doc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(crate::store::users::USERS_FILE);
+        let db = UserDb::parse("admin $pbkdf2-sha256$i=1000,l=32$AAAA$BBBB 1 -\n").unwrap();
+        let held = DataDir::new(&dir).lock().unwrap();
+        db.save(&path, &held).unwrap();
+        assert_eq!(UserDb::load(&path).unwrap(), db);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn add_example() {
+        use crate::store::users::{UserDb, UsersError};
+        let mut db = UserDb::new();
+        db.add("alice", "$pbkdf2-sha256$i=1000,l=32$AAAA$BBBB")
+            .unwrap();
+        assert!(matches!(db.add("alice", "x"), Err(UsersError::Exists(_))));
     }
 }

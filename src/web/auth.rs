@@ -13,22 +13,14 @@ use crate::store::users::{User, UserDb};
 use crate::web::errors::AuthError;
 
 /// Base name of the session cookie; `__Host-` is prefixed when it is Secure.
-pub const SESSION_COOKIE: &str = "latchkey_session";
+pub(crate) const SESSION_COOKIE: &str = "latchkey_session";
 /// The full name of the session cookie when it is Secure: [`SESSION_COOKIE`] with the
 /// `__Host-` prefix, as [`cookie_name`](cookie::set_cookie::cookie_name) builds it.
-pub const SESSION_COOKIE_HOST: &str = "__Host-latchkey_session";
+pub(crate) const SESSION_COOKIE_HOST: &str = "__Host-latchkey_session";
 
 /// The full name of the session cookie: `cookie_name(SESSION_COOKIE, secure)` as a
 /// constant.
-///
-/// ```
-/// use latchkey::cookie::set_cookie::cookie_name;
-/// use latchkey::web::auth::{SESSION_COOKIE, session_cookie_name};
-/// for secure in [true, false] {
-///     assert_eq!(session_cookie_name(secure), cookie_name(SESSION_COOKIE, secure));
-/// }
-/// ```
-pub fn session_cookie_name(secure: bool) -> &'static str {
+pub(crate) fn session_cookie_name(secure: bool) -> &'static str {
     if secure {
         SESSION_COOKIE_HOST
     } else {
@@ -37,11 +29,11 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
 }
 
 /// Base name of the pre-session cookie that CSRF tokens of the login form bind to.
-pub const PRESESSION_COOKIE: &str = "latchkey_pre";
+pub(crate) const PRESESSION_COOKIE: &str = "latchkey_pre";
 
 /// The key sets of every purpose, derived once at start-up.
 #[derive(Debug, Clone)]
-pub struct Keys {
+pub(crate) struct Keys {
     /// Session cookies.
     pub session: KeySet,
     /// Access and refresh tokens.
@@ -52,7 +44,7 @@ pub struct Keys {
 
 impl Keys {
     /// Derives every purpose's keys from the keyring.
-    pub fn new(ring: &Keyring) -> Keys {
+    pub(crate) fn new(ring: &Keyring) -> Keys {
         Keys {
             session: ring.key_set(Purpose::SessionCookie),
             token: ring.key_set(Purpose::ApiToken),
@@ -63,7 +55,7 @@ impl Keys {
 
 /// Who a request speaks for, and how it proved it.
 #[derive(Debug, Clone)]
-pub enum Identity<'a> {
+pub(crate) enum Identity<'a> {
     /// A valid session cookie.
     Session(Session),
     /// A valid access token: the user it names, as the user database spells it.
@@ -72,7 +64,7 @@ pub enum Identity<'a> {
 
 impl Identity<'_> {
     /// The user name.
-    pub fn user(&self) -> &str {
+    pub(crate) fn user(&self) -> &str {
         match self {
             Identity::Session(s) => &s.user,
             Identity::Token(user) => user,
@@ -81,7 +73,7 @@ impl Identity<'_> {
 }
 
 /// What authentication needs to look at.
-pub struct Authenticator<'a> {
+pub(crate) struct Authenticator<'a> {
     /// Key sets.
     pub(crate) keys: &'a Keys,
     /// The users, for existence and password epochs.
@@ -100,15 +92,7 @@ enum Verified<'c> {
 /// The claims of a new token for `user` with a random 128-bit `jti`, in lowercase
 /// hex: base64url ids began with `-` one time in 64, and `latchkey token revoke
 /// <jti>` then read the id as an option and could not revoke that token.
-///
-/// ```
-/// use latchkey::jwt::TokenType;
-/// let c = latchkey::web::auth::new_claims("ann", 1000, 60, TokenType::Access).unwrap();
-/// let jti = c.jti.unwrap();
-/// assert_eq!(jti.len(), 32);
-/// assert!(jti.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-/// ```
-pub fn new_claims(
+pub(crate) fn new_claims(
     user: &str,
     now: u64,
     ttl: u64,
@@ -128,7 +112,7 @@ pub fn new_claims(
 /// (scheme case-insensitive, as Flask-JWT), or why the header is unusable. The token
 /// is everything after the first space, spaces around it trimmed; it must be UTF-8,
 /// non-empty and hold no space.
-pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
+pub(crate) fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
     let value = std::str::from_utf8(value).map_err(|_| AuthError::BadAuthorizationHeader)?;
     let (scheme, token) = value
         .split_once(' ')
@@ -144,7 +128,7 @@ pub fn bearer_token(value: &[u8]) -> Result<&str, AuthError> {
 impl<'a> Authenticator<'a> {
     /// Checks the session cookie `cookie_name` of `req`: `cookie::session::open`,
     /// then the user, password epoch and revocation checks every credential gets.
-    pub fn session(
+    pub(crate) fn session(
         &self,
         req: &Request<'_>,
         cookie_name: &str,
@@ -158,7 +142,7 @@ impl<'a> Authenticator<'a> {
 
     /// Checks the value of a session cookie called `cookie_name`, as
     /// [`Authenticator::session`] does once it has found it in a request.
-    pub fn session_value(
+    pub(crate) fn session_value(
         &self,
         value: &str,
         cookie_name: &str,
@@ -175,7 +159,12 @@ impl<'a> Authenticator<'a> {
     /// database spells the name. A token whose `sub` and
     /// Flask-JWT `identity` name different users is refused by `jwt` itself
     /// (`ConflictingSubject`): the app behind the proxy may read either.
-    pub fn token(&self, token: &str, kind: TokenType, now: u64) -> Result<&'a str, AuthError> {
+    pub(crate) fn token(
+        &self,
+        token: &str,
+        kind: TokenType,
+        now: u64,
+    ) -> Result<&'a str, AuthError> {
         let validation = Validation {
             token_type: Some(kind),
             ..Validation::default()
@@ -219,7 +208,7 @@ impl<'a> Authenticator<'a> {
 
     /// The identity of `req`: its bearer token when it has an `Authorization`
     /// header, else its session cookie.
-    pub fn request(
+    pub(crate) fn request(
         &self,
         req: &Request<'_>,
         cookie_name: &str,
@@ -240,7 +229,7 @@ impl<'a> Authenticator<'a> {
 /// A line that is not text fails the whole lookup with
 /// [`CookieError::MalformedPair`](cookie::CookieError::MalformedPair), wherever it
 /// comes.
-pub fn cookie_value<'a>(
+pub(crate) fn cookie_value<'a>(
     req: &Request<'a>,
     name: &str,
 ) -> Result<Option<&'a str>, cookie::CookieError> {
@@ -254,7 +243,10 @@ pub fn cookie_value<'a>(
 
 /// The address a request is treated as coming from. `X-Forwarded-For` is read only
 /// when the peer is a trusted proxy; its lines that are not text are skipped.
-pub fn client_ip(req: &Request<'_>, trusted: &crate::web::client_ip::TrustedProxies) -> IpAddr {
+pub(crate) fn client_ip(
+    req: &Request<'_>,
+    trusted: &crate::web::client_ip::TrustedProxies,
+) -> IpAddr {
     let peer = req.peer().ip();
     if !trusted.contains(peer) {
         return crate::web::client_ip::normalize(peer);
@@ -421,5 +413,32 @@ mod tests {
         }
         // Only spaces are trimmed: a tab is part of the token.
         assert_eq!(bearer_token(b"JWT \tx").unwrap(), "\tx");
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn session_cookie_name_example() {
+        use crate::cookie::set_cookie::cookie_name;
+        use crate::web::auth::{SESSION_COOKIE, session_cookie_name};
+        for secure in [true, false] {
+            assert_eq!(
+                session_cookie_name(secure),
+                cookie_name(SESSION_COOKIE, secure)
+            );
+        }
+    }
+
+    #[test]
+    fn new_claims_example() {
+        use crate::jwt::TokenType;
+        let c = crate::web::auth::new_claims("ann", 1000, 60, TokenType::Access).unwrap();
+        let jti = c.jti.unwrap();
+        assert_eq!(jti.len(), 32);
+        assert!(
+            jti.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Why a `--trusted-proxy` entry was rejected (each variant holds the entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum CidrError {
+pub(crate) enum CidrError {
     /// The part before `/` is not an IPv4 or IPv6 address.
     InvalidAddress(String),
     /// The part after `/` is not a decimal number.
@@ -60,7 +60,7 @@ fn mask_v6(prefix: u8) -> u128 {
 
 /// `ip` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) turned into IPv4, so
 /// a dual-stack socket's view of an IPv4 peer matches IPv4 rules.
-pub fn normalize(ip: IpAddr) -> IpAddr {
+pub(crate) fn normalize(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,
@@ -131,26 +131,14 @@ impl Network {
 
 /// The set of reverse proxies whose forwarding headers are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies {
+pub(crate) struct TrustedProxies {
     networks: Vec<Network>,
 }
 
 impl TrustedProxies {
     /// Parses CIDR entries such as `10.0.0.0/8`, `::1/128`, or a bare address
     /// (a /32 or /128). An empty list trusts nobody.
-    ///
-    /// ```
-    /// use latchkey::web::client_ip::{CidrError, TrustedProxies};
-    /// let trusted = TrustedProxies::parse(&["10.0.0.0/8", "::1"]).unwrap();
-    /// assert!(trusted.contains("10.1.2.3".parse().unwrap()));
-    /// assert!(trusted.contains("::ffff:10.1.2.3".parse().unwrap()));
-    /// assert!(!trusted.contains("11.0.0.1".parse().unwrap()));
-    /// assert_eq!(
-    ///     TrustedProxies::parse(&["10.0.0.0/33"]),
-    ///     Err(CidrError::PrefixTooLong("10.0.0.0/33".into()))
-    /// );
-    /// ```
-    pub fn parse(entries: &[impl AsRef<str>]) -> Result<Self, CidrError> {
+    pub(crate) fn parse(entries: &[impl AsRef<str>]) -> Result<Self, CidrError> {
         let networks = entries
             .iter()
             .map(|entry| Network::parse(entry.as_ref()))
@@ -159,13 +147,14 @@ impl TrustedProxies {
     }
 
     /// Whether `ip` (IPv4-mapped IPv6 counts as IPv4) is a trusted proxy.
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         let ip = normalize(ip);
         self.networks.iter().any(|network| network.contains(ip))
     }
 
+    #[cfg(test)]
     /// Whether no proxy is trusted.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.networks.is_empty()
     }
 }
@@ -213,19 +202,11 @@ fn is_port(text: &str) -> bool {
 /// address, which errs on the side of rate limiting them.) Likewise, when every
 /// entry is trusted, the left-most trusted one is returned. The result is
 /// normalised (IPv4-mapped IPv6 becomes IPv4).
-///
-/// ```
-/// use latchkey::web::client_ip::{client_ip, TrustedProxies};
-/// let trusted = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
-/// let proxy = "10.0.0.2".parse().unwrap();
-/// // The client spoofed "1.1.1.1"; our proxy appended the real address 203.0.113.7.
-/// let ip = client_ip(proxy, &["1.1.1.1, 203.0.113.7"], &trusted);
-/// assert_eq!(ip, "203.0.113.7".parse::<std::net::IpAddr>().unwrap());
-/// // An untrusted peer's headers are ignored.
-/// let direct = "198.51.100.1".parse().unwrap();
-/// assert_eq!(client_ip(direct, &["1.1.1.1"], &trusted), direct);
-/// ```
-pub fn client_ip(peer: IpAddr, x_forwarded_for: &[&str], trusted: &TrustedProxies) -> IpAddr {
+pub(crate) fn client_ip(
+    peer: IpAddr,
+    x_forwarded_for: &[&str],
+    trusted: &TrustedProxies,
+) -> IpAddr {
     let mut last_trusted = normalize(peer);
     if !trusted.contains(last_trusted) {
         return last_trusted;
@@ -252,14 +233,7 @@ pub fn client_ip(peer: IpAddr, x_forwarded_for: &[&str], trusted: &TrustedProxie
 /// The header is believed only when the TCP `peer` is a trusted proxy; then the
 /// right-most value (across all header lines), set by the proxy nearest to us,
 /// must be `https` (case-insensitive). No header, or an untrusted peer, is `false`.
-///
-/// ```
-/// use latchkey::web::client_ip::{forwarded_proto_is_https, TrustedProxies};
-/// let trusted = TrustedProxies::parse(&["127.0.0.1"]).unwrap();
-/// assert!(forwarded_proto_is_https("127.0.0.1".parse().unwrap(), &["https"], &trusted));
-/// assert!(!forwarded_proto_is_https("192.0.2.1".parse().unwrap(), &["https"], &trusted));
-/// ```
-pub fn forwarded_proto_is_https(
+pub(crate) fn forwarded_proto_is_https(
     peer: IpAddr,
     x_forwarded_proto: &[&str],
     trusted: &TrustedProxies,
@@ -477,6 +451,51 @@ mod tests {
         ));
         assert!(!forwarded_proto_is_https(
             ip("203.0.113.1"),
+            &["https"],
+            &trusted
+        ));
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn parse_example() {
+        use crate::web::client_ip::{CidrError, TrustedProxies};
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8", "::1"]).unwrap();
+        assert!(trusted.contains("10.1.2.3".parse().unwrap()));
+        assert!(trusted.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!trusted.contains("11.0.0.1".parse().unwrap()));
+        assert_eq!(
+            TrustedProxies::parse(&["10.0.0.0/33"]),
+            Err(CidrError::PrefixTooLong("10.0.0.0/33".into()))
+        );
+    }
+
+    #[test]
+    fn client_ip_example() {
+        use crate::web::client_ip::{TrustedProxies, client_ip};
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
+        let proxy = "10.0.0.2".parse().unwrap();
+        // The client spoofed "1.1.1.1"; our proxy appended the real address 203.0.113.7.
+        let ip = client_ip(proxy, &["1.1.1.1, 203.0.113.7"], &trusted);
+        assert_eq!(ip, "203.0.113.7".parse::<std::net::IpAddr>().unwrap());
+        // An untrusted peer's headers are ignored.
+        let direct = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_ip(direct, &["1.1.1.1"], &trusted), direct);
+    }
+
+    #[test]
+    fn forwarded_proto_is_https_example() {
+        use crate::web::client_ip::{TrustedProxies, forwarded_proto_is_https};
+        let trusted = TrustedProxies::parse(&["127.0.0.1"]).unwrap();
+        assert!(forwarded_proto_is_https(
+            "127.0.0.1".parse().unwrap(),
+            &["https"],
+            &trusted
+        ));
+        assert!(!forwarded_proto_is_https(
+            "192.0.2.1".parse().unwrap(),
             &["https"],
             &trusted
         ));

@@ -8,7 +8,7 @@ use crate::web::client_ip::TrustedProxies;
 
 /// When the session cookie gets the `Secure` attribute (and the `__Host-` prefix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecureMode {
+pub(crate) enum SecureMode {
     /// Secure when the request came over HTTPS through a trusted proxy.
     Auto,
     /// Always Secure: latchkey is only ever reached over HTTPS.
@@ -19,7 +19,7 @@ pub enum SecureMode {
 
 /// Everything the service needs to know, apart from its data directory (the store).
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Title of the login page, e.g. "Router admin".
@@ -56,7 +56,7 @@ pub struct Config {
 /// (`token revoke`, `session revoke-all`, `user passwd`, `user del`) are forgotten
 /// this long after they are made, so a credential that could outlive them would come
 /// back to life.
-pub const MAX_CREDENTIAL_TTL: u64 = 31 * 86_400;
+pub(crate) const MAX_CREDENTIAL_TTL: u64 = 31 * 86_400;
 
 impl Default for Config {
     /// What `latchkey serve` runs with when no flag says otherwise.

@@ -10,7 +10,7 @@ use crate::web::form::FormError;
 /// Why a request was not authenticated.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// No session cookie and no `Authorization` header.
     NoCredentials,
     /// The `Authorization` header is not `JWT <token>` or `Bearer <token>`.
@@ -54,7 +54,7 @@ impl std::error::Error for AuthError {
 /// Why a request was refused before or instead of its handler's normal answer.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum WebError {
+pub(crate) enum WebError {
     /// Not authenticated.
     Auth(AuthError),
     /// The form body is malformed.
@@ -73,6 +73,8 @@ pub enum WebError {
     RateLimited(u64),
     /// The password hashing budget is spent; retry after this many seconds.
     Busy(u64),
+    /// A file of the data directory cannot be read: every credential is refused.
+    Unavailable,
     /// No such route.
     NotFound,
     /// The route exists but not for this method.
@@ -93,6 +95,7 @@ impl fmt::Display for WebError {
             WebError::Csrf => f.write_str("missing or invalid csrf token"),
             WebError::RateLimited(_) => f.write_str("too many failed logins"),
             WebError::Busy(_) => f.write_str("busy, retry shortly"),
+            WebError::Unavailable => f.write_str("the data directory cannot be read"),
             WebError::NotFound => f.write_str("not found"),
             WebError::MethodNotAllowed(_) => f.write_str("method not allowed"),
             WebError::Internal => f.write_str("internal error"),
@@ -124,14 +127,14 @@ impl From<FormError> for WebError {
 
 impl WebError {
     /// The HTTP status this failure is answered with.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             WebError::Auth(_) => 401,
             WebError::Form(_) | WebError::Json(_) | WebError::MissingField(_) => 400,
             WebError::UnsupportedMediaType => 415,
             WebError::CrossSite | WebError::Csrf => 403,
             WebError::RateLimited(_) => 429,
-            WebError::Busy(_) => 503,
+            WebError::Busy(_) | WebError::Unavailable => 503,
             WebError::NotFound => 404,
             WebError::MethodNotAllowed(_) => 405,
             WebError::Internal => 500,
@@ -139,9 +142,10 @@ impl WebError {
     }
 
     /// Seconds for a `Retry-After` header, where the failure has one.
-    pub fn retry_after(&self) -> Option<u64> {
+    pub(crate) fn retry_after(&self) -> Option<u64> {
         match self {
             WebError::RateLimited(s) | WebError::Busy(s) => Some((*s).max(1)),
+            WebError::Unavailable => Some(5),
             _ => None,
         }
     }

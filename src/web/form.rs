@@ -11,12 +11,12 @@ use std::fmt;
 use super::url::{self, UrlError};
 
 /// Most fields a form may carry; the login form has five.
-pub const MAX_FIELDS: usize = 32;
+pub(crate) const MAX_FIELDS: usize = 32;
 
 /// Why a form body was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum FormError {
+pub(crate) enum FormError {
     /// A `%` not followed by two hex digits (`%G1`, a truncated `%4`).
     InvalidEscape,
     /// A decoded name or value is not UTF-8.
@@ -56,13 +56,13 @@ impl From<UrlError> for FormError {
 
 /// A decoded form: unique names, in the order they were sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Form {
+pub(crate) struct Form {
     fields: Vec<(String, String)>,
 }
 
 impl Form {
     /// The value of field `name`, if it was sent.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(field, _)| field == name)
@@ -70,19 +70,20 @@ impl Form {
     }
 
     /// All `(name, value)` pairs in the order they were sent.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
     }
 
     /// Number of fields.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.fields.len()
     }
 
+    #[cfg(test)]
     /// Whether no field was sent.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 }
@@ -93,19 +94,7 @@ impl Form {
 /// UTF-8. Empty pieces (a trailing `&`, `a=1&&b=2`) are skipped, as browsers
 /// never produce them but some clients do. The body is expected to be bounded
 /// already by the HTTP layer; at most [`MAX_FIELDS`] fields are accepted.
-///
-/// ```
-/// use latchkey::web::form::{parse_form, FormError};
-/// let form = parse_form(b"username=ann+lee&password=p%26ss&remember=1").unwrap();
-/// assert_eq!(form.get("username"), Some("ann lee"));
-/// assert_eq!(form.get("password"), Some("p&ss"));
-/// assert_eq!(form.get("next"), None);
-/// assert_eq!(
-///     parse_form(b"next=/a&next=//evil.com"),
-///     Err(FormError::Duplicate("next".into()))
-/// );
-/// ```
-pub fn parse_form(body: &[u8]) -> Result<Form, FormError> {
+pub(crate) fn parse_form(body: &[u8]) -> Result<Form, FormError> {
     let mut fields: Vec<(String, String)> = Vec::new();
     for piece in body
         .split(|&byte| byte == b'&')
@@ -131,14 +120,7 @@ pub fn parse_form(body: &[u8]) -> Result<Form, FormError> {
 
 /// Encodes pairs as `application/x-www-form-urlencoded`, the inverse of
 /// [`parse_form`] (spaces become `%20`, which decodes the same as `+`).
-///
-/// ```
-/// use latchkey::web::form::{encode_form, parse_form};
-/// let body = encode_form([("next", "/a b?x=1&y=2")]);
-/// assert_eq!(body, "next=%2Fa%20b%3Fx%3D1%26y%3D2");
-/// assert_eq!(parse_form(body.as_bytes()).unwrap().get("next"), Some("/a b?x=1&y=2"));
-/// ```
-pub fn encode_form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn encode_form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut body = String::new();
     for (name, value) in pairs {
         if !body.is_empty() {
@@ -239,5 +221,32 @@ mod tests {
     fn duplicate_display_escapes_control_characters() {
         let error = parse_form(b"a%0Ab=1&a%0Ab=2").unwrap_err();
         assert_eq!(error.to_string(), "duplicate field \"a\\nb\"");
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn parse_form_example() {
+        use crate::web::form::{FormError, parse_form};
+        let form = parse_form(b"username=ann+lee&password=p%26ss&remember=1").unwrap();
+        assert_eq!(form.get("username"), Some("ann lee"));
+        assert_eq!(form.get("password"), Some("p&ss"));
+        assert_eq!(form.get("next"), None);
+        assert_eq!(
+            parse_form(b"next=/a&next=//evil.com"),
+            Err(FormError::Duplicate("next".into()))
+        );
+    }
+
+    #[test]
+    fn encode_form_example() {
+        use crate::web::form::{encode_form, parse_form};
+        let body = encode_form([("next", "/a b?x=1&y=2")]);
+        assert_eq!(body, "next=%2Fa%20b%3Fx%3D1%26y%3D2");
+        assert_eq!(
+            parse_form(body.as_bytes()).unwrap().get("next"),
+            Some("/a b?x=1&y=2")
+        );
     }
 }

@@ -3,13 +3,7 @@
 /// Appends `text` to `out` with `& < > " '` replaced by character references, which
 /// makes it safe both as element content and inside a double- or single-quoted
 /// attribute value.
-///
-/// ```
-/// let mut page = String::from("<p>");
-/// latchkey::web::html::escape_into(&mut page, "a<b");
-/// assert_eq!(page, "<p>a&lt;b");
-/// ```
-pub fn escape_into(out: &mut String, text: &str) {
+pub(crate) fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -22,13 +16,14 @@ pub fn escape_into(out: &mut String, text: &str) {
     }
 }
 
+#[cfg(test)]
 /// Returns `text` HTML-escaped (see [`escape_into`]).
 ///
 /// ```
 /// use latchkey::web::html::escape;
 /// assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;");
 /// ```
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_into(&mut out, text);
     out
@@ -114,5 +109,15 @@ mod tests {
     #[test]
     fn escapes_already_escaped_text_again() {
         assert_eq!(escape("&amp;"), "&amp;amp;");
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn escape_into_example() {
+        let mut page = String::from("<p>");
+        crate::web::html::escape_into(&mut page, "a<b");
+        assert_eq!(page, "<p>a&lt;b");
     }
 }

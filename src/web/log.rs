@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// A password login (form or API) succeeded.
     LoginOk,
     /// A password login failed.
@@ -37,13 +37,7 @@ impl Event {
 }
 
 /// Formats one event line (without the trailing newline).
-///
-/// ```
-/// use latchkey::web::log::{line, Event};
-/// let l = line(0, Event::LoginFailed, "10.0.0.9".parse().unwrap(), Some("ad\nmin"), None);
-/// assert_eq!(l, "1970-01-01T00:00:00Z latchkey: login failed ip=10.0.0.9 user=ad?min");
-/// ```
-pub fn line(
+pub(crate) fn line(
     now: u64,
     event: Event,
     ip: IpAddr,
@@ -73,12 +67,12 @@ pub fn line(
 }
 
 /// Writes one event line to stderr.
-pub fn event(now: u64, event: Event, ip: IpAddr, user: Option<&str>, reason: Option<&str>) {
+pub(crate) fn event(now: u64, event: Event, ip: IpAddr, user: Option<&str>, reason: Option<&str>) {
     eprintln!("{}", line(now, event, ip, user, reason));
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds `t`.
-pub fn rfc3339(t: u64) -> String {
+pub(crate) fn rfc3339(t: u64) -> String {
     let (y, m, d) = crate::http::date::civil_from_days(t / 86_400);
     let secs = t % 86_400;
     format!(
@@ -111,6 +105,25 @@ mod tests {
         assert_eq!(
             l,
             "1970-01-01T00:00:00Z latchkey: token rejected ip=::1 reason=\"bad? ip=1.2.3.4?\""
+        );
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn line_example() {
+        use crate::web::log::{Event, line};
+        let l = line(
+            0,
+            Event::LoginFailed,
+            "10.0.0.9".parse().unwrap(),
+            Some("ad\nmin"),
+            None,
+        );
+        assert_eq!(
+            l,
+            "1970-01-01T00:00:00Z latchkey: login failed ip=10.0.0.9 user=ad?min"
         );
     }
 }

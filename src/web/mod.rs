@@ -2,19 +2,23 @@
 //! blocks that do no I/O (HTML pages, form and URL decoding, redirect-target
 //! validation, client-IP resolution behind trusted proxies).
 
-pub mod client_ip;
-pub mod form;
-pub mod html;
-pub mod pages;
-pub mod redirect;
-pub mod url;
+pub(crate) mod client_ip;
+pub(crate) mod form;
+pub(crate) mod html;
+pub(crate) mod pages;
+pub(crate) mod redirect;
+pub(crate) mod url;
 
-pub mod app;
-pub mod auth;
-pub mod config;
-pub mod errors;
-pub mod log;
-pub mod proxy;
-pub mod respond;
-pub mod serve;
-pub mod static_files;
+mod api;
+pub(crate) mod app;
+pub(crate) mod auth;
+mod browser;
+pub(crate) mod config;
+pub(crate) mod errors;
+mod forward_auth;
+pub(crate) mod log;
+mod login;
+pub(crate) mod proxy;
+pub(crate) mod respond;
+pub(crate) mod serve;
+pub(crate) mod static_files;

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::html::escape_into;
 
 /// The only CSS of any page, served at [`style_route`].
-pub const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 :root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--fg:#111827;--muted:#4b5563;\
 --line:#d1d5db;--accent:#2563eb;--accent-fg:#fff;--err-bg:#fef2f2;--err-fg:#991b1b}\
 @media (prefers-color-scheme:dark){:root{--bg:#0b1120;--card:#1f2937;--fg:#f9fafb;\
@@ -47,12 +47,6 @@ background:var(--err-bg);color:var(--err-fg)}\
 /// The path (without the prefix) the stylesheet is served at:
 /// `/latchkey-<first 16 hex digits of SHA-256(STYLE)>.css`, computed once. A new
 /// stylesheet gets a new name, so the old one may be cached as immutable.
-///
-/// ```
-/// let route = latchkey::web::pages::style_route();
-/// assert!(route.starts_with("/latchkey-") && route.ends_with(".css"));
-/// assert_eq!(route.len(), "/latchkey-.css".len() + 16);
-/// ```
 pub fn style_route() -> &'static str {
     static ROUTE: OnceLock<String> = OnceLock::new();
     ROUTE.get_or_init(|| {
@@ -101,7 +95,7 @@ fn hidden_field(out: &mut String, name: &str, value: &str) {
 /// The form posts `username`, `password`, `remember` (`1` when ticked, absent
 /// otherwise), `next` and `csrf` to `action`.
 #[derive(Debug, Clone, Copy)]
-pub struct LoginPage<'a> {
+pub(crate) struct LoginPage<'a> {
     /// Page title and heading, e.g. "Router admin".
     pub title: &'a str,
     /// Where to go after logging in; sent back in the hidden `next` field.
@@ -119,23 +113,7 @@ pub struct LoginPage<'a> {
 }
 
 /// Renders the login page.
-///
-/// ```
-/// use latchkey::web::pages::{login_page, LoginPage};
-/// let page = login_page(&LoginPage {
-///     title: "Router admin",
-///     next: "/admin?tab=wifi&x=1",
-///     csrf_token: "tok",
-///     error: Some("Wrong username or password."),
-///     username: "ann",
-///     action: "/login",
-///     stylesheet: "/latchkey-0123456789abcdef.css",
-/// });
-/// assert!(page.contains("<title>Router admin</title>"));
-/// assert!(page.contains(r#"name="next" value="/admin?tab=wifi&amp;x=1""#));
-/// assert!(page.contains(r#"role="alert""#));
-/// ```
-pub fn login_page(page: &LoginPage<'_>) -> String {
+pub(crate) fn login_page(page: &LoginPage<'_>) -> String {
     let mut out = String::with_capacity(2048);
     open_page(&mut out, page.title, page.stylesheet);
     out.push_str("<h1>");
@@ -186,14 +164,7 @@ pub fn login_page(page: &LoginPage<'_>) -> String {
 /// Renders the page shown to a logged-in user: "Welcome, <username>!" and a sign-out
 /// button. The button is a POST form to `logout_path` carrying `csrf_token` (a GET
 /// logout link could be triggered cross-site).
-///
-/// ```
-/// let page = latchkey::web::pages::welcome_page("Admin", "/s.css", "<ann>", "/logout", "tok");
-/// assert!(page.contains("Welcome, &lt;ann&gt;!"));
-/// assert!(page.contains(r#"<form method="post" action="/logout">"#));
-/// assert!(page.contains(r#"<input type="hidden" name="csrf" value="tok">"#));
-/// ```
-pub fn welcome_page(
+pub(crate) fn welcome_page(
     title: &str,
     stylesheet: &str,
     username: &str,
@@ -214,13 +185,7 @@ pub fn welcome_page(
 }
 
 /// Renders a small page with a heading and one paragraph, for errors and notices.
-///
-/// ```
-/// let page = latchkey::web::pages::message_page("Error", "/s.css", "Too many attempts", "Try again <later>.");
-/// assert!(page.contains("<h1>Too many attempts</h1>"));
-/// assert!(page.contains("<p>Try again &lt;later&gt;.</p>"));
-/// ```
-pub fn message_page(title: &str, stylesheet: &str, heading: &str, text: &str) -> String {
+pub(crate) fn message_page(title: &str, stylesheet: &str, heading: &str, text: &str) -> String {
     let mut out = String::with_capacity(512);
     open_page(&mut out, title, stylesheet);
     out.push_str("<h1>");
@@ -387,5 +352,52 @@ mod tests {
         assert!(page.contains(&format!("<title>{EVIL_ESCAPED}</title>")));
         assert!(page.contains(&format!("<h1>{EVIL_ESCAPED}</h1>")));
         assert!(page.contains(&format!("<p>{EVIL_ESCAPED}</p>")));
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn style_route_example() {
+        let route = crate::web::pages::style_route();
+        assert!(route.starts_with("/latchkey-") && route.ends_with(".css"));
+        assert_eq!(route.len(), "/latchkey-.css".len() + 16);
+    }
+
+    #[test]
+    fn login_page_example() {
+        use crate::web::pages::{LoginPage, login_page};
+        let page = login_page(&LoginPage {
+            title: "Router admin",
+            next: "/admin?tab=wifi&x=1",
+            csrf_token: "tok",
+            error: Some("Wrong username or password."),
+            username: "ann",
+            action: "/login",
+            stylesheet: "/latchkey-0123456789abcdef.css",
+        });
+        assert!(page.contains("<title>Router admin</title>"));
+        assert!(page.contains(r#"name="next" value="/admin?tab=wifi&amp;x=1""#));
+        assert!(page.contains(r#"role="alert""#));
+    }
+
+    #[test]
+    fn welcome_page_example() {
+        let page = crate::web::pages::welcome_page("Admin", "/s.css", "<ann>", "/logout", "tok");
+        assert!(page.contains("Welcome, &lt;ann&gt;!"));
+        assert!(page.contains(r#"<form method="post" action="/logout">"#));
+        assert!(page.contains(r#"<input type="hidden" name="csrf" value="tok">"#));
+    }
+
+    #[test]
+    fn message_page_example() {
+        let page = crate::web::pages::message_page(
+            "Error",
+            "/s.css",
+            "Too many attempts",
+            "Try again <later>.",
+        );
+        assert!(page.contains("<h1>Too many attempts</h1>"));
+        assert!(page.contains("<p>Try again &lt;later&gt;.</p>"));
     }
 }

@@ -32,7 +32,7 @@ use std::fmt;
 use super::url::{self, push_escaped};
 
 /// Longest target accepted, in bytes; longer ones are rejected outright.
-pub const MAX_TARGET_LEN: usize = 2048;
+pub(crate) const MAX_TARGET_LEN: usize = 2048;
 
 /// Longest host name (RFC 1035).
 const MAX_HOST_LEN: usize = 253;
@@ -70,19 +70,6 @@ pub struct RedirectPolicy {
 impl RedirectPolicy {
     /// Builds a policy from allow-list entries (`host` or `host:port`); an empty
     /// list allows only same-site paths.
-    ///
-    /// ```
-    /// use latchkey::web::redirect::{RedirectPolicy, RedirectPolicyError};
-    /// let policy = RedirectPolicy::new(&["Admin.Example:8443"]).unwrap();
-    /// assert_eq!(
-    ///     policy.safe_next("https://admin.example:8443/x").as_deref(),
-    ///     Some("https://admin.example:8443/x")
-    /// );
-    /// assert_eq!(
-    ///     RedirectPolicy::new(&["user@host"]),
-    ///     Err(RedirectPolicyError::InvalidHost("user@host".into()))
-    /// );
-    /// ```
     pub fn new(entries: &[impl AsRef<str>]) -> Result<Self, RedirectPolicyError> {
         let allowed = entries
             .iter()
@@ -97,12 +84,6 @@ impl RedirectPolicy {
     }
 
     /// Validates `target` (see the [module docs](self)); `None` means "redirect to `/`".
-    ///
-    /// ```
-    /// let policy = latchkey::web::redirect::RedirectPolicy::default();
-    /// assert_eq!(policy.safe_next("/admin?x=1").as_deref(), Some("/admin?x=1"));
-    /// assert_eq!(policy.safe_next("//evil.com"), None);
-    /// ```
     pub fn safe_next(&self, target: &str) -> Option<String> {
         check_target(target, |host, port| {
             self.allowed.iter().any(|(allowed, allowed_port)| {
@@ -115,17 +96,6 @@ impl RedirectPolicy {
 /// Validates `target` against the raw allow-list `allowed_hosts` (entries as in
 /// [`RedirectPolicy::new`]; malformed entries match nothing). Returns the target
 /// re-encoded for a `Location` header, or `None` when the caller must fall back to `/`.
-///
-/// ```
-/// use latchkey::web::redirect::safe_next;
-/// let allowed = vec!["router.lan".to_string()];
-/// assert_eq!(safe_next("/admin#wifi", &allowed).as_deref(), Some("/admin#wifi"));
-/// assert_eq!(safe_next("/a b/é", &allowed).as_deref(), Some("/a%20b/%C3%A9"));
-/// assert_eq!(safe_next("http://ROUTER.lan/x", &allowed).as_deref(), Some("http://router.lan/x"));
-/// assert_eq!(safe_next("http://router.lan.evil.com/", &allowed), None);
-/// assert_eq!(safe_next("/\\evil.com", &allowed), None);
-/// assert_eq!(safe_next("/%0d%0aSet-Cookie:x", &allowed), None);
-/// ```
 pub fn safe_next(target: &str, allowed_hosts: &[String]) -> Option<String> {
     check_target(target, |host, port| {
         allowed_hosts.iter().any(|entry| {
@@ -462,5 +432,53 @@ mod tests {
                 "{entry:?}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn new_example() {
+        use crate::web::redirect::{RedirectPolicy, RedirectPolicyError};
+        let policy = RedirectPolicy::new(&["Admin.Example:8443"]).unwrap();
+        assert_eq!(
+            policy.safe_next("https://admin.example:8443/x").as_deref(),
+            Some("https://admin.example:8443/x")
+        );
+        assert_eq!(
+            RedirectPolicy::new(&["user@host"]),
+            Err(RedirectPolicyError::InvalidHost("user@host".into()))
+        );
+    }
+
+    #[test]
+    fn safe_next_example() {
+        let policy = crate::web::redirect::RedirectPolicy::default();
+        assert_eq!(
+            policy.safe_next("/admin?x=1").as_deref(),
+            Some("/admin?x=1")
+        );
+        assert_eq!(policy.safe_next("//evil.com"), None);
+    }
+
+    #[test]
+    fn safe_next_example_2() {
+        use crate::web::redirect::safe_next;
+        let allowed = vec!["router.lan".to_string()];
+        assert_eq!(
+            safe_next("/admin#wifi", &allowed).as_deref(),
+            Some("/admin#wifi")
+        );
+        assert_eq!(
+            safe_next("/a b/é", &allowed).as_deref(),
+            Some("/a%20b/%C3%A9")
+        );
+        assert_eq!(
+            safe_next("http://ROUTER.lan/x", &allowed).as_deref(),
+            Some("http://router.lan/x")
+        );
+        assert_eq!(safe_next("http://router.lan.evil.com/", &allowed), None);
+        assert_eq!(safe_next("/\\evil.com", &allowed), None);
+        assert_eq!(safe_next("/%0d%0aSet-Cookie:x", &allowed), None);
     }
 }

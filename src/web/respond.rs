@@ -62,33 +62,28 @@ fn with_headers(status: u16, headers: &[(&str, &str)]) -> Response {
 }
 
 /// An HTML page with every hardening header (see [`CSP`]).
-pub fn html(status: u16, body: String) -> Response {
+pub(crate) fn html(status: u16, body: String) -> Response {
     with_headers(status, HTML_HEADERS).body(body)
 }
 
 /// The pages' stylesheet, [`pages::STYLE`], served at [`pages::style_route`].
-pub fn stylesheet() -> Response {
+pub(crate) fn stylesheet() -> Response {
     with_headers(200, STYLE_HEADERS).static_body(pages::STYLE.as_bytes())
 }
 
 /// A JSON answer; never cached since it may carry or reveal a credential.
-pub fn json(status: u16, value: &serde_json::Value) -> Response {
+pub(crate) fn json(status: u16, value: &serde_json::Value) -> Response {
     json_bytes(status, value.to_string().into_bytes())
 }
 
 /// A JSON answer whose body is already serialised.
-pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
+pub(crate) fn json_bytes(status: u16, body: Vec<u8>) -> Response {
     with_headers(status, JSON_HEADERS).body(body)
 }
 
 /// Flask-JWT's `GET /protected` answer, `{"identity":"<user>","username":"<user>"}`
 /// (keys in the order serde_json's map writes them).
-///
-/// ```
-/// let r = latchkey::web::respond::identity("ann \"the admin\"");
-/// assert_eq!(r.body_bytes(), br#"{"identity":"ann \"the admin\"","username":"ann \"the admin\""}"#);
-/// ```
-pub fn identity(user: &str) -> Response {
+pub(crate) fn identity(user: &str) -> Response {
     let mut body = Vec::new();
     body.extend_from_slice(b"{\"identity\":\"");
     json_escape_into(&mut body, user);
@@ -100,7 +95,7 @@ pub fn identity(user: &str) -> Response {
 
 /// Flask-JWT's error body: `{"description","error","status_code"}` (keys in the order
 /// serde_json's map writes them), `description` written straight from its `Display`.
-pub fn jwt_error(status: u16, error: &str, description: impl fmt::Display) -> Response {
+pub(crate) fn jwt_error(status: u16, error: &str, description: impl fmt::Display) -> Response {
     let mut body = Vec::new();
     body.extend_from_slice(b"{\"description\":\"");
     // Writing into a Vec cannot fail.
@@ -114,13 +109,7 @@ pub fn jwt_error(status: u16, error: &str, description: impl fmt::Display) -> Re
 /// Appends `text` as the inside of a JSON string (RFC 8259 §7), escaped as serde_json
 /// does: `"`, `\\` and the control characters U+0000..U+001F (short forms where JSON
 /// has them, else `\u00XX`); everything else, DEL and non-ASCII included, as it is.
-///
-/// ```
-/// let mut out = Vec::new();
-/// latchkey::web::respond::json_escape_into(&mut out, "a\"b\\c\nd\u{1}é");
-/// assert_eq!(out, "a\\\"b\\\\c\\nd\\u0001é".as_bytes());
-/// ```
-pub fn json_escape_into(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn json_escape_into(out: &mut Vec<u8>, text: &str) {
     // The escaped characters are ASCII, so they never occur inside a multi-byte
     // UTF-8 character: a byte loop keeps every other character whole.
     for &byte in text.as_bytes() {
@@ -149,17 +138,17 @@ impl fmt::Write for JsonEscaped<'_> {
 }
 
 /// A plain-text answer.
-pub fn text(status: u16, body: &'static str) -> Response {
+pub(crate) fn text(status: u16, body: &'static str) -> Response {
     with_headers(status, TEXT_HEADERS).static_body(body.as_bytes())
 }
 
 /// A redirect; `location` must already be validated (see `web::redirect`).
-pub fn redirect(status: u16, location: &str) -> Response {
+pub(crate) fn redirect(status: u16, location: &str) -> Response {
     with_headers(status, REDIRECT_HEADERS).header("Location", location)
 }
 
 /// The forward-auth answer for a logged-in `user`: 200 with `Remote-User`, never cached.
-pub fn forward_auth_ok(user: &str) -> Response {
+pub(crate) fn forward_auth_ok(user: &str) -> Response {
     Response::new(200)
         .header("Cache-Control", "no-store")
         .header("Remote-User", user)
@@ -167,7 +156,7 @@ pub fn forward_auth_ok(user: &str) -> Response {
 
 /// The answer to a refused request, as a short HTML page for browsers; `stylesheet`
 /// is the path of [`pages::style_route`] under the prefix.
-pub fn error_page(title: &str, stylesheet: &str, err: &WebError) -> Response {
+pub(crate) fn error_page(title: &str, stylesheet: &str, err: &WebError) -> Response {
     let status = err.status();
     let body = pages::message_page(
         title,
@@ -179,7 +168,7 @@ pub fn error_page(title: &str, stylesheet: &str, err: &WebError) -> Response {
 }
 
 /// The answer to a refused request, in Flask-JWT's JSON shape for API clients.
-pub fn error_json(err: &WebError) -> Response {
+pub(crate) fn error_json(err: &WebError) -> Response {
     let status = err.status();
     let error = match err {
         WebError::Auth(_) => "Invalid token",
@@ -200,7 +189,7 @@ fn with_retry_after(resp: Response, err: &WebError) -> Response {
 }
 
 /// The standard reason phrase of the statuses latchkey uses.
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
         302 => "Found",
@@ -337,5 +326,24 @@ mod tests {
                 .is_some()
         );
         assert!(forward_auth_ok("a\nb").header_error().is_some());
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn identity_example() {
+        let r = crate::web::respond::identity("ann \"the admin\"");
+        assert_eq!(
+            r.body_bytes(),
+            br#"{"identity":"ann \"the admin\"","username":"ann \"the admin\""}"#
+        );
+    }
+
+    #[test]
+    fn json_escape_into_example() {
+        let mut out = Vec::new();
+        crate::web::respond::json_escape_into(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(out, "a\\\"b\\\\c\\nd\\u0001é".as_bytes());
     }
 }

@@ -13,7 +13,7 @@ use crate::web::config::Config;
 /// Why the service could not start or stopped with a failure.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum ServeError {
+pub(crate) enum ServeError {
     /// The listening socket could not be opened.
     Listen(SocketAddr, io::Error),
     /// The event loop failed.
@@ -38,7 +38,7 @@ impl std::error::Error for ServeError {
 }
 
 /// Binds `cfg.listen` and serves the app over `store` until SIGTERM or SIGINT.
-pub fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
+pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
     let listen = cfg.listen;
     let upstreams = cfg
         .proxy

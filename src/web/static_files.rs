@@ -16,7 +16,7 @@ use crate::web::url;
 pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
 /// Answers `route` (a path such as `/css/site.css`) from `dir`.
-pub fn serve(dir: &Path, route: &str) -> Result<Response, WebError> {
+pub(crate) fn serve(dir: &Path, route: &str) -> Result<Response, WebError> {
     let segments = url::safe_relative_path(route).map_err(|_| WebError::NotFound)?;
     // Dot files (.htaccess, .git) are never part of an admin page.
     if segments.iter().any(|s| s.starts_with('.')) {
@@ -63,7 +63,7 @@ pub fn serve(dir: &Path, route: &str) -> Result<Response, WebError> {
 }
 
 /// The `Content-Type` for a file name's extension.
-pub fn content_type(path: &Path) -> &'static str {
+pub(crate) fn content_type(path: &Path) -> &'static str {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())

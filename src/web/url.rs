@@ -11,7 +11,7 @@ use std::fmt;
 /// Why a URL component was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum UrlError {
+pub(crate) enum UrlError {
     /// A `%` not followed by two hex digits (`%G1`, a truncated `%4`).
     InvalidEscape,
     /// The decoded bytes are not UTF-8.
@@ -92,15 +92,7 @@ pub(crate) fn decode_string(input: &[u8], plus_as_space: bool) -> Result<String,
 }
 
 /// Percent-decodes `input` strictly (`+` stays a `+`, as in a URL path).
-///
-/// ```
-/// use latchkey::web::url::{percent_decode, UrlError};
-/// assert_eq!(percent_decode("/a%20b+c").unwrap(), "/a b+c");
-/// assert_eq!(percent_decode("%G1"), Err(UrlError::InvalidEscape));
-/// assert_eq!(percent_decode("%4"), Err(UrlError::InvalidEscape));
-/// assert_eq!(percent_decode("%ff"), Err(UrlError::NotUtf8));
-/// ```
-pub fn percent_decode(input: &str) -> Result<String, UrlError> {
+pub(crate) fn percent_decode(input: &str) -> Result<String, UrlError> {
     decode_string(input.as_bytes(), false)
 }
 
@@ -121,14 +113,7 @@ pub(crate) fn push_escaped(out: &mut String, byte: u8) {
 
 /// Percent-encodes everything but RFC 3986 unreserved characters, so the result
 /// is safe as a query value or form field (e.g. a path inside `?next=`).
-///
-/// ```
-/// use latchkey::web::url::{percent_encode_component, percent_decode};
-/// let encoded = percent_encode_component("/admin?x=1&y=2 é");
-/// assert_eq!(encoded, "%2Fadmin%3Fx%3D1%26y%3D2%20%C3%A9");
-/// assert_eq!(percent_decode(&encoded).unwrap(), "/admin?x=1&y=2 é");
-/// ```
-pub fn percent_encode_component(input: &str) -> String {
+pub(crate) fn percent_encode_component(input: &str) -> String {
     let mut out = String::with_capacity(input.len() * 3);
     for &byte in input.as_bytes() {
         if is_unreserved(byte) {
@@ -147,17 +132,7 @@ pub fn percent_encode_component(input: &str) -> String {
 /// name given twice (even spelled differently, like `next` and `n%65xt`) is
 /// [`UrlError::Duplicate`] rather than silently picking one. A parameter without
 /// `=` has an empty value; empty pieces (`a=1&&b=2`) are skipped.
-///
-/// ```
-/// use latchkey::web::url::{query_param, UrlError};
-/// assert_eq!(query_param("next=%2Fadmin&x=1", "next").unwrap().as_deref(), Some("/admin"));
-/// assert_eq!(query_param("x=1", "next").unwrap(), None);
-/// assert_eq!(
-///     query_param("next=/a&next=//evil.com", "next"),
-///     Err(UrlError::Duplicate("next".into()))
-/// );
-/// ```
-pub fn query_param(query: &str, name: &str) -> Result<Option<String>, UrlError> {
+pub(crate) fn query_param(query: &str, name: &str) -> Result<Option<String>, UrlError> {
     let mut found: Option<String> = None;
     let mut seen: Vec<String> = Vec::new();
     for piece in query.split('&').filter(|piece| !piece.is_empty()) {
@@ -184,14 +159,7 @@ pub fn query_param(query: &str, name: &str) -> Result<Option<String>, UrlError> 
 /// backslashes (raw or `%5C`), control characters (raw or encoded, including
 /// NUL), invalid escapes and non-UTF-8. Hidden names such as `.htaccess` are
 /// allowed here; whether to serve them is the file server's policy.
-///
-/// ```
-/// use latchkey::web::url::{safe_relative_path, UrlError};
-/// assert_eq!(safe_relative_path("/css/site%20a.css").unwrap(), ["css", "site a.css"]);
-/// assert_eq!(safe_relative_path("/css/%2e%2e/secret"), Err(UrlError::DotSegment));
-/// assert_eq!(safe_relative_path("/a%2Fb"), Err(UrlError::EncodedSlash));
-/// ```
-pub fn safe_relative_path(path: &str) -> Result<Vec<String>, UrlError> {
+pub(crate) fn safe_relative_path(path: &str) -> Result<Vec<String>, UrlError> {
     let Some(rest) = path.strip_prefix('/') else {
         return Err(UrlError::NotAbsolutePath);
     };
@@ -334,5 +302,53 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(safe_relative_path(path).as_ref(), Err(expected), "{path:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    #[test]
+    fn percent_decode_example() {
+        use crate::web::url::{UrlError, percent_decode};
+        assert_eq!(percent_decode("/a%20b+c").unwrap(), "/a b+c");
+        assert_eq!(percent_decode("%G1"), Err(UrlError::InvalidEscape));
+        assert_eq!(percent_decode("%4"), Err(UrlError::InvalidEscape));
+        assert_eq!(percent_decode("%ff"), Err(UrlError::NotUtf8));
+    }
+
+    #[test]
+    fn percent_encode_component_example() {
+        use crate::web::url::{percent_decode, percent_encode_component};
+        let encoded = percent_encode_component("/admin?x=1&y=2 é");
+        assert_eq!(encoded, "%2Fadmin%3Fx%3D1%26y%3D2%20%C3%A9");
+        assert_eq!(percent_decode(&encoded).unwrap(), "/admin?x=1&y=2 é");
+    }
+
+    #[test]
+    fn query_param_example() {
+        use crate::web::url::{UrlError, query_param};
+        assert_eq!(
+            query_param("next=%2Fadmin&x=1", "next").unwrap().as_deref(),
+            Some("/admin")
+        );
+        assert_eq!(query_param("x=1", "next").unwrap(), None);
+        assert_eq!(
+            query_param("next=/a&next=//evil.com", "next"),
+            Err(UrlError::Duplicate("next".into()))
+        );
+    }
+
+    #[test]
+    fn safe_relative_path_example() {
+        use crate::web::url::{UrlError, safe_relative_path};
+        assert_eq!(
+            safe_relative_path("/css/site%20a.css").unwrap(),
+            ["css", "site a.css"]
+        );
+        assert_eq!(
+            safe_relative_path("/css/%2e%2e/secret"),
+            Err(UrlError::DotSegment)
+        );
+        assert_eq!(safe_relative_path("/a%2Fb"), Err(UrlError::EncodedSlash));
     }
 }

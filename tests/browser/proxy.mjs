@@ -88,6 +88,19 @@ try {
   check(await styled(page), 'the welcome page is styled, through the proxy');
   await page.locator('form[action*="logout"] button').click();
   await page.waitForURL((url) => url.pathname === `${prefix}/login`);
+
+  // The back button after signing out: first latchkey's welcome page, then the admin
+  // page. Both are no-store (the admin page because the proxy says so), so the browser
+  // asks again and lands on the login form instead of showing its old copy.
+  const loginShown = async () => !(await page.textContent('body')).startsWith('ECHO UPSTREAM')
+    && here().pathname === `${prefix}/login`
+    && (await page.locator('input[name=password]').count()) === 1;
+  await page.goBack({ waitUntil: 'load' });
+  check(await loginShown(), `back after signing out: the welcome page is the login form (at ${page.url()})`);
+  await page.goBack({ waitUntil: 'load' });
+  check(await loginShown(), `back again: the admin page is the login form, not the cached page (at ${page.url()})`);
+  check(here().searchParams.get('next')?.endsWith(start), 'and logging in again leads back to the admin page');
+
   await page.goto(`${base}${start}`);
   check(here().pathname === `${prefix}/login`, 'after signing out the admin page asks for a login again');
   console.log('browser proxy walk: all checks passed');

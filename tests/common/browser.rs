@@ -6,11 +6,11 @@ use super::server::Server;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Why a browser test cannot run here, if it cannot: node, chromium and playwright-core
 /// (installed by `npm ci` in tests/browser) must all be present.
-pub fn browser_missing() -> Option<String> {
+pub(crate) fn browser_missing() -> Option<String> {
     if find_program("node").is_none() {
         return Some(
             "node is not installed (contrib/ci/install-deploy-deps.sh installs nodejs)".into(),
@@ -33,7 +33,7 @@ pub fn browser_missing() -> Option<String> {
 }
 
 /// What a browser script printed, and whether it finished cleanly.
-pub struct BrowserRun {
+pub(crate) struct BrowserRun {
     pub passed: bool,
     pub stdout: String,
     pub report: String,
@@ -41,7 +41,11 @@ pub struct BrowserRun {
 
 /// Runs `node tests/browser/<script>` with `env` plus a fresh chromium profile and HOME
 /// inside `tmp`; chromium dies with node (own process group) even if the test fails.
-pub fn run_browser_script(script: &str, env: &[(&str, String)], tmp: &TempDir) -> BrowserRun {
+pub(crate) fn run_browser_script(
+    script: &str,
+    env: &[(&str, String)],
+    tmp: &TempDir,
+) -> BrowserRun {
     let root = repo_root();
     let node = find_program("node").expect("browser_missing() was checked first");
     let mut command = Command::new(node);
@@ -81,11 +85,18 @@ pub fn run_browser_script(script: &str, env: &[(&str, String)], tmp: &TempDir) -
     }
 }
 
-/// Chromium walks the proxy at `base` (`http://127.0.0.1:PORT` or `https://…`): the
-/// protected page sends it to the login form, the typed credentials bring it back with
-/// `Remote-User` at the upstream, signing out locks the page again
-/// (tests/browser/proxy.mjs). Skips where no browser is installed.
-pub fn browser_proxy_walk(base: &str, prefix: &str, latchkey: &Server, tmp: &TempDir) {
+/// Chromium walks the proxy at `base` (`http://127.0.0.1:PORT` or `https://…`) as
+/// `account` (user, password): the protected page sends it to the login form, the typed
+/// credentials bring it back with `Remote-User` at the upstream, signing out locks the
+/// page again, and the back button then shows the login form, not the page from the
+/// cache (tests/browser/proxy.mjs). Skips where no browser is installed.
+pub(crate) fn browser_proxy_walk(
+    base: &str,
+    prefix: &str,
+    latchkey: &Server,
+    tmp: &TempDir,
+    account: (&str, &str),
+) {
     if let Some(why) = browser_missing() {
         skip(&why);
         return;
@@ -96,11 +107,8 @@ pub fn browser_proxy_walk(base: &str, prefix: &str, latchkey: &Server, tmp: &Tem
             ("BROWSER_TEST_URL", base.to_owned()),
             ("BROWSER_TEST_START", "/admin/settings?tab=wifi".to_owned()),
             ("BROWSER_TEST_PREFIX", prefix.to_owned()),
-            ("BROWSER_TEST_USER", "alice".to_owned()),
-            (
-                "BROWSER_TEST_PASSWORD",
-                "correct horse battery staple".to_owned(),
-            ),
+            ("BROWSER_TEST_USER", account.0.to_owned()),
+            ("BROWSER_TEST_PASSWORD", account.1.to_owned()),
         ],
         tmp,
     );

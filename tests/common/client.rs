@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// One parsed response.
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -26,7 +26,7 @@ impl fmt::Debug for Response {
 
 impl Response {
     /// The first header called `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -34,7 +34,7 @@ impl Response {
     }
 
     /// Every header called `name`.
-    pub fn headers_all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn headers_all(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -42,16 +42,16 @@ impl Response {
             .collect()
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not json: {}", self.text()))
     }
 
     /// The `Set-Cookie` header that sets cookie `name` or `__Host-name`.
-    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<&str> {
         self.headers_all("set-cookie").into_iter().find(|c| {
             c.split('=')
                 .next()
@@ -60,14 +60,14 @@ impl Response {
     }
 
     /// The `name=value` pair of [`Response::set_cookie`], ready for a Cookie header.
-    pub fn cookie_pair(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie_pair(&self, name: &str) -> Option<String> {
         self.set_cookie(name)
             .map(|c| c.split(';').next().unwrap().to_owned())
     }
 
     /// `Location` as a path on the server at `addr`: a relative reference as is, an
     /// absolute URL only if it points back at that server (anything else fails the test).
-    pub fn location_path(&self, addr: SocketAddr) -> String {
+    pub(crate) fn location_path(&self, addr: SocketAddr) -> String {
         let location = self
             .header("location")
             .unwrap_or_else(|| panic!("no Location in {self:?}"));
@@ -77,7 +77,7 @@ impl Response {
 
 /// Strips `http://127.0.0.1:port` (or `localhost`) from an absolute URL naming the
 /// server at `addr`; panics on any other origin.
-pub fn local_path(location: &str, addr: SocketAddr) -> String {
+pub(crate) fn local_path(location: &str, addr: SocketAddr) -> String {
     if location.starts_with('/') && !location.starts_with("//") {
         return location.to_owned();
     }
@@ -101,7 +101,7 @@ pub fn local_path(location: &str, addr: SocketAddr) -> String {
 /// One request on a fresh connection (`Connection: close`); reads the whole response.
 /// `Host` is the server's address unless `headers` carries one; `Content-Length` is
 /// added for a body and for every POST.
-pub fn request(
+pub(crate) fn request(
     addr: SocketAddr,
     method: &str,
     target: &str,
@@ -131,7 +131,7 @@ pub fn request(
 }
 
 /// Reads one response (of a HEAD request if `head`) from `s`.
-pub fn read_response(s: &mut TcpStream, head: bool) -> Response {
+pub(crate) fn read_response(s: &mut TcpStream, head: bool) -> Response {
     let mut conn = Conn {
         stream: s.try_clone().unwrap(),
         pending: Vec::new(),
@@ -141,14 +141,14 @@ pub fn read_response(s: &mut TcpStream, head: bool) -> Response {
 
 /// One connection that carries raw requests and reads the responses off it in order,
 /// keeping the bytes of any response after the current one (pipelining).
-pub struct Conn {
+pub(crate) struct Conn {
     pub stream: TcpStream,
     pending: Vec<u8>,
 }
 
 impl Conn {
     /// Connects to `addr`, with reads timing out after 20 s.
-    pub fn open(addr: SocketAddr) -> Conn {
+    pub(crate) fn open(addr: SocketAddr) -> Conn {
         let stream = TcpStream::connect(addr).unwrap_or_else(|err| panic!("connect {addr}: {err}"));
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
@@ -160,24 +160,24 @@ impl Conn {
     }
 
     /// Writes `bytes` as they are.
-    pub fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
     }
 
     /// The next response on the connection.
-    pub fn response(&mut self) -> Response {
+    pub(crate) fn response(&mut self) -> Response {
         self.read(false)
     }
 
     /// The next response, answering a HEAD request: a head without a body.
-    pub fn head_response(&mut self) -> Response {
+    pub(crate) fn head_response(&mut self) -> Response {
         self.read(true)
     }
 
     /// Whatever arrives up to the end of the first response head, as text; stops early
     /// at end of stream or a read error (a server may answer and close while the
     /// request is still being sent), so it may be empty.
-    pub fn raw_head(&mut self) -> String {
+    pub(crate) fn raw_head(&mut self) -> String {
         let mut chunk = [0u8; 4096];
         while let Ok(n) = self.stream.read(&mut chunk) {
             if n == 0 {
@@ -311,14 +311,14 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The cookies a browser would hold for one site.
 #[derive(Default, Debug, Clone)]
-pub struct Jar {
+pub(crate) struct Jar {
     cookies: BTreeMap<String, String>,
 }
 
 impl Jar {
     /// Applies every `Set-Cookie` of `response`: an empty value, `Max-Age=0` or an
     /// `Expires` in 1970 deletes.
-    pub fn absorb(&mut self, response: &Response) {
+    pub(crate) fn absorb(&mut self, response: &Response) {
         for set in response.headers_all("set-cookie") {
             let mut parts = set.split(';');
             let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
@@ -338,16 +338,16 @@ impl Jar {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.cookies.get(name).map(String::as_str)
     }
 
-    pub fn insert(&mut self, name: &str, value: &str) {
+    pub(crate) fn insert(&mut self, name: &str, value: &str) {
         self.cookies.insert(name.to_owned(), value.to_owned());
     }
 
     /// The `Cookie` header value, empty when the jar is.
-    pub fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -356,7 +356,7 @@ impl Jar {
     }
 
     /// Any session cookie, under either name latchkey may use.
-    pub fn session(&self) -> Option<&str> {
+    pub(crate) fn session(&self) -> Option<&str> {
         self.get("latchkey_session")
             .or_else(|| self.get("__Host-latchkey_session"))
     }
@@ -364,13 +364,13 @@ impl Jar {
 
 /// A browser's view of one site: every request carries the jar's cookies and every
 /// response's `Set-Cookie` lands in the jar.
-pub struct Client {
+pub(crate) struct Client {
     pub addr: SocketAddr,
     pub jar: Jar,
 }
 
 impl Client {
-    pub fn new(addr: SocketAddr) -> Client {
+    pub(crate) fn new(addr: SocketAddr) -> Client {
         Client {
             addr,
             jar: Jar::default(),
@@ -378,7 +378,7 @@ impl Client {
     }
 
     /// [`request`] with the jar's cookies, whose `Set-Cookie`s go into the jar.
-    pub fn request(
+    pub(crate) fn request(
         &mut self,
         method: &str,
         target: &str,
@@ -395,11 +395,11 @@ impl Client {
         response
     }
 
-    pub fn get(&mut self, target: &str, headers: &[(&str, &str)]) -> Response {
+    pub(crate) fn get(&mut self, target: &str, headers: &[(&str, &str)]) -> Response {
         self.request("GET", target, headers, b"")
     }
 
-    pub fn post(&mut self, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub(crate) fn post(&mut self, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         self.request("POST", target, headers, body)
     }
 }

@@ -6,14 +6,14 @@ use super::server::Server;
 
 /// A `<form>` found in a page: its action, method and hidden inputs.
 #[derive(Debug, Clone)]
-pub struct Form {
+pub(crate) struct Form {
     pub action: String,
     pub method: String,
     pub hidden: Vec<(String, String)>,
 }
 
 impl Form {
-    pub fn hidden(&self, name: &str) -> Option<&str> {
+    pub(crate) fn hidden(&self, name: &str) -> Option<&str> {
         self.hidden
             .iter()
             .find(|(k, _)| k == name)
@@ -23,7 +23,7 @@ impl Form {
     /// The action resolved the way a browser does: empty → the page's own URL `page`
     /// (`fallback` if that is empty too), a relative path against `page`, an absolute
     /// path as is.
-    pub fn resolved_action(&self, fallback: &str, page: &str) -> String {
+    pub(crate) fn resolved_action(&self, fallback: &str, page: &str) -> String {
         let action = self.action.as_str();
         if action.is_empty() {
             return if page.is_empty() {
@@ -42,7 +42,7 @@ impl Form {
 }
 
 /// Every `<form>` in `html`, in order.
-pub fn forms(html: &str) -> Vec<Form> {
+pub(crate) fn forms(html: &str) -> Vec<Form> {
     let mut found = Vec::new();
     let lower = html.to_ascii_lowercase();
     let mut from = 0;
@@ -81,19 +81,19 @@ pub fn forms(html: &str) -> Vec<Form> {
 }
 
 /// The login form of a page (a POST form with hidden `csrf` and `next`), if any.
-pub fn login_form_opt(html: &str) -> Option<Form> {
+pub(crate) fn login_form_opt(html: &str) -> Option<Form> {
     forms(html)
         .into_iter()
         .find(|f| f.method == "post" && f.hidden("csrf").is_some() && f.hidden("next").is_some())
 }
 
 /// The login form of a page; fails the test if there is none.
-pub fn login_form(html: &str) -> Form {
+pub(crate) fn login_form(html: &str) -> Form {
     login_form_opt(html).unwrap_or_else(|| panic!("no login form with csrf and next in:\n{html}"))
 }
 
 /// The value of the hidden input `name` in the first form of `html` that has one.
-pub fn hidden_input(html: &str, name: &str) -> Option<String> {
+pub(crate) fn hidden_input(html: &str, name: &str) -> Option<String> {
     forms(html)
         .iter()
         .find_map(|f| f.hidden(name).map(str::to_owned))
@@ -136,7 +136,7 @@ fn html_unescape(text: &str) -> String {
 }
 
 /// `application/x-www-form-urlencoded` / query component encoding.
-pub fn url_encode(text: &str) -> String {
+pub(crate) fn url_encode(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
@@ -148,7 +148,7 @@ pub fn url_encode(text: &str) -> String {
     out
 }
 
-pub fn url_decode(text: &str) -> String {
+pub(crate) fn url_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -172,7 +172,7 @@ pub fn url_decode(text: &str) -> String {
 }
 
 /// An urlencoded form body.
-pub fn form(fields: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn form(fields: &[(&str, &str)]) -> Vec<u8> {
     fields
         .iter()
         .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
@@ -182,7 +182,7 @@ pub fn form(fields: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// The decoded value of query parameter `name` in a path like `/login?next=…`.
-pub fn query_param(target: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(target: &str, name: &str) -> Option<String> {
     let query = target.split_once('?')?.1;
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -192,7 +192,7 @@ pub fn query_param(target: &str, name: &str) -> Option<String> {
 
 /// A browser-like login: GET the form (pre-session cookie + CSRF token), then POST it
 /// same-origin. Returns the POST's response.
-pub fn browser_login(
+pub(crate) fn browser_login(
     srv: &Server,
     user: &str,
     pass: &str,

@@ -2,7 +2,8 @@
 //! `latchkey` binary ([`Server`], [`cli`]), one HTTP/1.1 client ([`request`], [`Conn`]
 //! for pipelined responses, [`Client`] with a cookie jar), one form scraper ([`forms`],
 //! [`hidden_input`], [`browser_login`]), and what the deployment tests put around
-//! latchkey (an echo upstream, the walk through a proxy, a real browser).
+//! latchkey (an echo upstream that also speaks WebSocket, the walk through a proxy, a
+//! real browser, and the replay of `docs/DEPLOY.md` in a scratch root).
 //!
 //! Each test binary that includes this module uses only part of it.
 #![allow(dead_code, unused_imports)]
@@ -12,17 +13,21 @@ mod client;
 mod forms;
 mod process;
 mod proxy;
+mod recipe;
 mod server;
+mod websocket;
 
-pub use browser::*;
-pub use client::*;
-pub use forms::*;
-pub use process::*;
-pub use proxy::*;
-pub use server::*;
+pub(crate) use browser::*;
+pub(crate) use client::*;
+pub(crate) use forms::*;
+pub(crate) use process::*;
+pub(crate) use proxy::*;
+pub(crate) use recipe::*;
+pub(crate) use server::*;
+pub(crate) use websocket::*;
 
 /// The name the older test files use for [`Response`].
-pub type Resp = Response;
+pub(crate) type Resp = Response;
 
 // Kept for tests/hot_path_*.rs, which compare the byte-level cookie walk with it; it
 // goes when they do.
@@ -30,7 +35,7 @@ pub type Resp = Response;
 /// What `cookie::header::get_unique_in` answered before it walked the line on bytes
 /// (main at 7c46436), the model the hot-path tests compare the byte walk with: split at `;`,
 /// trim blanks, split at the first `=`, compare the trimmed name, unquote, check.
-pub fn old_cookie_walk<'a>(
+pub(crate) fn old_cookie_walk<'a>(
     lines: &[&'a str],
     name: &str,
 ) -> Result<Option<&'a str>, latchkey::cookie::CookieError> {

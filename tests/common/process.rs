@@ -12,19 +12,34 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The repository root, where `contrib/` lives.
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Prints the skip reason in the one format CI logs are grepped for. Written to the
-/// stderr handle directly, not with `eprintln!`, so the test harness does not swallow it
-/// for a passing test.
-pub fn skip(why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
+/// Whether the tests run in CI (`CI` set, as CI services do, to anything but empty,
+/// `0` or `false`): there every tool a deployment test needs must be installed.
+pub(crate) fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// A deployment test that cannot run here because `why` (a tool is missing). On a
+/// developer's machine it prints `SKIP: <test>: <why>` and the test returns early; the
+/// line goes to the stderr handle directly, not through `eprintln!`, so the test harness
+/// does not swallow it and it stands next to the test's `ok` in the summary. With
+/// [`in_ci`] a missing tool is a broken install step: the test fails instead.
+pub(crate) fn skip(why: &str) {
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("this test");
+    assert!(
+        !in_ci(),
+        "{test} cannot run: {why}; with CI set, a deployment test fails instead of \
+         skipping (`sudo bash contrib/ci/install-deploy-deps.sh` installs every tool)"
+    );
+    let _ = writeln!(std::io::stderr(), "SKIP: {test}: {why}");
 }
 
 /// Finds an executable on `PATH` (or an absolute path that exists).
-pub fn find_program(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
     if name.starts_with('/') {
         let path = PathBuf::from(name);
         return path.is_file().then_some(path);
@@ -40,12 +55,12 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 
 /// A private (0700) directory under the system temp dir, removed on drop unless the
 /// test is panicking (then it is kept and its path printed, for the post-mortem).
-pub struct TempDir {
+pub(crate) struct TempDir {
     path: PathBuf,
 }
 
 impl TempDir {
-    pub fn new(label: &str) -> TempDir {
+    pub(crate) fn new(label: &str) -> TempDir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -62,12 +77,12 @@ impl TempDir {
         TempDir { path }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// A 0700 subdirectory (created if missing).
-    pub fn subdir(&self, name: &str) -> PathBuf {
+    pub(crate) fn subdir(&self, name: &str) -> PathBuf {
         let path = self.path.join(name);
         std::fs::DirBuilder::new()
             .mode(0o700)
@@ -78,7 +93,7 @@ impl TempDir {
     }
 
     /// True when the directory belongs to root, i.e. the tests run as root.
-    pub fn owned_by_root(&self) -> bool {
+    pub(crate) fn owned_by_root(&self) -> bool {
         std::fs::metadata(&self.path).is_ok_and(|m| m.uid() == 0)
     }
 }
@@ -95,7 +110,7 @@ impl Drop for TempDir {
 
 /// Kills its child (and, if asked, the child's whole process group) on drop, so a failing
 /// assertion never leaves a server behind.
-pub struct ChildGuard {
+pub(crate) struct ChildGuard {
     name: String,
     child: Child,
     kill_group: bool,
@@ -104,7 +119,7 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Spawns `command`; with `own_group` the child leads a new process group that drop
     /// kills as a whole (node → chromium).
-    pub fn spawn(name: &str, command: &mut Command, own_group: bool) -> ChildGuard {
+    pub(crate) fn spawn(name: &str, command: &mut Command, own_group: bool) -> ChildGuard {
         if own_group {
             command.process_group(0);
         }
@@ -118,23 +133,23 @@ impl ChildGuard {
         }
     }
 
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn child_mut(&mut self) -> &mut Child {
+    pub(crate) fn child_mut(&mut self) -> &mut Child {
         &mut self.child
     }
 
     /// Panics with `context` if the child has already exited.
-    pub fn assert_running(&mut self, context: &str) {
+    pub(crate) fn assert_running(&mut self, context: &str) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("{} exited early ({status}): {context}", self.name);
         }
     }
 
     /// Waits up to `limit` for the child to exit by itself.
-    pub fn wait_timeout(&mut self, limit: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_timeout(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -148,7 +163,7 @@ impl ChildGuard {
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(&mut self) -> ExitStatus {
+    pub(crate) fn terminate(&mut self) -> ExitStatus {
         // Without libc there is no kill(2); kill(1) sends the signal.
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -174,13 +189,16 @@ impl Drop for ChildGuard {
 /// Collects a child's output lines in the background, so a test can both read the log
 /// and wait for one particular line.
 #[derive(Clone, Default)]
-pub struct LineLog {
+pub(crate) struct LineLog {
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl LineLog {
     /// Starts a thread that appends every line of `stream` and forwards it on `tx`.
-    pub fn follow(stream: impl Read + Send + 'static, tx: Option<mpsc::Sender<String>>) -> LineLog {
+    pub(crate) fn follow(
+        stream: impl Read + Send + 'static,
+        tx: Option<mpsc::Sender<String>>,
+    ) -> LineLog {
         let log = LineLog::default();
         let lines = Arc::clone(&log.lines);
         std::thread::spawn(move || {
@@ -195,17 +213,17 @@ impl LineLog {
         log
     }
 
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.lines().join("\n")
     }
 
     /// Waits up to `limit` for a line that contains `needle`; a server logs an event as
     /// it writes the response, so the reader may be a moment behind the client.
-    pub fn wait_for(&self, needle: &str, limit: Duration) -> Option<String> {
+    pub(crate) fn wait_for(&self, needle: &str, limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(line) = self.lines().into_iter().find(|l| l.contains(needle)) {
@@ -221,7 +239,7 @@ impl LineLog {
 
 /// Reserves a free loopback port for a server whose config needs the number up front
 /// (nginx, Caddy). The tiny window between drop and the server's bind is accepted.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -231,7 +249,7 @@ pub fn free_port() -> u16 {
 
 /// Waits until something accepts connections on `port`, failing fast if `guard`'s
 /// process dies meanwhile.
-pub fn wait_for_port(port: u16, guard: &mut ChildGuard, diagnostics: &dyn Fn() -> String) {
+pub(crate) fn wait_for_port(port: u16, guard: &mut ChildGuard, diagnostics: &dyn Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {

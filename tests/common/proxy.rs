@@ -5,13 +5,15 @@
 use super::client::{Client, local_path, request};
 use super::forms::{form, forms, login_form, login_form_opt, query_param};
 use super::server::Server;
+use super::websocket::{serve_websocket, wants_websocket, websocket_accept, websocket_connect};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 /// Starts a server on a free port that answers every request with 200 and a body that
-/// is the request head it received, so a test can see which headers got through.
-pub fn start_echo_upstream() -> u16 {
+/// is the request head it received, so a test can see which headers got through; a
+/// request for a WebSocket is upgraded and echoed instead (see `websocket.rs`).
+pub(crate) fn start_echo_upstream() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -36,7 +38,12 @@ fn echo_one(mut stream: TcpStream) {
             return;
         }
     }
-    let body = format!("ECHO UPSTREAM\r\n{}", String::from_utf8_lossy(&head));
+    let head = String::from_utf8_lossy(&head).into_owned();
+    if wants_websocket(&head) {
+        serve_websocket(stream, &head);
+        return;
+    }
+    let body = format!("ECHO UPSTREAM\r\n{head}");
     let response = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -46,7 +53,7 @@ fn echo_one(mut stream: TcpStream) {
 
 /// The values of header `name` in the request head the echo upstream reported, with
 /// `_` and `-` in names counted as the same, as CGI-style apps (WSGI, PHP) read them.
-pub fn echoed_header(body: &str, name: &str) -> Vec<String> {
+pub(crate) fn echoed_header(body: &str, name: &str) -> Vec<String> {
     let wanted = name.replace('_', "-");
     body.lines()
         .filter_map(|line| line.split_once(':'))
@@ -56,26 +63,33 @@ pub fn echoed_header(body: &str, name: &str) -> Vec<String> {
 }
 
 /// The request line the echo upstream reported (`GET /admin/… HTTP/1.0`).
-pub fn echoed_request_line(body: &str) -> String {
+pub(crate) fn echoed_request_line(body: &str) -> String {
     body.lines().nth(1).unwrap_or("").to_owned()
 }
 
 /// How the proxy under test answers an API request without credentials.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ApiDenial {
+pub(crate) enum ApiDenial {
     /// nginx `auth_request` passes latchkey's 401 through.
     Plain401,
     /// Caddy `forward_auth` relays latchkey's JSON 401.
     Json401,
 }
 
-/// Walks the whole flow through the proxy on `front`: anonymous → login page → wrong
-/// password → login → back at the first URL with `Remote-User` at the upstream →
-/// bearer token on the API → logout → anonymous again. `prefix` is latchkey's prefix
-/// as seen through the proxy (`/latchkey`).
-pub fn proxy_walk(port: u16, prefix: &str, latchkey: &Server, api_denial: ApiDenial) {
+/// Walks the whole flow through the proxy on `front` as `account` (user, password):
+/// anonymous → login page → wrong password → login → back at the first URL with
+/// `Remote-User` at the upstream and `Cache-Control: no-store` from the proxy → bearer
+/// token on the API → logout → anonymous again. `prefix` is latchkey's prefix as seen
+/// through the proxy (`/latchkey`).
+pub(crate) fn proxy_walk(
+    port: u16,
+    prefix: &str,
+    latchkey: &Server,
+    api_denial: ApiDenial,
+    account: (&str, &str),
+) {
     let front = SocketAddr::from(([127, 0, 0, 1], port));
-    let (user, password) = ("alice", "correct horse battery staple");
+    let (user, password) = account;
     let origin = format!("http://{front}");
     let browser_nav: &[(&str, &str)] = &[
         ("Accept", "text/html,application/xhtml+xml"),
@@ -254,6 +268,11 @@ pub fn proxy_walk(port: u16, prefix: &str, latchkey: &Server, api_denial: ApiDen
         "upstream saw: {}",
         admin.text()
     );
+    assert_eq!(
+        admin.headers_all("cache-control"),
+        vec!["no-store"],
+        "a protected page must not stay in the browser's cache after logout: {admin:?}"
+    );
 
     // latchkey's own welcome page under the prefix.
     let welcome = browser.get(&format!("{prefix}/"), browser_nav);
@@ -288,6 +307,11 @@ pub fn proxy_walk(port: u16, prefix: &str, latchkey: &Server, api_denial: ApiDen
             b"",
         );
         assert_eq!(api.status, 200, "{scheme} token on the API: {api:?}");
+        assert_eq!(
+            api.headers_all("cache-control"),
+            vec!["no-store"],
+            "{api:?}"
+        );
         assert_eq!(
             echoed_header(&api.text(), "remote-user"),
             vec![user.to_owned()],
@@ -365,4 +389,89 @@ pub fn proxy_walk(port: u16, prefix: &str, latchkey: &Server, api_denial: ApiDen
         replay.status, 302,
         "a session cookie must not outlive its logout: {replay:?}"
     );
+}
+
+/// WebSockets through the proxy on `port` as `account` (user, password): with a session
+/// cookie on the admin page and with a bearer token on the API, the upgrade reaches the
+/// echo upstream as that user and messages come back; without credentials, or with only
+/// a forged `Remote-User`, the proxy answers with a redirect to the login form or a 401
+/// and nothing is upgraded.
+pub(crate) fn websocket_walk(port: u16, prefix: &str, account: (&str, &str)) {
+    let front = SocketAddr::from(([127, 0, 0, 1], port));
+    let (user, password) = account;
+    // The handshake both ends of these tests compute, on RFC 6455 §1.3's own example.
+    assert_eq!(
+        websocket_accept("dGhlIHNhbXBsZSBub25jZQ=="),
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    );
+
+    // A session the way a script gets one: a form post without Origin or cookies.
+    let login = request(
+        front,
+        "POST",
+        &format!("{prefix}/login"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("username", user), ("password", password)]),
+    );
+    assert_eq!(login.status, 303, "login through the proxy: {login:?}");
+    let cookie = login
+        .cookie_pair("latchkey_session")
+        .expect("the login sets a session cookie");
+    let mut socket = websocket_connect(front, "/ws/echo", &[("Cookie", &cookie)])
+        .unwrap_or_else(|r| panic!("the upgrade with a session was refused: {r:?}"));
+    assert_eq!(
+        socket.handshake.header("echo-remote-user"),
+        Some(user),
+        "the upstream got the upgrade for {user}: {:?}",
+        socket.handshake
+    );
+    assert_eq!(
+        socket.echo("hello through the proxy"),
+        "hello through the proxy"
+    );
+    assert_eq!(socket.echo("and again"), "and again");
+    socket.close();
+
+    // A token on the API location.
+    let auth_body = format!(r#"{{"username":"{user}","password":"{password}"}}"#);
+    let auth = request(
+        front,
+        "POST",
+        &format!("{prefix}/auth"),
+        &[("Content-Type", "application/json")],
+        auth_body.as_bytes(),
+    );
+    assert_eq!(auth.status, 200, "POST {prefix}/auth: {auth:?}");
+    let bearer = format!("Bearer {}", auth.json()["access_token"].as_str().unwrap());
+    let mut socket = websocket_connect(front, "/api/events", &[("Authorization", &bearer)])
+        .unwrap_or_else(|r| panic!("the upgrade with a token was refused: {r:?}"));
+    assert_eq!(socket.handshake.header("echo-remote-user"), Some(user));
+    assert_eq!(socket.echo("status?"), "status?");
+    socket.close();
+
+    // Nobody, or somebody who only claims a name: refused before the upstream.
+    let forged: &[(&str, &str)] = &[("Remote-User", user)];
+    for (path, headers) in [
+        ("/ws/echo", &[][..]),
+        ("/api/events", &[][..]),
+        ("/ws/echo", forged),
+    ] {
+        match websocket_connect(front, path, headers) {
+            Ok(socket) => panic!(
+                "a WebSocket without credentials reached the upstream at {path}: {:?}",
+                socket.handshake
+            ),
+            Err(refused) => {
+                assert!(
+                    matches!(refused.status, 302 | 401),
+                    "{path} without credentials: a redirect to the login form or a 401: {refused:?}"
+                );
+                assert!(
+                    refused.header("upgrade").is_none()
+                        && !refused.text().contains("ECHO UPSTREAM"),
+                    "nothing from the upstream: {refused:?}"
+                );
+            }
+        }
+    }
 }

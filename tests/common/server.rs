@@ -10,12 +10,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 /// The lowest cost the service accepts; keeps each login at tens of milliseconds.
-pub const TEST_ITERATIONS: &str = "100000";
+pub(crate) const TEST_ITERATIONS: &str = "100000";
 
 /// The latchkey binary with no `LATCHKEY_*` settings leaking in from the caller's env.
-pub fn latchkey_command() -> Command {
+pub(crate) fn latchkey_command() -> Command {
     let mut command = Command::new(BIN);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("LATCHKEY_") {
@@ -26,14 +26,14 @@ pub fn latchkey_command() -> Command {
 }
 
 /// Output of one CLI run.
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// Runs `latchkey ARGS` with `stdin` as its input.
-pub fn cli(args: &[&str], stdin: &str) -> Run {
+pub(crate) fn cli(args: &[&str], stdin: &str) -> Run {
     let mut child = latchkey_command()
         .args(args)
         .stdin(Stdio::piped())
@@ -52,7 +52,7 @@ pub fn cli(args: &[&str], stdin: &str) -> Run {
 }
 
 /// Adds a user with `latchkey user add NAME --password-stdin`.
-pub fn add_user(data: &Path, name: &str, password: &str) {
+pub(crate) fn add_user(data: &Path, name: &str, password: &str) {
     let r = cli(
         &[
             "user",
@@ -70,7 +70,7 @@ pub fn add_user(data: &Path, name: &str, password: &str) {
 impl TempDir {
     /// `data` inside this temp dir (0700), with the hash cost preset so no calibration
     /// runs; created on the first call.
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         let dir = self.path().join("data");
         if !dir.exists() {
             let dir = self.subdir("data");
@@ -85,7 +85,7 @@ impl TempDir {
 }
 
 /// [`TempDir::data_dir`] holding `users` (name, password).
-pub fn data_dir_with_users(tmp: &TempDir, users: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn data_dir_with_users(tmp: &TempDir, users: &[(&str, &str)]) -> PathBuf {
     let data = tmp.data_dir();
     for (name, password) in users {
         add_user(&data, name, password);
@@ -94,7 +94,7 @@ pub fn data_dir_with_users(tmp: &TempDir, users: &[(&str, &str)]) -> PathBuf {
 }
 
 /// A running `latchkey serve`, killed on drop; its stderr is collected in `log`.
-pub struct Server {
+pub(crate) struct Server {
     pub addr: SocketAddr,
     pub log: LineLog,
     child: ChildGuard,
@@ -103,7 +103,7 @@ pub struct Server {
 impl Server {
     /// Starts `latchkey serve --listen 127.0.0.1:0 --data-dir DATA FLAGS…` and waits
     /// until it says where it listens.
-    pub fn start(data: &Path, flags: &[&str]) -> Server {
+    pub(crate) fn start(data: &Path, flags: &[&str]) -> Server {
         let mut command = latchkey_command();
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -114,7 +114,7 @@ impl Server {
 
     /// Spawns a prepared `serve` command (configured by environment, or by a service
     /// script; stdio is set here) and waits for its "listening on" line.
-    pub fn spawn(mut command: Command) -> Server {
+    pub(crate) fn spawn(mut command: Command) -> Server {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -140,42 +140,42 @@ impl Server {
     }
 
     /// The server's process id (for prlimit, /proc).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
-    pub fn log_lines(&self) -> Vec<String> {
+    pub(crate) fn log_lines(&self) -> Vec<String> {
         self.log.lines()
     }
 
     /// Waits (10 s at most) until a log line contains `needle`, and returns it.
-    pub fn wait_log(&self, needle: &str) -> String {
+    pub(crate) fn wait_log(&self, needle: &str) -> String {
         self.log
             .wait_for(needle, Duration::from_secs(10))
             .unwrap_or_else(|| panic!("no log line with {needle:?}:\n{}", self.log.text()))
     }
 
     /// `GET target` on a fresh connection, without cookies but those in `headers`.
-    pub fn get(&self, target: &str, headers: &[(&str, &str)]) -> Response {
+    pub(crate) fn get(&self, target: &str, headers: &[(&str, &str)]) -> Response {
         request(self.addr, "GET", target, headers, b"")
     }
 
     /// `POST target` on a fresh connection, without cookies but those in `headers`.
-    pub fn post(&self, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub(crate) fn post(&self, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         request(self.addr, "POST", target, headers, body)
     }
 
     /// A client with an empty cookie jar, talking to this server.
-    pub fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(self.addr)
     }
 
     /// Sends SIGTERM and returns the exit code.
-    pub fn stop(mut self) -> i32 {
+    pub(crate) fn stop(mut self) -> i32 {
         self.child.terminate().code().unwrap_or(-1)
     }
 }
@@ -187,7 +187,7 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
 }
 
 /// An access token from `POST /auth`.
-pub fn api_token(srv: &Server, user: &str, pass: &str) -> String {
+pub(crate) fn api_token(srv: &Server, user: &str, pass: &str) -> String {
     let body = serde_json::json!({ "username": user, "password": pass }).to_string();
     let r = srv.post(
         "/auth",
@@ -200,7 +200,7 @@ pub fn api_token(srv: &Server, user: &str, pass: &str) -> String {
 
 /// Waits (5 s at most) until `path` with `headers` is no longer answered 200: the
 /// server reloads revocations and users about once a second.
-pub fn eventually_refused(srv: &Server, headers: &[(&str, &str)], path: &str) {
+pub(crate) fn eventually_refused(srv: &Server, headers: &[(&str, &str)], path: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while srv.get(path, headers).status == 200 {
         assert!(Instant::now() < deadline, "{path} still accepted");

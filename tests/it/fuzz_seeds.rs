@@ -1,6 +1,6 @@
 //! The fuzz seeds in `cargo test`: every committed seed (`fuzz/seeds/<target>/`) and
 //! every saved crash input (`fuzz/regressions/<target>/`) replayed through the same
-//! invariant check the fuzz target runs (`latchkey::fuzz_checks`), so plain `cargo test`
+//! invariant check the fuzz target runs (`latchkey::internal::fuzz`), so plain `cargo test`
 //! keeps them all fixed; and a stable-toolchain mutation run over them, ignored by
 //! default: `MUTATION_FUZZ_SECS=60 cargo test --release --test it fuzz_seeds -- --ignored`.
 
@@ -36,7 +36,7 @@ fn seed_files(target: &str) -> Vec<PathBuf> {
 #[test]
 fn every_seed_and_regression_passes_its_target_check() {
     let mut replayed = 0;
-    for (target, check) in latchkey::fuzz_checks::TARGETS {
+    for (target, check) in latchkey::internal::fuzz::TARGETS {
         for path in seed_files(target) {
             let data = fs::read(&path).unwrap();
             let outcome = std::panic::catch_unwind(|| check(&data));
@@ -124,7 +124,7 @@ fn mutated_seeds_keep_every_invariant() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    for (target, check) in latchkey::fuzz_checks::TARGETS {
+    for (target, check) in latchkey::internal::fuzz::TARGETS {
         let mutated = [
             "jwt_verify",
             "cookie_value",

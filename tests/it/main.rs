@@ -1,7 +1,7 @@
 //! The integration tests: one binary, one module per behaviour a maintainer looks for.
 //! Most run the real `latchkey` binary on a free loopback port with a temporary data
 //! dir (see `tests/common`); the deployment tests put a real nginx, Caddy or Chromium in
-//! front of it and print `SKIP:` where those are not installed.
+//! front of it and print `SKIP:` where those are not installed (and fail where `CI` is set).
 //!
 //! Run one behaviour with a name filter: `cargo test --test it login::`.
 
@@ -21,6 +21,8 @@ mod login;
 mod prefix;
 mod proxy;
 mod redirect_payloads;
+mod review_attacks;
 mod sessions;
 mod static_files;
+mod store_faults;
 mod tokens;

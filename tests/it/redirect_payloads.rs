@@ -3,7 +3,7 @@
 //! `safe_next`, except the few marked `local:` there, which are accepted only as
 //! plain paths on this site.
 
-use latchkey::web::redirect::{RedirectPolicy, safe_next};
+use latchkey::internal::{RedirectPolicy, safe_next};
 
 const PAYLOADS: &str = include_str!("../fixtures/open_redirect_payloads.txt");
 

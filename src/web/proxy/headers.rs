@@ -83,7 +83,7 @@ fn canonical(name: &[u8]) -> Vec<u8> {
 
 /// Whether a client's field `name` is one an application could take as an identity
 /// (`user_header` is the one latchkey sets, canonical).
-pub fn is_identity(name: &str, user_header: &[u8]) -> bool {
+pub(crate) fn is_identity(name: &str, user_header: &[u8]) -> bool {
     let name = canonical(name.as_bytes());
     name == user_header
         || IDENTITY.iter().any(|id| name == id.as_bytes())
@@ -100,7 +100,7 @@ const OWN_COOKIES: [&str; 2] = [
 
 /// Whether `name` is one of latchkey's cookies, in any case and with or without a
 /// `__Host-` or `__Secure-` prefix.
-pub fn is_own_cookie(name: &[u8]) -> bool {
+pub(crate) fn is_own_cookie(name: &[u8]) -> bool {
     let lower = name.trim_ascii().to_ascii_lowercase();
     let bare = lower
         .strip_prefix(b"__host-")
@@ -111,27 +111,27 @@ pub fn is_own_cookie(name: &[u8]) -> bool {
 
 /// What latchkey adds to a forwarded request.
 #[derive(Debug)]
-pub struct Added<'a> {
+pub(crate) struct Added<'a> {
     /// The user the request was authenticated as (none on a public path).
-    pub user: Option<&'a str>,
+    pub(crate) user: Option<&'a str>,
     /// The field carrying it, e.g. `Remote-User`.
-    pub user_header: &'a str,
+    pub(crate) user_header: &'a str,
     /// The peer is a trusted proxy: its `X-Forwarded-For` is kept, and its
     /// `X-Forwarded-Host` believed.
-    pub trusted_peer: bool,
+    pub(crate) trusted_peer: bool,
     /// The client's address as latchkey resolves it.
-    pub client_ip: IpAddr,
+    pub(crate) client_ip: IpAddr,
     /// `https` or `http`.
-    pub proto: &'a str,
+    pub(crate) proto: &'a str,
     /// Drop `Authorization`: it carried latchkey's own token.
-    pub drop_authorization: bool,
+    pub(crate) drop_authorization: bool,
     /// The upstream's authority, the `Host` of a request that came without one.
-    pub upstream_host: &'a str,
+    pub(crate) upstream_host: &'a str,
 }
 
 /// The header fields to send upstream for `req`, in order: the client's own fields
 /// that pass, then `Cookie` without latchkey's cookies, then latchkey's.
-pub fn forwarded_headers(req: &Request<'_>, added: &Added<'_>) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn forwarded_headers(req: &Request<'_>, added: &Added<'_>) -> Vec<(String, Vec<u8>)> {
     let user_header = canonical(added.user_header.as_bytes());
     // Fields the client's `Connection` names are hop-by-hop too.
     let named: Vec<Vec<u8>> = req
@@ -206,7 +206,7 @@ pub fn forwarded_headers(req: &Request<'_>, added: &Added<'_>) -> Vec<(String, V
 }
 
 /// Whether a `Set-Cookie` value from the upstream sets one of latchkey's cookies.
-pub fn sets_own_cookie(value: &[u8]) -> bool {
+pub(crate) fn sets_own_cookie(value: &[u8]) -> bool {
     let name = value.split(|&b| b == b'=').next().unwrap_or_default();
     is_own_cookie(name)
 }
@@ -214,16 +214,7 @@ pub fn sets_own_cookie(value: &[u8]) -> bool {
 /// `location` with a leading `origin` (`http://host:port` of the upstream, compared
 /// case-insensitively) taken off, so the browser resolves it against the address it
 /// used; `None` when it does not point at the upstream.
-///
-/// ```
-/// use latchkey::web::proxy::headers::local_location;
-/// let origin = "http://127.0.0.1:8081";
-/// assert_eq!(local_location(b"http://127.0.0.1:8081/admin?x", origin), Some(b"/admin?x".to_vec()));
-/// assert_eq!(local_location(b"HTTP://127.0.0.1:8081", origin), Some(b"/".to_vec()));
-/// assert_eq!(local_location(b"http://127.0.0.1:80812/x", origin), None);
-/// assert_eq!(local_location(b"/already/local", origin), None);
-/// ```
-pub fn local_location(location: &[u8], origin: &str) -> Option<Vec<u8>> {
+pub(crate) fn local_location(location: &[u8], origin: &str) -> Option<Vec<u8>> {
     let head = location.get(..origin.len())?;
     if !head.eq_ignore_ascii_case(origin.as_bytes()) {
         return None;
@@ -373,5 +364,20 @@ mod tests {
         }
         assert!(sets_own_cookie(b"latchkey_session=x; Path=/"));
         assert!(!sets_own_cookie(b"app=latchkey_session"));
+    }
+
+    #[test]
+    fn locations_at_the_upstream_become_local_paths() {
+        let origin = "http://127.0.0.1:8081";
+        assert_eq!(
+            local_location(b"http://127.0.0.1:8081/admin?x", origin),
+            Some(b"/admin?x".to_vec())
+        );
+        assert_eq!(
+            local_location(b"HTTP://127.0.0.1:8081", origin),
+            Some(b"/".to_vec())
+        );
+        assert_eq!(local_location(b"http://127.0.0.1:80812/x", origin), None);
+        assert_eq!(local_location(b"/already/local", origin), None);
     }
 }

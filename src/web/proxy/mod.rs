@@ -9,8 +9,8 @@
 //! (`X-Forwarded-Uri`, `X-Original-URL`, `User-Agent`): those cannot make latchkey
 //! judge one path and forward another. The header hygiene is in [`headers`].
 
-pub mod headers;
-pub mod path;
+pub(crate) mod headers;
+pub(crate) mod path;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,40 +28,40 @@ use crate::web::{pages, respond, url};
 
 /// The reserved prefix of latchkey's own routes when it is the proxy and no
 /// `--prefix` is given: a path an application is unlikely to use.
-pub const DEFAULT_PREFIX: &str = "/.latchkey";
+pub(crate) const DEFAULT_PREFIX: &str = "/.latchkey";
 
 /// The header that names the user to the application unless `--user-header` says
 /// otherwise.
-pub const DEFAULT_USER_HEADER: &str = "Remote-User";
+pub(crate) const DEFAULT_USER_HEADER: &str = "Remote-User";
 
 /// The applications behind latchkey and how requests reach them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyConfig {
+pub(crate) struct ProxyConfig {
     /// The applications, in the order of the server's upstream list; a request goes
     /// to the one named by its `Host`, else to the one without a host.
-    pub apps: Vec<AppRoute>,
+    pub(crate) apps: Vec<AppRoute>,
     /// Normalised paths let through without login: exact, or a prefix ending in `/`.
-    pub public: Vec<String>,
+    pub(crate) public: Vec<String>,
     /// The header that names the user to the application.
-    pub user_header: String,
+    pub(crate) user_header: String,
     /// Keep the application's caching headers (else every answer is `no-store`, so a
     /// page is not shown from the cache after logout).
-    pub cache: bool,
+    pub(crate) cache: bool,
 }
 
 /// One `--upstream [HOST=]URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppRoute {
+pub(crate) struct AppRoute {
     /// The host name (lower case, no port) whose requests go here; `None` for the
     /// application of every other host.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Where it listens.
-    pub target: Target,
+    pub(crate) target: Target,
 }
 
 /// Where an application listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// `http://HOST:PORT`: the `host:port` as given, and its address resolved at start.
     Http { authority: String, addr: SocketAddr },
     /// `unix:/path/to.sock`.
@@ -70,7 +70,7 @@ pub enum Target {
 
 impl Target {
     /// The HTTP layer's name for it.
-    pub fn upstream(&self) -> Upstream {
+    pub(crate) fn upstream(&self) -> Upstream {
         match self {
             Target::Http { addr, .. } => Upstream::Tcp(*addr),
             Target::Unix(path) => Upstream::Unix(path.clone()),
@@ -108,7 +108,7 @@ impl std::fmt::Display for Target {
 /// Why an `--upstream` or `--public` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ProxyConfigError {
+pub(crate) enum ProxyConfigError {
     /// Not `[HOST=]http://HOST:PORT` or `[HOST=]unix:/PATH` (holds the value).
     BadUpstream(String),
     /// The upstream's host name did not resolve (holds the value).
@@ -132,19 +132,7 @@ impl std::error::Error for ProxyConfigError {}
 /// Parses one `--upstream` value: `URL` or `HOST=URL`, where `URL` is
 /// `http://HOST:PORT` (an optional trailing `/`, no path, user or query), resolved now,
 /// once, so nothing resolves on the event loop, or `unix:/absolute/path`.
-///
-/// ```
-/// use latchkey::web::proxy::{Target, parse_upstream};
-/// let app = parse_upstream("Pihole.LAN=http://127.0.0.1:8081/").unwrap();
-/// assert_eq!(app.host.as_deref(), Some("pihole.lan"));
-/// assert!(matches!(app.target, Target::Http { ref authority, .. } if authority == "127.0.0.1:8081"));
-/// let unix = parse_upstream("unix:/run/octoprint.sock").unwrap();
-/// assert_eq!(unix.host, None);
-/// assert!(parse_upstream("https://127.0.0.1:8081").is_err());
-/// assert!(parse_upstream("http://127.0.0.1:8081/admin").is_err());
-/// assert!(parse_upstream("unix:relative.sock").is_err());
-/// ```
-pub fn parse_upstream(value: &str) -> Result<AppRoute, ProxyConfigError> {
+pub(crate) fn parse_upstream(value: &str) -> Result<AppRoute, ProxyConfigError> {
     let bad = || ProxyConfigError::BadUpstream(value.to_owned());
     let (host, url) = if value.starts_with("http://") || value.starts_with("unix:") {
         (None, value)
@@ -197,14 +185,7 @@ pub fn parse_upstream(value: &str) -> Result<AppRoute, ProxyConfigError> {
 }
 
 /// The host a request names, lower case, without port or trailing dot.
-///
-/// ```
-/// use latchkey::web::proxy::request_host;
-/// assert_eq!(request_host(b"PiHole.lan:8080"), "pihole.lan");
-/// assert_eq!(request_host(b"[::1]:8080"), "[::1]");
-/// assert_eq!(request_host(b"printer.lan."), "printer.lan");
-/// ```
-pub fn request_host(value: &[u8]) -> String {
+pub(crate) fn request_host(value: &[u8]) -> String {
     let text = String::from_utf8_lossy(value.trim_ascii()).to_ascii_lowercase();
     let host = match text.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() => {
@@ -220,7 +201,7 @@ pub fn request_host(value: &[u8]) -> String {
 }
 
 /// Checks a `--public` path: it must be its own normal form and not under `prefix`.
-pub fn check_public(entry: &str, prefix: &str) -> Result<String, ProxyConfigError> {
+pub(crate) fn check_public(entry: &str, prefix: &str) -> Result<String, ProxyConfigError> {
     let bad = || ProxyConfigError::BadPublic(entry.to_owned());
     let normal = path::normalise(entry).map_err(|_| bad())?;
     if normal != entry || under_prefix(&normal, prefix) {
@@ -237,7 +218,7 @@ fn under_prefix(path: &str, prefix: &str) -> bool {
 
 /// The proxy's part of the service.
 #[derive(Debug)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     cfg: ProxyConfig,
     prefix: String,
     login_path: String,
@@ -250,7 +231,7 @@ pub struct Proxy {
 
 impl Proxy {
     /// The proxy of the service configured by `web` (which holds `web.proxy`).
-    pub fn new(cfg: ProxyConfig, web: &Config) -> Proxy {
+    pub(crate) fn new(cfg: ProxyConfig, web: &Config) -> Proxy {
         Proxy {
             prefix: web.prefix.clone(),
             login_path: format!("{}/login", web.prefix),
@@ -264,7 +245,7 @@ impl Proxy {
 
     /// Whether `req` goes to the application: its path (normalised, or as sent when
     /// it cannot be) is not under the reserved prefix.
-    pub fn takes(&self, req: &Request<'_>) -> bool {
+    pub(crate) fn takes(&self, req: &Request<'_>) -> bool {
         match path::normalise(req.path()) {
             Ok(normal) => !under_prefix(&normal, &self.prefix),
             Err(_) => !under_prefix(req.path(), &self.prefix),
@@ -274,7 +255,7 @@ impl Proxy {
     /// Answers a request for the application: forwarded, sent to log in, or refused.
     /// `secure` says which session cookie name applies, `api` whether the client
     /// wants JSON rather than pages.
-    pub fn handle<D>(
+    pub(crate) fn handle<D>(
         &self,
         req: &Request<'_>,
         authn: &Authenticator<'_>,
@@ -408,7 +389,7 @@ impl Proxy {
     /// Whether the credential of an exchange under way (its ticket, see [`identify`])
     /// is still good: checked again from scratch, the way it was checked first, so a
     /// session signed out, revoked or expired ends its WebSockets and streams.
-    pub fn still_allowed(&self, ticket: &[u8], authn: &Authenticator<'_>) -> bool {
+    pub(crate) fn still_allowed(&self, ticket: &[u8], authn: &Authenticator<'_>) -> bool {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -425,16 +406,7 @@ impl Proxy {
 
 /// Whether a WebSocket's `Origin` names the request's own `host` or an allowed host
 /// (RFC 6455 §10.2: the server checks `Origin` against cross-site use).
-///
-/// ```
-/// use latchkey::web::proxy::same_origin;
-/// assert!(same_origin(b"http://pi.lan:8080", Some(b"PI.lan:8080"), &[]));
-/// assert!(same_origin(b"https://admin.example", Some(b"10.0.0.2"), &["admin.example".into()]));
-/// assert!(!same_origin(b"http://evil.example", Some(b"pi.lan"), &[]));
-/// assert!(!same_origin(b"http://pi.lan.evil.example", Some(b"pi.lan"), &[]));
-/// assert!(!same_origin(b"null", Some(b"pi.lan"), &[]));
-/// ```
-pub fn same_origin(origin: &[u8], host: Option<&[u8]>, allowed: &[String]) -> bool {
+pub(crate) fn same_origin(origin: &[u8], host: Option<&[u8]>, allowed: &[String]) -> bool {
     let origin = origin.trim_ascii().to_ascii_lowercase();
     let Some(rest) = origin
         .strip_prefix(b"http://")
@@ -677,5 +649,39 @@ mod tests {
         let json = policy.failed(&ProxyError::Closed);
         assert_eq!(json.status(), 502);
         assert!(json.body_bytes().starts_with(b"{"));
+    }
+
+    #[test]
+    fn upstream_values_request_hosts_and_websocket_origins() {
+        let app = parse_upstream("Pihole.LAN=http://127.0.0.1:8081/").unwrap();
+        assert_eq!(app.host.as_deref(), Some("pihole.lan"));
+        assert!(
+            matches!(app.target, Target::Http { ref authority, .. } if authority == "127.0.0.1:8081")
+        );
+        let unix = parse_upstream("unix:/run/octoprint.sock").unwrap();
+        assert_eq!(unix.host, None);
+        assert!(parse_upstream("https://127.0.0.1:8081").is_err());
+        assert!(parse_upstream("http://127.0.0.1:8081/admin").is_err());
+        assert!(parse_upstream("unix:relative.sock").is_err());
+        assert_eq!(request_host(b"PiHole.lan:8080"), "pihole.lan");
+        assert_eq!(request_host(b"[::1]:8080"), "[::1]");
+        assert_eq!(request_host(b"printer.lan."), "printer.lan");
+        assert!(same_origin(
+            b"http://pi.lan:8080",
+            Some(b"PI.lan:8080"),
+            &[]
+        ));
+        assert!(same_origin(
+            b"https://admin.example",
+            Some(b"10.0.0.2"),
+            &["admin.example".into()]
+        ));
+        assert!(!same_origin(b"http://evil.example", Some(b"pi.lan"), &[]));
+        assert!(!same_origin(
+            b"http://pi.lan.evil.example",
+            Some(b"pi.lan"),
+            &[]
+        ));
+        assert!(!same_origin(b"null", Some(b"pi.lan"), &[]));
     }
 }

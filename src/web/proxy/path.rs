@@ -25,7 +25,7 @@ use std::fmt;
 /// Why a request path was refused (answered 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum PathError {
+pub(crate) enum PathError {
     /// The target does not start with `/`.
     NotAbsolute,
     /// The target holds a `#`.
@@ -87,16 +87,7 @@ fn push_escaped(out: &mut String, byte: u8) {
 
 /// The normal form of a request path (the target before its `?`), or why it is
 /// refused. The normal form of a normal form is itself.
-///
-/// ```
-/// use latchkey::web::proxy::path::{normalise, PathError};
-/// assert_eq!(normalise("/st%61tic/caf%c3%a9/").unwrap(), "/static/caf%C3%A9/");
-/// assert_eq!(normalise("/static/%2e%2e/admin"), Err(PathError::DotSegment));
-/// assert_eq!(normalise("/static%2F..%2Fadmin"), Err(PathError::EncodedSlash));
-/// assert_eq!(normalise("/static/..;/admin"), Err(PathError::DotSegment));
-/// assert_eq!(normalise("//admin"), Err(PathError::EmptySegment));
-/// ```
-pub fn normalise(path: &str) -> Result<String, PathError> {
+pub(crate) fn normalise(path: &str) -> Result<String, PathError> {
     if path.contains('#') {
         return Err(PathError::Fragment);
     }
@@ -161,14 +152,7 @@ fn normalise_segment(raw: &[u8], out: &mut String) -> Result<Vec<u8>, PathError>
 
 /// Whether the normalised `path` is `public` or under it: an entry ending in `/` is a
 /// prefix, any other entry is matched exactly.
-///
-/// ```
-/// use latchkey::web::proxy::path::is_public;
-/// let public = ["/favicon.ico".to_owned(), "/static/".to_owned()];
-/// assert!(is_public("/favicon.ico", &public) && is_public("/static/app.js", &public));
-/// assert!(!is_public("/favicon.ico.bak", &public) && !is_public("/static", &public));
-/// ```
-pub fn is_public(path: &str, public: &[String]) -> bool {
+pub(crate) fn is_public(path: &str, public: &[String]) -> bool {
     public.iter().any(|entry| {
         if entry.ends_with('/') {
             path.starts_with(entry.as_str())
@@ -257,5 +241,26 @@ mod tests {
         assert!(is_public("/assets/a/b.css", &public));
         assert!(!is_public("/assets", &public));
         assert!(!is_public("/assetsx/a", &public));
+    }
+
+    #[test]
+    fn bypass_spellings_and_public_prefixes() {
+        assert_eq!(
+            normalise("/st%61tic/caf%c3%a9/").unwrap(),
+            "/static/caf%C3%A9/"
+        );
+        assert_eq!(
+            normalise("/static/%2e%2e/admin"),
+            Err(PathError::DotSegment)
+        );
+        assert_eq!(
+            normalise("/static%2F..%2Fadmin"),
+            Err(PathError::EncodedSlash)
+        );
+        assert_eq!(normalise("/static/..;/admin"), Err(PathError::DotSegment));
+        assert_eq!(normalise("//admin"), Err(PathError::EmptySegment));
+        let public = ["/favicon.ico".to_owned(), "/static/".to_owned()];
+        assert!(is_public("/favicon.ico", &public) && is_public("/static/app.js", &public));
+        assert!(!is_public("/favicon.ico.bak", &public) && !is_public("/static", &public));
     }
 }

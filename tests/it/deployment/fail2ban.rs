@@ -4,6 +4,9 @@
 //! another address) must each match with the client's address; a good login must not.
 //! Checked with fail2ban's own `fail2ban-regex` where installed, and with Python's `re`
 //! on the same regex (also covering the uncut journal form of a line) where python3 is.
+//! The jail, installed as docs/DEPLOY.md step 4 says (`tests/common/recipe.rs`), passes
+//! `fail2ban-client -t` and bans at the port the clients use: the proxy's, or latchkey's
+//! own when it serves the pages alone.
 
 use crate::common::*;
 use std::path::Path;
@@ -125,64 +128,80 @@ fn filter_matches_every_failed_login_with_the_clients_address() {
     }
 }
 
-#[test]
-fn jail_config_passes_fail2ban_client_test() {
+/// Follows docs/DEPLOY.md's steps 1, 2, `way` and 4 (and `extra`) on a copy of Debian's
+/// /etc/fail2ban with the stock jails off (the sshd jail fails `-t` on a machine without
+/// /var/log/auth.log); returns the machine and what `fail2ban-client -d` says of the
+/// `latchkey` jail's ban action. `None` after a skip.
+fn jail_as_deployed(label: &str, way: &[&str]) -> Option<(Machine, String)> {
     let Some(client) = find_program("fail2ban-client") else {
-        skip("fail2ban is not installed (contrib/ci/install-deploy-deps.sh installs it)");
-        return;
+        skip("fail2ban is not installed (`apt-get install fail2ban`)");
+        return None;
     };
-    let system = Path::new("/etc/fail2ban");
-    if !system.join("jail.conf").is_file() {
-        skip("no /etc/fail2ban/jail.conf to test the jail against");
-        return;
+    let tmp = TempDir::new(label);
+    let mut machine = Machine::new(&tmp, PASSWORD);
+    if let Err(why) = machine.install_package_config("/etc/fail2ban") {
+        skip(&why);
+        return None;
     }
-    // Debian's stock config plus ours, with only our jail enabled (the stock sshd jail
-    // fails `-t` on a machine without an auth log).
-    let tmp = TempDir::new("fail2ban-jail");
-    let conf = tmp.subdir("fail2ban");
-    copy_tree(system, &conf);
-    for entry in std::fs::read_dir(conf.join("jail.d")).unwrap() {
+    for entry in std::fs::read_dir(machine.path("/etc/fail2ban/jail.d")).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
-    let contrib = repo_root().join("contrib/fail2ban");
-    std::fs::copy(
-        contrib.join("filter.d/latchkey.conf"),
-        conf.join("filter.d/latchkey.conf"),
-    )
-    .unwrap();
-    std::fs::copy(
-        contrib.join("jail.d/latchkey.conf"),
-        conf.join("jail.d/latchkey.conf"),
-    )
-    .unwrap();
-    let output = Command::new(client)
+    let mut steps = vec!["1. Install the binary", "2. Run it as a service"];
+    steps.extend_from_slice(way);
+    if !machine.follow_or_skip(&steps) {
+        return None;
+    }
+    machine.assert_applied("fail2ban", "/etc/fail2ban/");
+    let dump = run(Command::new(client)
         .arg("-c")
-        .arg(&conf)
-        .arg("-t")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .arg(machine.path("/etc/fail2ban"))
+        .arg("-d"));
+    let action = dump
+        .lines()
+        .find(|l| l.starts_with("['multi-set', 'latchkey', 'action'"))
+        .unwrap_or_else(|| panic!("the latchkey jail has a ban action:\n{dump}"))
+        .to_owned();
+    drop(tmp);
+    Some((machine, action))
+}
+
+#[test]
+fn jail_behind_a_proxy_bans_at_the_proxys_ports() {
+    let Some((_, action)) = jail_as_deployed("fail2ban-proxy", &["4. Ban repeat offenders"]) else {
+        return;
+    };
+    // nginx (3b) and Caddy (3c) take the clients on 80 and 443.
     assert!(
-        output.status.success() && text.contains("OK"),
-        "fail2ban-client -t rejects the jail:\n{text}"
+        action.contains("--dports http,https"),
+        "the ban closes the proxy's ports to the address: {action}"
     );
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+#[test]
+fn jail_for_latchkey_alone_bans_at_latchkeys_port() {
+    let Some((machine, action)) = jail_as_deployed(
+        "fail2ban-alone",
+        &[
+            "3a. latchkey alone",
+            "4. Ban repeat offenders",
+            "fail2ban for latchkey alone",
+        ],
+    ) else {
+        return;
+    };
+    let settings = machine
+        .last_start("latchkey")
+        .and_then(|s| s.settings.clone())
+        .expect("3a restarts latchkey with its settings");
+    let listen = settings
+        .lines()
+        .find_map(|l| l.strip_prefix("LATCHKEY_LISTEN="))
+        .expect("3a sets LATCHKEY_LISTEN");
+    let port = listen.rsplit(':').next().unwrap();
+    assert!(
+        action.contains(&format!("--dports {port} ")),
+        "the ban closes latchkey's own port {port} ({listen}) to the address: {action}"
+    );
 }
 
 fn run(command: &mut Command) -> String {

@@ -209,7 +209,7 @@ fn a_full_server_gives_up_the_slowest_request_not_a_response_being_read() {
     // The largest file served, twice Linux's largest send buffer by default
     // (net.ipv4.tcp_wmem, 4 MiB): half of the answer stays queued in the server while
     // the reader pauses.
-    let size = latchkey::web::static_files::MAX_FILE_SIZE as u32;
+    let size = latchkey::internal::MAX_FILE_SIZE as u32;
     let big: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     std::fs::write(site.join("big.bin"), &big).unwrap();
     let srv = Server::start(

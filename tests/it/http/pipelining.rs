@@ -134,7 +134,7 @@ fn pipelined_answers_come_in_order_and_match_single_answers() {
              Content-Security-Policy: {}\r\nX-Frame-Options: DENY\r\n\
              X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\
              Cache-Control: no-store\r\nVary: Cookie\r\nDate: -\r\nContent-Length: {}\r\n\r\n",
-            latchkey::web::respond::CSP,
+            latchkey::internal::CSP,
             pipelined[0].body.len()
         )
     );

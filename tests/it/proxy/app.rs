@@ -11,21 +11,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// A running test application.
-pub struct App {
-    pub port: u16,
+pub(crate) struct App {
+    pub(crate) port: u16,
     /// Requests it has received.
-    pub requests: Arc<AtomicUsize>,
+    pub(crate) requests: Arc<AtomicUsize>,
 }
 
 impl App {
-    pub fn served(&self) -> usize {
+    pub(crate) fn served(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 }
 
 /// Starts the application on a free port (a thread per connection, one request per
 /// connection, as latchkey's `Connection: close` asks).
-pub fn start_app() -> App {
+pub(crate) fn start_app() -> App {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let requests = Arc::new(AtomicUsize::new(0));
@@ -42,7 +42,7 @@ pub fn start_app() -> App {
 }
 
 /// Starts the same application on a Unix socket at `path`; the count of requests.
-pub fn start_unix_app(path: &Path) -> Arc<AtomicUsize> {
+pub(crate) fn start_unix_app(path: &Path) -> Arc<AtomicUsize> {
     let listener = UnixListener::bind(path).unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&requests);
@@ -58,18 +58,18 @@ pub fn start_unix_app(path: &Path) -> Arc<AtomicUsize> {
 }
 
 /// An application that keeps its connections open between requests.
-pub struct KeepAliveApp {
-    pub port: u16,
+pub(crate) struct KeepAliveApp {
+    pub(crate) port: u16,
     /// Connections it accepted.
-    pub connections: Arc<AtomicUsize>,
+    pub(crate) connections: Arc<AtomicUsize>,
     /// Requests it answered.
-    pub requests: Arc<AtomicUsize>,
+    pub(crate) requests: Arc<AtomicUsize>,
 }
 
 /// Starts an HTTP/1.1 application that answers every request on a connection
 /// (`200`, body `request N`), closes a connection idle for `idle_close`, and, with
 /// `close_after_each`, closes after every answer without saying so.
-pub fn start_keepalive_app(idle_close: Duration, close_after_each: bool) -> KeepAliveApp {
+pub(crate) fn start_keepalive_app(idle_close: Duration, close_after_each: bool) -> KeepAliveApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let connections = Arc::new(AtomicUsize::new(0));
@@ -108,13 +108,13 @@ pub fn start_keepalive_app(idle_close: Duration, close_after_each: bool) -> Keep
 }
 
 /// A port with nothing listening: connections are refused.
-pub fn dead_port() -> u16 {
+pub(crate) fn dead_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
 
 /// FNV-1a, 64 bits: a checksum of bodies that went through the proxy.
-pub fn fnv(data: &[u8]) -> u64 {
+pub(crate) fn fnv(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
@@ -122,7 +122,7 @@ pub fn fnv(data: &[u8]) -> u64 {
 
 /// The bytes of a generated body of `n` bytes (a repeating pattern, so a shifted or
 /// cut body shows).
-pub fn pattern(n: usize) -> Vec<u8> {
+pub(crate) fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
 
@@ -240,6 +240,23 @@ fn serve_one<S: Read + Write>(stream: S, port: u16, counter: &AtomicUsize) {
                 let _ = out.write_all(b"\r\n");
             }
             let _ = out.write_all(b"0\r\n\r\n");
+        }
+        "/zeros" => {
+            // A large body written as fast as the reader takes it.
+            let n = query_n("bytes");
+            let _ = out.write_all(
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            let block = vec![0u8; 64 * 1024];
+            let mut left = n;
+            while left > 0 {
+                let take = left.min(block.len());
+                if out.write_all(&block[..take]).is_err() {
+                    return;
+                }
+                left -= take;
+            }
         }
         "/204" => {
             let _ = out.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");

@@ -139,3 +139,34 @@ fn uploads_above_the_limit_are_413_and_bad_chunks_400() {
         app.served()
     );
 }
+
+#[test]
+fn a_large_transfer_does_not_hold_up_other_clients() {
+    let app = start_app();
+    let (_tmp, srv) = start_proxy(app.port, &[]);
+    let auth = format!("Bearer {}", token(&srv));
+    let addr = srv.addr;
+    let download = std::thread::spawn(move || {
+        let mut conn = Conn::open(addr);
+        conn.send(
+            format!(
+                "GET /zeros?bytes=268435456 HTTP/1.1\r\nHost: a\r\nAuthorization: {auth}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        conn.response().body.len()
+    });
+    // While 256 MiB stream through the loop, latchkey's own page still answers at once.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let health = srv.get(&format!("{PREFIX}/healthz"), &[]);
+        assert_eq!(health.status, 200);
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_millis(500),
+            "healthz took {took:?} during a transfer"
+        );
+    }
+    assert_eq!(download.join().unwrap(), 256 << 20);
+}

@@ -15,14 +15,14 @@ mod websocket;
 use crate::common::*;
 use std::net::SocketAddr;
 
-pub use app::{dead_port, fnv, pattern, start_app};
+pub(crate) use app::{dead_port, fnv, pattern, start_app};
 
-pub const USER: &str = "alice";
-pub const PASSWORD: &str = "correct horse battery staple";
-pub const PREFIX: &str = "/.latchkey";
+pub(crate) const USER: &str = "alice";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PREFIX: &str = "/.latchkey";
 
 /// latchkey in front of the upstream on `port`, with alice as a user and `flags`.
-pub fn start_proxy(port: u16, flags: &[&str]) -> (TempDir, Server) {
+pub(crate) fn start_proxy(port: u16, flags: &[&str]) -> (TempDir, Server) {
     let tmp = TempDir::new("proxy");
     let data = data_dir_with_users(&tmp, &[(USER, PASSWORD)]);
     let upstream = format!("http://127.0.0.1:{port}");
@@ -33,7 +33,7 @@ pub fn start_proxy(port: u16, flags: &[&str]) -> (TempDir, Server) {
 }
 
 /// An access token from `POST {PREFIX}/auth`.
-pub fn token(srv: &Server) -> String {
+pub(crate) fn token(srv: &Server) -> String {
     let body = format!(r#"{{"username":"{USER}","password":"{PASSWORD}"}}"#);
     let r = srv.post(
         &format!("{PREFIX}/auth"),
@@ -45,7 +45,7 @@ pub fn token(srv: &Server) -> String {
 }
 
 /// A browser logged in through the login form under the prefix.
-pub fn logged_in(srv: &Server) -> Client {
+pub(crate) fn logged_in(srv: &Server) -> Client {
     let mut browser = srv.client();
     let page = browser.get(&format!("{PREFIX}/login"), &[]);
     assert_eq!(page.status, 200, "{page:?}");
@@ -72,7 +72,7 @@ pub fn logged_in(srv: &Server) -> Client {
 }
 
 /// Sends `raw` on a new connection and reads one response.
-pub fn raw_request(addr: SocketAddr, raw: &[u8]) -> Response {
+pub(crate) fn raw_request(addr: SocketAddr, raw: &[u8]) -> Response {
     let mut conn = Conn::open(addr);
     conn.send(raw);
     conn.response()
@@ -84,7 +84,13 @@ pub fn raw_request(addr: SocketAddr, raw: &[u8]) -> Response {
 fn the_walk_through_latchkey_as_the_proxy() {
     let upstream = start_echo_upstream();
     let (_tmp, srv) = start_proxy(upstream, &[]);
-    proxy_walk(srv.port(), PREFIX, &srv, ApiDenial::Json401);
+    proxy_walk(
+        srv.port(),
+        PREFIX,
+        &srv,
+        ApiDenial::Json401,
+        (USER, PASSWORD),
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use crate::common::*;
 
 use latchkey::jwt::{self, Claims, TokenType};
-use latchkey::keys::Purpose;
+use latchkey::keys::{Keyring, Purpose};
 
 #[test]
 fn a_token_whose_sub_and_identity_differ_is_refused() {
@@ -13,7 +13,7 @@ fn a_token_whose_sub_and_identity_differ_is_refused() {
     add_user(&data, "alice", "pw-alice-123");
     add_user(&data, "root", "pw-root-123");
     let srv = Server::start(&data, &[]);
-    let ring = latchkey::store::DataDir::new(&data).keyring().unwrap();
+    let ring = Keyring::parse(&std::fs::read_to_string(data.join("keys")).unwrap()).unwrap();
     let key = ring.key_set(Purpose::ApiToken);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -4,7 +4,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use latchkey::store::revocation::{LOCK_FILE, REVOKED_FILE, RevocationError, RevocationStore};
+use crate::store::lock::{DirLock, LOCK_FILE};
+use crate::store::revocation::{REVOKED_FILE, RevocationError, RevocationStore};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -13,7 +14,7 @@ struct DataDir(PathBuf);
 
 impl DataDir {
     fn new(name: &str) -> DataDir {
-        let suffix: [u8; 6] = latchkey::random::array().unwrap();
+        let suffix: [u8; 6] = crate::random::array().unwrap();
         let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
         let dir = std::env::temp_dir().join(format!("latchkey-rev-{name}-{hex}"));
         fs::create_dir_all(&dir).unwrap();
@@ -25,8 +26,13 @@ impl DataDir {
         self.0.join(REVOKED_FILE)
     }
 
+    /// The data directory's lock, as every writer takes it.
+    fn lock(&self) -> DirLock {
+        crate::store::DataDir::new(&self.0).lock().unwrap()
+    }
+
     fn write_file(&self, text: &str) {
-        latchkey::store::atomic_file::write(&self.file(), text.as_bytes(), 0o600).unwrap();
+        crate::store::atomic_file::write(&self.file(), text.as_bytes(), 0o600).unwrap();
     }
 }
 
@@ -48,11 +54,18 @@ fn missing_file_is_an_empty_store() {
 #[test]
 fn revocations_survive_a_restart() {
     let dir = DataDir::new("restart");
+    let held = dir.lock();
     let mut store = RevocationStore::load(&dir.0).unwrap();
-    store.revoke_session([0xaa; 16], NOW + 3600, NOW).unwrap();
-    store.revoke_token("jti-123", NOW + 900, NOW).unwrap();
-    store.revoke_user_before("admin", NOW, 86_400, NOW).unwrap();
-    drop(store);
+    store
+        .revoke_session(&held, [0xaa; 16], NOW + 3600, NOW)
+        .unwrap();
+    store
+        .revoke_token(&held, "jti-123", NOW + 900, NOW)
+        .unwrap();
+    store
+        .revoke_user_before(&held, "admin", NOW, 86_400, NOW)
+        .unwrap();
+    drop((store, held));
 
     let mode = fs::metadata(dir.file()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -76,23 +89,30 @@ fn revocations_survive_a_restart() {
 #[test]
 fn prune_drops_only_expired_entries_and_shrinks_the_file() {
     let dir = DataDir::new("prune");
+    let held = dir.lock();
     let mut store = RevocationStore::load(&dir.0).unwrap();
     for i in 0..20u8 {
-        store.revoke_session([i; 16], NOW + 10, NOW).unwrap();
+        store.revoke_session(&held, [i; 16], NOW + 10, NOW).unwrap();
     }
-    store.revoke_session([0xff; 16], NOW + 1000, NOW).unwrap();
-    store.revoke_token("short", NOW + 10, NOW).unwrap();
-    store.revoke_token("long", NOW + 1000, NOW).unwrap();
-    store.revoke_user_before("old", NOW - 90, 100, NOW).unwrap();
-    store.revoke_user_before("new", NOW, 1000, NOW).unwrap();
+    store
+        .revoke_session(&held, [0xff; 16], NOW + 1000, NOW)
+        .unwrap();
+    store.revoke_token(&held, "short", NOW + 10, NOW).unwrap();
+    store.revoke_token(&held, "long", NOW + 1000, NOW).unwrap();
+    store
+        .revoke_user_before(&held, "old", NOW - 90, 100, NOW)
+        .unwrap();
+    store
+        .revoke_user_before(&held, "new", NOW, 1000, NOW)
+        .unwrap();
     let before = fs::metadata(dir.file()).unwrap().len();
 
     assert_eq!(
-        store.prune(NOW + 10).unwrap(),
+        store.prune(&held, NOW + 10).unwrap(),
         0,
         "kept through their last second"
     );
-    assert_eq!(store.prune(NOW + 11).unwrap(), 22);
+    assert_eq!(store.prune(&held, NOW + 11).unwrap(), 22);
     let after = fs::metadata(dir.file()).unwrap().len();
     assert!(after < before, "{after} >= {before}");
 
@@ -109,10 +129,11 @@ fn prune_drops_only_expired_entries_and_shrinks_the_file() {
 #[test]
 fn already_expired_revocations_write_nothing() {
     let dir = DataDir::new("expired");
+    let held = dir.lock();
     let mut store = RevocationStore::load(&dir.0).unwrap();
-    store.revoke_token("gone", NOW - 1, NOW).unwrap();
+    store.revoke_token(&held, "gone", NOW - 1, NOW).unwrap();
     store
-        .revoke_user_before("admin", NOW - 100, 10, NOW)
+        .revoke_user_before(&held, "admin", NOW - 100, 10, NOW)
         .unwrap();
     assert!(store.is_empty());
     assert!(!dir.file().exists());
@@ -132,13 +153,14 @@ fn malformed_file_reports_the_line_and_keeps_loaded_state() {
     dir.write_file("jti fine 99999999999\n");
     let mut store = RevocationStore::load(&dir.0).unwrap();
     dir.write_file("jti fine 99999999999\nuser bad/name 1 2\n");
+    let held = dir.lock();
     let err = store.reload_if_changed().unwrap_err();
     assert!(
         matches!(err, RevocationError::Malformed { line: 2, .. }),
         "{err:?}"
     );
     assert!(store.is_token_revoked("fine"));
-    let err = store.revoke_token("new", NOW + 10, NOW).unwrap_err();
+    let err = store.revoke_token(&held, "new", NOW + 10, NOW).unwrap_err();
     assert!(
         matches!(err, RevocationError::Malformed { line: 2, .. }),
         "{err:?}"
@@ -165,41 +187,49 @@ fn group_or_world_readable_file_is_refused_with_a_fix() {
 #[test]
 fn invalid_ids_and_names_are_refused() {
     let dir = DataDir::new("invalid");
+    let held = dir.lock();
     let mut store = RevocationStore::load(&dir.0).unwrap();
     for jti in ["", "has space", "new\nline", &"x".repeat(65), "caf\u{e9}"] {
         assert!(matches!(
-            store.revoke_token(jti, NOW + 1, NOW),
+            store.revoke_token(&held, jti, NOW + 1, NOW),
             Err(RevocationError::BadTokenId)
         ));
     }
     for user in ["", "a b", "../etc", "x\ny", &"u".repeat(65)] {
         assert!(matches!(
-            store.revoke_user_before(user, NOW, 10, NOW),
+            store.revoke_user_before(&held, user, NOW, 10, NOW),
             Err(RevocationError::BadUserName)
         ));
     }
-    store.revoke_token(&"x".repeat(64), NOW + 1, NOW).unwrap();
-    store.revoke_user_before("a.b_c@d-e", NOW, 10, NOW).unwrap();
+    store
+        .revoke_token(&held, &"x".repeat(64), NOW + 1, NOW)
+        .unwrap();
+    store
+        .revoke_user_before(&held, "a.b_c@d-e", NOW, 10, NOW)
+        .unwrap();
     assert_eq!(store.len(), 2);
 }
 
 #[test]
 fn full_store_prunes_then_refuses_without_dropping_anything() {
     let dir = DataDir::new("full");
+    let held = dir.lock();
     let mut store = RevocationStore::load_with_max_entries(&dir.0, 3).unwrap();
-    store.revoke_token("expiring", NOW + 5, NOW).unwrap();
-    store.revoke_token("b", NOW + 100, NOW).unwrap();
-    store.revoke_token("c", NOW + 100, NOW).unwrap();
+    store.revoke_token(&held, "expiring", NOW + 5, NOW).unwrap();
+    store.revoke_token(&held, "b", NOW + 100, NOW).unwrap();
+    store.revoke_token(&held, "c", NOW + 100, NOW).unwrap();
     // Once "expiring" is past, pruning makes room.
-    store.revoke_token("d", NOW + 100, NOW + 6).unwrap();
-    let err = store.revoke_token("e", NOW + 100, NOW + 6).unwrap_err();
+    store.revoke_token(&held, "d", NOW + 100, NOW + 6).unwrap();
+    let err = store
+        .revoke_token(&held, "e", NOW + 100, NOW + 6)
+        .unwrap_err();
     assert!(
         matches!(err, RevocationError::Full { max_entries: 3 }),
         "{err:?}"
     );
     assert!(!store.is_token_revoked("e"));
     // Extending an existing entry is still allowed.
-    store.revoke_token("b", NOW + 200, NOW + 6).unwrap();
+    store.revoke_token(&held, "b", NOW + 200, NOW + 6).unwrap();
 
     let reloaded = RevocationStore::load(&dir.0).unwrap();
     for jti in ["b", "c", "d"] {
@@ -211,12 +241,18 @@ fn full_store_prunes_then_refuses_without_dropping_anything() {
 #[test]
 fn two_stores_sharing_a_directory_lose_no_update() {
     let dir = DataDir::new("two");
+    let held = dir.lock();
     let mut server = RevocationStore::load(&dir.0).unwrap();
     let mut cli = RevocationStore::load(&dir.0).unwrap();
-    server.revoke_token("from-server", NOW + 100, NOW).unwrap();
+    server
+        .revoke_token(&held, "from-server", NOW + 100, NOW)
+        .unwrap();
     // The CLI has not reloaded; its write must merge, not overwrite.
-    cli.revoke_user_before("admin", NOW, 100, NOW).unwrap();
-    server.revoke_session([3; 16], NOW + 100, NOW).unwrap();
+    cli.revoke_user_before(&held, "admin", NOW, 100, NOW)
+        .unwrap();
+    server
+        .revoke_session(&held, [3; 16], NOW + 100, NOW)
+        .unwrap();
 
     let fresh = RevocationStore::load(&dir.0).unwrap();
     assert!(fresh.is_token_revoked("from-server"));
@@ -233,10 +269,12 @@ fn concurrent_writers_in_two_threads_lose_no_update() {
         .map(|name| {
             let path = dir.0.clone();
             std::thread::spawn(move || {
+                let data_dir = crate::store::DataDir::new(&path);
                 let mut store = RevocationStore::load(&path).unwrap();
                 for i in 0..40 {
+                    let held = data_dir.lock().unwrap();
                     store
-                        .revoke_token(&format!("{name}-{i}"), NOW + 100, NOW)
+                        .revoke_token(&held, &format!("{name}-{i}"), NOW + 100, NOW)
                         .unwrap();
                 }
             })
@@ -253,11 +291,13 @@ fn concurrent_writers_in_two_threads_lose_no_update() {
 #[test]
 fn reload_if_changed_sees_the_other_process_write() {
     let dir = DataDir::new("reload");
+    let held = dir.lock();
     let mut server = RevocationStore::load(&dir.0).unwrap();
     assert!(!server.reload_if_changed().unwrap(), "nothing changed yet");
 
     let mut cli = RevocationStore::load(&dir.0).unwrap();
-    cli.revoke_user_before("admin", NOW, 100, NOW).unwrap();
+    cli.revoke_user_before(&held, "admin", NOW, 100, NOW)
+        .unwrap();
     assert_eq!(server.user_cutoff("admin"), None);
     assert!(server.reload_if_changed().unwrap());
     assert_eq!(server.user_cutoff("admin"), Some(NOW));
@@ -267,7 +307,7 @@ fn reload_if_changed_sees_the_other_process_write() {
     );
 
     // The server's own writes do not count as changes to pick up.
-    server.revoke_token("t", NOW + 100, NOW).unwrap();
+    server.revoke_token(&held, "t", NOW + 100, NOW).unwrap();
     assert!(!server.reload_if_changed().unwrap());
 
     // Deleting the file clears the revocations.

@@ -1,5 +1,5 @@
 //! Invariant checks shared by the fuzz targets under `fuzz/` and by the seed replay
-//! test (`tests/fuzz_seeds.rs`), so `cargo test` checks every committed seed and saved
+//! test (`tests/it/fuzz_seeds.rs`), so `cargo test` checks every committed seed and saved
 //! crash input exactly as the fuzzer would. Each `check` panics on a broken invariant.
 
 pub mod chunked_body;

@@ -1,5 +1,6 @@
 //! A users-file save killed at any instant leaves the old file or the new one, whole,
-//! with mode 0600, and leftover temporary files do not pile up.
+//! with mode 0600, and leftover temporary files do not pile up: the next writer to take
+//! the data directory's lock deletes them.
 //!
 //! The test re-runs its own binary as a child (selected by `CHILD_ENV`) that saves two
 //! alternating versions of the file as fast as it can, SIGKILLs it at random moments,
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use latchkey::store::users::{USERS_FILE, UserDb};
+use crate::store::DataDir;
+use crate::store::users::{USERS_FILE, UserDb};
 
 /// Set to the users file path in the child; its absence makes `writer_child` a no-op.
 const CHILD_ENV: &str = "LATCHKEY_USERS_ATOMIC_CHILD";
@@ -40,11 +42,12 @@ fn writer_child() {
         return;
     };
     let path = PathBuf::from(path);
+    let held = DataDir::new(path.parent().unwrap()).lock().unwrap();
     let versions = [small(), large()];
-    versions[1].save(&path).unwrap();
+    versions[1].save(&path, &held).unwrap();
     println!("{READY}");
     for turn in 0usize.. {
-        versions[turn % 2].save(&path).unwrap();
+        versions[turn % 2].save(&path, &held).unwrap();
     }
 }
 
@@ -57,7 +60,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 }
 
 fn random_below(bound: u64) -> u64 {
-    let bytes: [u8; 8] = latchkey::random::array().unwrap();
+    let bytes: [u8; 8] = crate::random::array().unwrap();
     u64::from_le_bytes(bytes) % bound
 }
 
@@ -69,13 +72,20 @@ fn save_killed_at_random_moments_leaves_one_whole_version() {
     let path = dir.join(USERS_FILE);
     let (small, large) = (small(), large());
     let texts = [small.to_text(), large.to_text()];
-    small.save(&path).unwrap();
+    small
+        .save(&path, &DataDir::new(&dir).lock().unwrap())
+        .unwrap();
 
     let exe = std::env::current_exe().unwrap();
     let mut seen = [false, false];
     for round in 0..ROUNDS {
         let mut child = Command::new(&exe)
-            .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "store::atomic_write_tests::writer_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -109,7 +119,8 @@ fn save_killed_at_random_moments_leaves_one_whole_version() {
         assert!(loaded == small || loaded == large, "round {round}");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "round {round}");
-        // Each save first deletes leftovers, so a kill leaves at most its own temp.
+        // Each writer deletes leftovers when it takes the lock, so a kill leaves at
+        // most its own temp.
         let temps = temp_files(&dir);
         assert!(
             temps.len() <= 1,
@@ -121,7 +132,9 @@ fn save_killed_at_random_moments_leaves_one_whole_version() {
     eprintln!("versions seen after kills (small, large): {seen:?}");
 
     // The next ordinary save clears whatever the last kill left.
-    small.save(&path).unwrap();
+    small
+        .save(&path, &DataDir::new(&dir).lock().unwrap())
+        .unwrap();
     assert_eq!(temp_files(&dir), Vec::<String>::new());
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,4 +1,4 @@
-//! Fuzz invariants for the users file parser ([`crate::store::users::UserDb::parse`]): no input
+//! Fuzz invariants for the users file parser (`store::users::UserDb::parse`): no input
 //! panics; a parsed file written back out parses to the same users in the same order
 //! (and the same comments); and the written text is a fixed point, so repeated
 //! rewrites never drift.
