@@ -20,6 +20,7 @@ mod http;
 mod login;
 mod prefix;
 mod proxy;
+mod proxy_attacks;
 mod redirect_payloads;
 mod sessions;
 mod static_files;
