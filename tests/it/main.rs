@@ -20,6 +20,7 @@ mod http;
 mod login;
 mod prefix;
 mod proxy;
+mod proxy_attacks;
 mod redirect_payloads;
 mod review_attacks;
 mod sessions;
