@@ -517,10 +517,11 @@ if [ "$VERIFY_BENCH" = 1 ]; then
         ctx="; for context, the shared harness's HMAC with key setup: $ks ns/op, verify $(calc "$v / $ks" 2)× that"
     fi
     if [ -n "$v" ] && [ -n "$h" ] && [ -n "$j" ] && [ -n "$rh" ] && [ -n "$rj" ]; then
+        # Context only (issue 13 retired these x86 micro-ratios as targets).
         row "token verify vs bare HMAC-SHA256" \
             "$v ns/op (pre-keyed HMAC $h ns/op$ctx)" \
-            "≤ 1.5 ×" "${rh}×" "$(le "$rh" 1.5)"
-        row "token verify vs jsonwebtoken" "$v ns/op (jsonwebtoken $j ns/op)" "≥ 4 × faster" "${rj}×" "$(ge "$rj" 4)"
+            "none (context)" "${rh}×" ""
+        row "token verify vs jsonwebtoken" "$v ns/op (jsonwebtoken $j ns/op)" "none (context)" "${rj}×" ""
     else
         row "cargo bench --bench verify" "no result (see verify-bench.txt)" "" "" ""
     fi
