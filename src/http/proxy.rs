@@ -60,6 +60,9 @@ pub struct Forward {
     /// The method gives content a meaning (POST, PUT, PATCH): a request without a body
     /// is sent with `Content-Length: 0` (RFC 9110 §8.6).
     expects_content: bool,
+    /// The method is idempotent (RFC 9110 §9.2.2): only such a request may go on a
+    /// pooled connection, whose failure before the answer sends it again.
+    idempotent: bool,
     /// The protocol to switch to (`websocket`), when the client asked to upgrade.
     upgrade: Option<String>,
     /// The credential the exchange runs on, checked again every second
@@ -93,6 +96,10 @@ impl Forward {
             upstream,
             head,
             expects_content: matches!(method, "POST" | "PUT" | "PATCH"),
+            idempotent: matches!(
+                method,
+                "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+            ),
             upgrade: None,
             ticket: None,
             policy,
@@ -113,6 +120,13 @@ impl Forward {
     /// The upstream's number.
     pub fn upstream(&self) -> usize {
         self.upstream
+    }
+
+    /// Whether the request may go on a pooled connection: a pooled connection the
+    /// upstream closed unseen makes the request go again, which RFC 9110 §9.2.2
+    /// forbids for a non-idempotent method (a POST may already have been acted on).
+    pub(crate) fn may_use_pool(&self) -> bool {
+        self.idempotent
     }
 
     /// Asks the upstream to switch to `protocol` (RFC 9110 §7.8: `Connection: Upgrade`
@@ -319,6 +333,7 @@ impl Exchange {
             upstream,
             head,
             expects_content,
+            idempotent: _,
             upgrade,
             ticket,
             policy,

@@ -926,8 +926,8 @@ impl<H: Handler> OnRequest for Dispatch<'_, H> {
 }
 
 /// Starts forwarding a request whose head is consumed from `conn.input` (its body,
-/// if any, follows there): on an idle pooled connection when the request has no body,
-/// else on a new one, registered in the poll.
+/// if any, follows there): on an idle pooled connection when the request has no body
+/// and an idempotent method, else on a new one, registered in the poll.
 fn start_exchange<H: Handler>(
     conn: &mut Conn,
     slot: usize,
@@ -943,7 +943,7 @@ fn start_exchange<H: Handler>(
         conn.close_after_write = true;
         return Step::Handled;
     };
-    let pooled = if body.is_none() {
+    let pooled = if body.is_none() && forward.may_use_pool() {
         ctx.pool.take(index, ctx.now)
     } else {
         None

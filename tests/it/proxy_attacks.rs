@@ -1234,7 +1234,6 @@ fn host_routing_is_not_moved_by_other_fields() {
 /// acts on it and closes before answering; latchkey sends it again on a new
 /// connection, so the action (a reboot, a factory reset, a purchase) happens twice.
 #[test]
-#[ignore = "FINDING (Medium): a body-less POST/PATCH on a pooled connection is retried after the app acted on it (src/http/proxy.rs may_retry, RFC 9110 9.2.2)"]
 fn a_non_idempotent_request_is_never_sent_twice() {
     let actions = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&actions);
