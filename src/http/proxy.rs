@@ -16,7 +16,8 @@
 //! - To the client: the upstream's status and end-to-end headers as the policy edits
 //!   them, then `Content-Length` when the upstream gave one, else chunked (to an
 //!   HTTP/1.1 client) or close-delimited (HTTP/1.0). A response to HEAD, a 204 or a 304
-//!   has no body. Interim 1xx responses are dropped.
+//!   has no body. Interim 1xx responses go on to HTTP/1.1 clients, at most
+//!   `MAX_INTERIM` per exchange, each once the client's output has room.
 //! - An upstream that fails before the response head reaches the client is answered
 //!   by the policy ([`ForwardPolicy::failed`]: 502, or 504 on timeout); one that fails
 //!   after it closes the client connection, so a cut body is never taken for whole.
@@ -189,6 +190,8 @@ pub enum ProxyError {
     Response(ResponseError),
     /// The upstream closed or reset the connection before a complete response head.
     Closed,
+    /// More interim (1xx) answers than an exchange may relay.
+    TooManyInterim,
 }
 
 impl ProxyError {
@@ -208,6 +211,7 @@ impl fmt::Display for ProxyError {
             ProxyError::Timeout => f.write_str("upstream timed out"),
             ProxyError::Response(e) => write!(f, "invalid upstream response: {e}"),
             ProxyError::Closed => f.write_str("upstream closed the connection"),
+            ProxyError::TooManyInterim => f.write_str("too many interim responses"),
         }
     }
 }
@@ -221,6 +225,11 @@ impl std::error::Error for ProxyError {
         }
     }
 }
+
+/// Most interim (1xx) answers relayed in one exchange: 100 Continue and a few 103
+/// Early Hints are all an application needs (RFC 9110 §15.2); more is a loop or an
+/// attack, answered 502.
+const MAX_INTERIM: u8 = 16;
 
 /// What is left of the client's body to send.
 enum Upload {
@@ -284,6 +293,8 @@ pub(crate) struct Exchange {
     /// Part of the response has been queued for the client: a failure now can only
     /// close the connection.
     pub(crate) answered: bool,
+    /// Interim (1xx) answers relayed so far, at most [`MAX_INTERIM`].
+    interim: u8,
     /// The client connection closes after the response.
     close_client: bool,
     /// When a byte last moved, for `Limits::upstream_timeout`.
@@ -391,6 +402,7 @@ impl Exchange {
             upstream_broken: false,
             download: Download::Head,
             answered: false,
+            interim: 0,
             close_client: false,
             last_progress: now,
         }
@@ -743,6 +755,11 @@ fn relay(x: &mut Exchange, conn: &mut Conn, cap: usize, draining: bool) -> Resul
             Ok(take > 0)
         }
         Download::Head => {
+            // The next head waits while the client's output is full: interim answers
+            // queued for a client that does not read are bounded like a body.
+            if conn.pending_output() >= cap {
+                return Ok(false);
+            }
             let head = match parse_response_head(&x.from_upstream, x.facts.head_only) {
                 Ok(Some(head)) => head,
                 Ok(None) if x.upstream_eof && x.may_retry() => return Err(Outcome::Retry),
@@ -778,6 +795,10 @@ fn relay(x: &mut Exchange, conn: &mut Conn, cap: usize, draining: bool) -> Resul
             }
             x.policy.response_head(head.status, &mut headers);
             if head.status < 200 {
+                x.interim += 1;
+                if x.interim > MAX_INTERIM {
+                    return Err(Outcome::Failed(ProxyError::TooManyInterim));
+                }
                 // Interim answers (100 Continue, 103 Early Hints) go on to HTTP/1.1
                 // clients (RFC 9110 §15.2: HTTP/1.0 ones cannot take them).
                 if x.facts.version == Version::Http11 {

@@ -1272,7 +1272,6 @@ fn a_non_idempotent_request_is_never_sent_twice() {
 /// latchkey's memory grow without bound (twice what the app sends, with the
 /// `Cache-Control` the policy adds to each), and the exchange never times out.
 #[test]
-#[ignore = "FINDING (Medium): 1xx answers are queued to the client without back-pressure or count limit: unbounded memory (src/http/proxy.rs relay, Download::Head)"]
 fn an_interim_flood_is_held_to_the_proxy_buffers() {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
@@ -1318,7 +1317,6 @@ fn an_interim_flood_is_held_to_the_proxy_buffers() {
 /// fast downloads, Content-Length or chunked, did not hold it in the same setup: the
 /// health checks below were answered in under 30 ms while a GiB went through.)
 #[test]
-#[ignore = "FINDING (Medium): an app streaming 1xx answers holds the event loop: every other client waits (src/http/proxy.rs relay Download::Head, drive_exchange)"]
 fn an_interim_stream_does_not_hold_the_loop() {
     let stop = Arc::new(AtomicBool::new(false));
     let stop_app = Arc::clone(&stop);
