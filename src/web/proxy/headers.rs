@@ -205,15 +205,22 @@ pub(crate) fn forwarded_headers(req: &Request<'_>, added: &Added<'_>) -> Vec<(St
     out
 }
 
-/// Whether a `Set-Cookie` value from the upstream sets one of latchkey's cookies.
+/// Whether a `Set-Cookie` value from the upstream sets one of latchkey's cookies, or
+/// a cookie without a name: a browser stores `=latchkey_session=x` as a nameless
+/// cookie and sends it back as `Cookie: latchkey_session=x` (RFC 6265bis §5.6), so
+/// any nameless cookie is dropped.
 pub(crate) fn sets_own_cookie(value: &[u8]) -> bool {
-    let name = value.split(|&b| b == b'=').next().unwrap_or_default();
-    is_own_cookie(name)
+    let pair = value.split(|&b| b == b';').next().unwrap_or_default();
+    let name = pair.split(|&b| b == b'=').next().unwrap_or_default();
+    !pair.contains(&b'=') || name.trim_ascii().is_empty() || is_own_cookie(name)
 }
 
 /// `location` with a leading `origin` (`http://host:port` of the upstream, compared
 /// case-insensitively) taken off, so the browser resolves it against the address it
-/// used; `None` when it does not point at the upstream.
+/// used; `None` when it does not point at the upstream, or when the path left would
+/// name another host: a browser removes TAB, CR and LF from a URL and reads `\` as
+/// `/` (WHATWG URL), so `/\evil.example` and `/<TAB>/evil.example` are
+/// `//evil.example`, a network-path reference (RFC 3986 §4.2).
 pub(crate) fn local_location(location: &[u8], origin: &str) -> Option<Vec<u8>> {
     let head = location.get(..origin.len())?;
     if !head.eq_ignore_ascii_case(origin.as_bytes()) {
@@ -222,7 +229,13 @@ pub(crate) fn local_location(location: &[u8], origin: &str) -> Option<Vec<u8>> {
     let rest = location.get(origin.len()..).unwrap_or_default();
     match rest.first() {
         None => Some(b"/".to_vec()),
-        Some(b'/') if rest.get(1) != Some(&b'/') => Some(rest.to_vec()),
+        Some(b'/') => {
+            let second = rest
+                .iter()
+                .skip(1)
+                .find(|&&b| !matches!(b, b'\t' | b'\r' | b'\n'));
+            (!matches!(second, Some(b'/' | b'\\'))).then(|| rest.to_vec())
+        }
         Some(b'?' | b'#') => {
             let mut local = b"/".to_vec();
             local.extend_from_slice(rest);
@@ -364,6 +377,11 @@ mod tests {
         }
         assert!(sets_own_cookie(b"latchkey_session=x; Path=/"));
         assert!(!sets_own_cookie(b"app=latchkey_session"));
+        // Nameless: stored by browsers under the value's own `name=`.
+        assert!(sets_own_cookie(b"=latchkey_session=x; Path=/"));
+        assert!(sets_own_cookie(b" = latchkey_pre=x"));
+        assert!(sets_own_cookie(b"latchkey_session"));
+        assert!(sets_own_cookie(b"=app=1"));
     }
 
     #[test]
@@ -379,5 +397,15 @@ mod tests {
         );
         assert_eq!(local_location(b"http://127.0.0.1:80812/x", origin), None);
         assert_eq!(local_location(b"/already/local", origin), None);
+        // Never a path a browser reads as another host.
+        for foreign in [
+            &b"http://127.0.0.1:8081//evil.example/x"[..],
+            b"http://127.0.0.1:8081/\\evil.example/x",
+            b"http://127.0.0.1:8081/\t/evil.example/x",
+            b"http://127.0.0.1:8081/\r\n\\evil.example/x",
+            b"http://127.0.0.1:8081\\\\evil.example/x",
+        ] {
+            assert_eq!(local_location(foreign, origin), None, "{foreign:?}");
+        }
     }
 }
