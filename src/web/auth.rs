@@ -175,6 +175,13 @@ impl<'a> Authenticator<'a> {
         Ok(&user.name)
     }
 
+    /// Whether `token` carries latchkey's signature, whatever its type, expiry or
+    /// revocation: an access or refresh token latchkey issued, which is never
+    /// another party's credential.
+    pub(crate) fn signed_here(&self, token: &str) -> bool {
+        jwt::authenticate(token, &self.keys.token).is_ok()
+    }
+
     /// The checks of a verified credential that the kernel cannot do alone, the same
     /// for sessions and tokens: the user still exists, a session's password epoch is
     /// the user's, and neither the credential (by its id) nor every credential of the

@@ -1457,7 +1457,6 @@ fn the_app_cannot_plant_latchkeys_cookie_without_a_name() {
 /// identified by the session, and the token then goes to the application, which can
 /// use it against every other application behind latchkey.
 #[test]
-#[ignore = "FINDING (Low): latchkey's bearer token reaches the app when a session cookie also came (src/web/proxy/mod.rs handle: drop_authorization only when via_token)"]
 fn latchkeys_token_never_reaches_the_app_even_with_a_session() {
     let app = ScriptedApp::start(|seen, r| ok(r, &seen.head));
     let (_tmp, srv) = start_proxy(app.port, &[]);
@@ -1479,7 +1478,6 @@ fn latchkeys_token_never_reaches_the_app_even_with_a_session() {
 /// app set up to read them (as an app migrated from Authelia is) takes a logged-in
 /// user's `Remote-Groups: admins` at its word.
 #[test]
-#[ignore = "FINDING (Low): sibling identity fields (Remote-Groups, Remote-Email, X-Remote-Group, X-WebAuth-Email, X-Forwarded-Access-Token) pass (src/web/proxy/headers.rs IDENTITY)"]
 fn fields_that_travel_with_the_user_header_are_stripped_too() {
     let app = ScriptedApp::start(|seen, r| ok(r, &seen.head));
     let (_tmp, srv) = start_proxy(app.port, &[]);

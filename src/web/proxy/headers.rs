@@ -30,35 +30,28 @@ const NOT_FORWARDED: [&str; 12] = [
 
 /// Fields an application may take as the logged-in user's identity: a client's are
 /// always removed, and latchkey sets its own user header.
-const IDENTITY: [&str; 8] = [
-    "remote-user",
-    "x-remote-user",
+const IDENTITY: [&str; 5] = [
     "x-forwarded-user",
     "x-forwarded-email",
     "x-forwarded-preferred-username",
     "x-forwarded-groups",
-    "x-webauth-user",
     "x-auth-user",
 ];
 
-/// Prefixes of identity fields (oauth2-proxy's `X-Auth-Request-User`, `-Email`, ...).
-const IDENTITY_PREFIXES: [&str; 1] = ["x-auth-request-"];
+/// Prefixes of identity fields and of the fields that travel with them, which an
+/// application set up for that scheme believes: Authelia's `Remote-User`, `-Groups`,
+/// `-Email`, `-Name`; Kubernetes' `X-Remote-User`, `-Group`, `-Extra-*`; Grafana's
+/// and Gitea's `X-WebAuth-*`; oauth2-proxy's `X-Auth-Request-*`.
+const IDENTITY_PREFIXES: [&str; 4] = ["remote-", "x-remote-", "x-webauth-", "x-auth-request-"];
 
 /// Fields that say where a request came from or what it asked for, which
 /// applications and frameworks act on (Symfony and IIS route by `X-Original-URL` and
 /// `X-Rewrite-URL`): a client's are removed, and latchkey sets `X-Forwarded-For`,
-/// `-Proto`, `-Host` and `X-Real-IP` itself.
-const FORWARDING: [&str; 17] = [
+/// `-Proto`, `-Host` and `X-Real-IP` itself. Every client `X-Forwarded-*` goes too
+/// ([`FORWARDING_PREFIX`]): `-Port`, `-Prefix`, `-Uri`, oauth2-proxy's
+/// `-Access-Token` and whatever else an application reads.
+const FORWARDING: [&str; 8] = [
     "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-prefix",
-    "x-forwarded-uri",
-    "x-forwarded-server",
-    "x-forwarded-ssl",
-    "x-forwarded-scheme",
     "x-original-url",
     "x-original-uri",
     "x-original-host",
@@ -67,6 +60,9 @@ const FORWARDING: [&str; 17] = [
     "x-real-ip",
     "x-client-ip",
 ];
+
+/// The prefix of the `X-Forwarded-*` fields, all removed from the client's request.
+const FORWARDING_PREFIX: &str = "x-forwarded-";
 
 /// `name` lower-cased with `_` read as `-`.
 fn canonical(name: &[u8]) -> Vec<u8> {
@@ -123,7 +119,7 @@ pub(crate) struct Added<'a> {
     pub(crate) client_ip: IpAddr,
     /// `https` or `http`.
     pub(crate) proto: &'a str,
-    /// Drop `Authorization`: it carried latchkey's own token.
+    /// Drop `Authorization`: it carries a token latchkey signed.
     pub(crate) drop_authorization: bool,
     /// The upstream's authority, the `Host` of a request that came without one.
     pub(crate) upstream_host: &'a str,
@@ -158,6 +154,7 @@ pub(crate) fn forwarded_headers(req: &Request<'_>, added: &Added<'_>) -> Vec<(St
         }
         let dropped = NOT_FORWARDED.iter().any(|n| key == n.as_bytes())
             || FORWARDING.iter().any(|n| key == n.as_bytes())
+            || key.starts_with(FORWARDING_PREFIX.as_bytes())
             || is_identity(name, &user_header)
             || named.contains(&key)
             || (added.drop_authorization && key == b"authorization");
@@ -283,7 +280,8 @@ mod tests {
         let raw = "GET / HTTP/1.1\r\nHost: pi.lan\r\nRemote-User: root\r\nremote_user: root\r\n\
                    REMOTE-USER: root\r\nX-Forwarded-User: root\r\nx_forwarded_user: root\r\n\
                    X-Auth-Request-Email: r@x\r\nX_Auth_Request_User: root\r\nX-Remote-User: root\r\n\
-                   X-Keep: 1\r\n\r\n";
+                   Remote-Groups: admins\r\nremote_email: r@x\r\nX-Remote-Extra-Scopes: all\r\n\
+                   X-WebAuth-Role: Admin\r\nx_webauth_email: r@x\r\nX-Keep: 1\r\n\r\n";
         let got = headers_for(raw, &added(Some("alice")), "192.0.2.9:5");
         let users: Vec<_> = got
             .iter()
@@ -321,7 +319,8 @@ mod tests {
                    X-Secret: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nUpgrade: h2c\r\n\
                    Proxy-Authorization: Basic x\r\nX-Forwarded-For: 1.2.3.4\r\n\
                    X-Forwarded-Uri: /public\r\nX-Original-URL: /public\r\nx_real_ip: 1.2.3.4\r\n\
-                   Forwarded: for=1.2.3.4\r\nX-Forwarded-Host: evil\r\n\r\n";
+                   Forwarded: for=1.2.3.4\r\nX-Forwarded-Host: evil\r\n\
+                   X-Forwarded-Access-Token: t\r\nx_forwarded_prefix: /admin\r\n\r\n";
         let got = headers_for(raw, &added(None), "192.0.2.9:5");
         let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(

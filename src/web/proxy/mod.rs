@@ -302,16 +302,11 @@ impl Proxy {
         {
             return Reply::Respond(self.message(403, "Cross-site WebSocket refused.", api));
         }
-        let (user, via_token, ticket) = if path::is_public(&normal, &self.cfg.public) && !websocket
-        {
-            (None, false, None)
+        let (user, ticket) = if path::is_public(&normal, &self.cfg.public) && !websocket {
+            (None, None)
         } else {
             match identify(req, authn, secure, now) {
-                Ok(identity) => (
-                    Some(identity.user),
-                    identity.via_token,
-                    Some(identity.ticket),
-                ),
+                Ok(identity) => (Some(identity.user), Some(identity.ticket)),
                 Err(e) => return Reply::Respond(self.refuse(req, e, &target, api, now)),
             }
         };
@@ -328,7 +323,13 @@ impl Proxy {
             trusted_peer: peer_trusted,
             client_ip: auth::client_ip(req, &self.trusted),
             proto: if https { "https" } else { "http" },
-            drop_authorization: via_token,
+            // latchkey's token never reaches the app, whatever let the request in (a
+            // session, the token itself, a public path) and whether or not the token
+            // is still valid: an `Authorization` carrying one goes. The app's own
+            // tokens, which latchkey did not sign, pass.
+            drop_authorization: req
+                .headers_all("authorization")
+                .any(|value| auth::bearer_token(value).is_ok_and(|token| authn.signed_here(token))),
             upstream_host: app.target.host(),
         };
         let policy = Policy {
@@ -424,8 +425,6 @@ pub(crate) fn same_origin(origin: &[u8], host: Option<&[u8]>, allowed: &[String]
 /// Who a forwarded request speaks for.
 struct Identified {
     user: String,
-    /// It came with latchkey's bearer token, which is not passed on.
-    via_token: bool,
     /// The credential, to be checked again while the exchange lasts: `NAME\nVALUE` of
     /// the session cookie, or `token\nTOKEN`.
     ticket: Vec<u8>,
@@ -448,7 +447,6 @@ fn identify(
                 .unwrap_or_default();
             Ok(Identified {
                 user: session.user,
-                via_token: false,
                 ticket: format!("{cookie_name}\n{value}").into_bytes(),
             })
         }
@@ -458,7 +456,6 @@ fn identify(
                 let user = authn.token(token, TokenType::Access, now)?;
                 Ok(Identified {
                     user: user.to_owned(),
-                    via_token: true,
                     ticket: format!("token\n{token}").into_bytes(),
                 })
             }
