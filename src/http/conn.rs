@@ -106,10 +106,17 @@ impl Conn {
 
     /// Whether and how readily this connection may be closed for a new one. Never while
     /// an answer is queued or its request is on the worker: that would cut a response.
+    /// A proxied request whose body is still arriving, with nothing answered, counts as
+    /// arriving (else trickled uploads would hold every slot).
     pub(super) fn evictable(&self) -> Option<Evictable> {
         match self.phase {
             Phase::Lingering { .. } => Some(Evictable::Idle(self.idle_since)),
-            Phase::Offloaded(_) | Phase::Proxying => None,
+            Phase::Proxying => self
+                .exchange
+                .as_ref()
+                .and_then(|exchange| exchange.arriving_since())
+                .map(Evictable::Arriving),
+            Phase::Offloaded(_) => None,
             Phase::Open if !self.output.is_empty() => None,
             Phase::Open => Some(match self.request_started {
                 Some(started) => Evictable::Arriving(started),
@@ -123,9 +130,9 @@ impl Conn {
         self.output.len().saturating_sub(self.written)
     }
 
-    /// Recomputes `deadline` from the state: lingering, offloaded (none), proxying (the
-    /// upstream timeout after the last byte moved), a stalled write, a request in
-    /// progress, or idle keep-alive.
+    /// Recomputes `deadline` from the state: lingering, offloaded (none), proxying (see
+    /// [`Exchange::deadline`]), a stalled write, a request in progress, or idle
+    /// keep-alive.
     pub(super) fn refresh_deadline(&mut self, limits: &Limits) {
         self.deadline = match self.phase {
             Phase::Lingering { until } => Some(until),
@@ -133,7 +140,7 @@ impl Conn {
             Phase::Proxying => self
                 .exchange
                 .as_ref()
-                .map(|exchange| exchange.last_progress + exchange.idle_limit(limits)),
+                .map(|exchange| exchange.deadline(limits)),
             Phase::Open => Some(if let Some(since) = self.write_waiting_since {
                 since + limits.request_deadline
             } else if let Some(started) = self.request_started {

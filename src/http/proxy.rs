@@ -298,7 +298,12 @@ pub(crate) struct Exchange {
     /// The client connection closes after the response.
     close_client: bool,
     /// When a byte last moved, for `Limits::upstream_timeout`.
-    pub(crate) last_progress: Instant,
+    last_progress: Instant,
+    /// When the exchange began: its request has been arriving since then.
+    started: Instant,
+    /// When the whole request had been written to the upstream: the response head is
+    /// due `Limits::upstream_timeout` after it, however slowly its bytes come.
+    sent_at: Option<Instant>,
 }
 
 /// What driving an exchange came to.
@@ -405,6 +410,8 @@ impl Exchange {
             interim: 0,
             close_client: false,
             last_progress: now,
+            started: now,
+            sent_at: None,
         }
     }
 
@@ -428,6 +435,7 @@ impl Exchange {
         self.from_upstream.clear();
         self.upstream_eof = false;
         self.upstream_broken = false;
+        self.sent_at = None;
         true
     }
 
@@ -447,13 +455,30 @@ impl Exchange {
         !matches!(self.upload, Upload::Done)
     }
 
+    /// Since when the request has been arriving, while its body is still coming and
+    /// nothing of the answer has gone out: such an exchange may be given up for a new
+    /// connection like a request arriving for latchkey itself.
+    pub(crate) fn arriving_since(&self) -> Option<Instant> {
+        (self.uploading() && !self.answered).then_some(self.started)
+    }
+
     /// Whether the connection has switched protocols.
     fn tunnel(&self) -> bool {
         matches!(self.download, Download::Tunnel)
     }
 
+    /// When the exchange times out: `Limits::upstream_timeout` after the request was
+    /// sent while no answer has reached the client (trickled head bytes do not move
+    /// it), else the idle limit after the last byte moved.
+    pub(crate) fn deadline(&self, limits: &Limits) -> Instant {
+        match self.sent_at {
+            Some(sent) if !self.answered => sent + limits.upstream_timeout,
+            _ => self.last_progress + self.idle_limit(limits),
+        }
+    }
+
     /// How long the exchange may go without a byte moving.
-    pub(crate) fn idle_limit(&self, limits: &Limits) -> std::time::Duration {
+    fn idle_limit(&self, limits: &Limits) -> std::time::Duration {
         if self.tunnel() {
             limits.tunnel_idle
         } else {
@@ -630,6 +655,9 @@ fn drive_exchange(
                 return Outcome::Close;
             }
             moved |= conn.pending_output() < before;
+        }
+        if x.sent_at.is_none() && x.connected && !x.uploading() && x.pending_upstream() == 0 {
+            x.sent_at = Some(now);
         }
         if moved {
             x.last_progress = now;

@@ -1225,7 +1225,7 @@ fn host_routing_is_not_moved_by_other_fields() {
 }
 
 // ===================================================================================
-// Findings: each test fails today and passes once the weakness is fixed.
+// The review's findings, fixed: each test failed before its fix.
 // ===================================================================================
 
 /// RFC 9110 §9.2.2: "A proxy MUST NOT automatically retry non-idempotent requests"
@@ -1513,7 +1513,6 @@ fn fields_that_travel_with_the_user_header_are_stripped_too() {
 /// reset by every byte, so an app that trickles its head (a byte a second, 16 KiB of
 /// it) holds the client, and a slot latchkey never evicts, for hours.
 #[test]
-#[ignore = "FINDING (Low): the head timeout is an inactivity timeout; a trickled response head never gets 504 (src/http/proxy.rs last_progress, src/http/conn.rs refresh_deadline)"]
 fn a_trickled_response_head_still_gets_504() {
     let app = ScriptedApp::start(|_, r| {
         let head = b"HTTP/1.1 200 OK\r\nX-Slow: 1\r\nContent-Length: 2\r\n\r\nok";
@@ -1542,7 +1541,6 @@ fn a_trickled_response_head_still_gets_504() {
 /// path or by any logged-in user) is never given up: a few of them fill the server and
 /// the login page is refused.
 #[test]
-#[ignore = "FINDING (Low): a proxied request whose body trickles in is never evicted and has no deadline: slowloris fills the server (src/http/conn.rs evictable: Proxying => None)"]
 fn trickled_uploads_cannot_fill_the_server() {
     let app = ScriptedApp::start(|seen, r| {
         let body = read_body(seen, r);
