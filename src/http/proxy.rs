@@ -513,7 +513,10 @@ pub(crate) fn drive(
             conn.exchange = Some(exchange)
         }
         Outcome::Finished { close, keep: None } => {
+            // Not after HEAD: an app that wrongly sends a body with its answer would
+            // leave it to be read as the next user's response.
             let reusable = exchange.keep_upstream
+                && !exchange.facts.head_only
                 && exchange.reusable_response
                 && !exchange.upload_cut
                 && !exchange.upstream_eof

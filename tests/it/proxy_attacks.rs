@@ -1581,3 +1581,22 @@ fn trickled_uploads_cannot_fill_the_server() {
         String::from_utf8_lossy(&answer)
     );
 }
+
+/// CONNECT and TRACE never reach the app (a tunnel to its host; an echo of the
+/// request, cookies included, to a script), and a path escaped twice (`%252F`, which
+/// an app that decodes twice reads as `/`) is refused rather than judged once.
+#[test]
+fn tunnelling_methods_and_double_escapes_are_refused() {
+    let app = ScriptedApp::start(|_, r| ok(r, "app"));
+    let (_tmp, srv) = start_proxy(app.port, &["--public", "/static/"]);
+    let auth = bearer(&srv);
+    for method in ["TRACE", "CONNECT"] {
+        let r = request(srv.addr, method, "/", &[("Authorization", &auth)], b"");
+        assert_eq!(r.status, 501, "{method}: {r:?}");
+    }
+    for path in ["/static/..%252Fadmin", "/static/%252e%252e/admin"] {
+        let r = srv.get(path, &[]);
+        assert_eq!(r.status, 400, "{path}: {r:?}");
+    }
+    assert_eq!(app.served(), 0, "{:?}", app.requests());
+}

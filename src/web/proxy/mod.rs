@@ -266,6 +266,12 @@ impl Proxy {
             Ok(normal) => normal,
             Err(e) => return Reply::Respond(self.message(400, &e.to_string(), api)),
         };
+        // CONNECT would make latchkey a tunnel to the app's host, TRACE echoes the
+        // request (cookies and all) to a script (RFC 9110 §9.3.6, §9.3.8): neither is
+        // passed on.
+        if matches!(req.method(), "CONNECT" | "TRACE") {
+            return Reply::Respond(self.message(501, "This method is not passed on.", api));
+        }
         let mut target = normal.clone();
         if let Some(query) = req.query() {
             target.push('?');

@@ -13,7 +13,8 @@
 //! - Refused: a target that is not an absolute path (absolute-form, `*`), a fragment
 //!   (`#`, which never belongs in a request), an encoded `/` (`%2F`), a backslash raw
 //!   or encoded, NUL or any other control character raw or encoded, an invalid
-//!   escape, an empty segment (`//`) other than a trailing `/`, a `.` or `..`
+//!   escape, an escaped `%` before two hex digits (`%252F`, decoded twice by some
+//!   applications), an empty segment (`//`) other than a trailing `/`, a `.` or `..`
 //!   segment raw or encoded (also before a `;` parameter, as in `..;x`), and a path
 //!   whose decoded bytes are not UTF-8 (overlong forms of `.` and `/` included).
 //!
@@ -32,6 +33,9 @@ pub(crate) enum PathError {
     Fragment,
     /// A `%` not followed by two hex digits.
     InvalidEscape,
+    /// An escaped `%` followed by two hex digits (`%2541`): decoded twice, as some
+    /// applications and frameworks do, it is another path than the one judged.
+    DoubleEscape,
     /// A percent-encoded `/`.
     EncodedSlash,
     /// A backslash, raw or encoded.
@@ -52,6 +56,7 @@ impl fmt::Display for PathError {
             PathError::NotAbsolute => "path does not start with /",
             PathError::Fragment => "fragment in request target",
             PathError::InvalidEscape => "invalid percent-escape in path",
+            PathError::DoubleEscape => "double percent-escape in path",
             PathError::EncodedSlash => "encoded slash in path",
             PathError::Backslash => "backslash in path",
             PathError::ControlChar => "control character in path",
@@ -135,8 +140,13 @@ fn normalise_segment(raw: &[u8], out: &mut String) -> Result<Vec<u8>, PathError>
         } else {
             (byte, false)
         };
+        let hex_follows = |at: usize| {
+            raw.get(at).copied().and_then(hex_value).is_some()
+                && raw.get(at + 1).copied().and_then(hex_value).is_some()
+        };
         match value {
             b'/' if was_escaped => return Err(PathError::EncodedSlash),
+            b'%' if was_escaped && hex_follows(at) => return Err(PathError::DoubleEscape),
             b'\\' => return Err(PathError::Backslash),
             b if b < 0x20 || b == 0x7f => return Err(PathError::ControlChar),
             b if is_unreserved(b) => out.push(char::from(b)),
@@ -180,6 +190,9 @@ mod tests {
             ("/a/...", "/a/..."),
             ("/%2e%2e%2e", "/..."),
             ("/a%3F/b", "/a%3F/b"),
+            ("/100%25", "/100%25"),
+            ("/100%25-off", "/100%25-off"),
+            ("/a%25zz", "/a%25zz"),
         ] {
             let got = normalise(path).unwrap();
             assert_eq!(got, normal, "{path}");
@@ -215,6 +228,9 @@ mod tests {
             ("/public/%2", PathError::InvalidEscape),
             ("/public/%zz", PathError::InvalidEscape),
             ("/public/%%32e", PathError::InvalidEscape),
+            ("/public%252F..%252Fadmin", PathError::DoubleEscape),
+            ("/public/%252e%252e/admin", PathError::DoubleEscape),
+            ("/a%25a1", PathError::DoubleEscape),
             ("/public/%c0%ae%c0%ae/admin", PathError::NotUtf8),
             ("/public/%c0%af", PathError::NotUtf8),
         ] {
