@@ -2,8 +2,9 @@
 //! normaliser that `--public`, the reserved prefix and routing are judged on. It must
 //! not panic; an accepted path must be ASCII, start with `/`, hold no `//`, no dot
 //! segment (also before a `;`), no `%2F`, no backslash and no control character raw or
-//! encoded, and no `#`; it must be its own normal form; and it must decode to what the
-//! input decodes to, so the application reads the path latchkey judged.
+//! encoded, and no `#`; it must be its own normal form; it must decode to what the
+//! input decodes to, so the application reads the path latchkey judged; and its decoded
+//! form must hold no `%` before two hex digits, so decoding twice changes nothing.
 
 use crate::web::proxy::path::normalise;
 use crate::web::url::percent_decode;
@@ -37,4 +38,11 @@ pub fn check(data: &[u8]) {
         percent_decode(path).ok(),
         "{path:?} and {normal:?} decode differently"
     );
+    if let Ok(decoded) = percent_decode(&normal) {
+        let escape_left = decoded
+            .as_bytes()
+            .windows(3)
+            .any(|w| matches!(w, [b'%', a, b] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit()));
+        assert!(!escape_left, "{normal:?} decodes to an escape");
+    }
 }
