@@ -11,6 +11,9 @@ use crate::password::{self, Policy};
 use crate::store::{DataDir, FIRST_USER, Store};
 use crate::web::client_ip::TrustedProxies;
 use crate::web::config::{Config, MAX_CREDENTIAL_TTL, SecureMode};
+use crate::web::proxy::{
+    AppRoute, DEFAULT_PREFIX, DEFAULT_USER_HEADER, ProxyConfig, check_public, parse_upstream,
+};
 
 /// The options of `latchkey serve`.
 pub(crate) const OPTIONS: &[Opt] = &[
@@ -41,9 +44,46 @@ pub(crate) const OPTIONS: &[Opt] = &[
     Opt::value(
         "prefix",
         "PATH",
-        "mount every latchkey route under PATH, e.g. /latchkey",
+        "mount every latchkey route under PATH, e.g. /latchkey (default /.latchkey with --upstream)",
     )
     .env("LATCHKEY_PREFIX"),
+    Opt::value(
+        "upstream",
+        "[HOST=]URL",
+        "stand in front of the app at http://HOST:PORT or unix:/PATH (for requests to HOST; repeatable): forward every request outside the prefix once logged in",
+    )
+    .env("LATCHKEY_UPSTREAM")
+    .repeatable(),
+    Opt::value(
+        "public",
+        "PATH",
+        "with --upstream: let PATH through without login (exact, or a prefix ending in /; repeatable)",
+    )
+    .env("LATCHKEY_PUBLIC")
+    .repeatable(),
+    Opt::value(
+        "user-header",
+        "NAME",
+        "with --upstream: the header naming the user to the app (default Remote-User)",
+    )
+    .env("LATCHKEY_USER_HEADER"),
+    Opt::value(
+        "upstream-timeout",
+        "DURATION",
+        "with --upstream: how long the app may stay silent before 504 (default 60s)",
+    )
+    .env("LATCHKEY_UPSTREAM_TIMEOUT"),
+    Opt::flag(
+        "upstream-cache",
+        "with --upstream: keep the app's caching headers (default: every answer no-store)",
+    )
+    .env("LATCHKEY_UPSTREAM_CACHE"),
+    Opt::value(
+        "max-upload",
+        "SIZE",
+        "with --upstream: largest request body to the app, e.g. 64M (default 64M)",
+    )
+    .env("LATCHKEY_MAX_UPLOAD"),
     Opt::value(
         "session-ttl",
         "DURATION",
@@ -132,6 +172,27 @@ fn duration(p: &Parsed, name: &str, default: u64) -> Result<u64, UsageError> {
     }
 }
 
+/// A size in bytes: digits with an optional `K`, `M` or `G` (powers of 1024).
+fn size(p: &Parsed, name: &str, default: usize) -> Result<usize, UsageError> {
+    let Some(v) = p.get(name) else {
+        return Ok(default);
+    };
+    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let shift = match unit {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        _ => 64,
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| n > 0 && shift < 64)
+        .and_then(|n| n.checked_mul(1usize.checked_shl(shift)?))
+        .ok_or_else(|| bad(name, "a size such as 64M, 512K or 1G"))
+}
+
 fn count(p: &Parsed, name: &str, default: usize) -> Result<usize, UsageError> {
     match p.get(name) {
         None => Ok(default),
@@ -174,6 +235,7 @@ pub(crate) fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
         return Err(bad("prefix", "a path such as /latchkey"));
     }
     cfg.prefix = prefix.to_owned();
+    proxy_config(p, &mut cfg)?;
     cfg.session_ttl = duration(p, "session-ttl", cfg.session_ttl)?;
     cfg.remember_ttl = duration(p, "remember-ttl", cfg.remember_ttl)?;
     cfg.token_ttl = duration(p, "token-ttl", cfg.token_ttl)?;
@@ -215,6 +277,71 @@ pub(crate) fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
     )?;
     let dir = DataDir::new(p.get("data-dir").unwrap_or(DEFAULT_DATA_DIR));
     Ok((cfg, dir))
+}
+
+/// The `--upstream` flags; in that mode latchkey's routes need a prefix.
+fn proxy_config(p: &Parsed, cfg: &mut Config) -> Result<(), UsageError> {
+    let only_with_upstream = ["public", "user-header", "upstream-timeout", "max-upload"];
+    let upstreams = p.all("upstream");
+    if upstreams.is_empty() {
+        if let Some(name) = only_with_upstream.iter().find(|name| p.get(name).is_some()) {
+            return Err(bad(name, "to be given with --upstream"));
+        }
+        return Ok(());
+    }
+    if cfg.serve_dir.is_some() {
+        return Err(bad("serve-dir", "to be left out with --upstream"));
+    }
+    if cfg.prefix.is_empty() {
+        cfg.prefix = DEFAULT_PREFIX.to_owned();
+    }
+    let mut apps: Vec<AppRoute> = Vec::new();
+    for value in upstreams {
+        let app = parse_upstream(value).map_err(|_| {
+            bad(
+                "upstream",
+                "http://HOST:PORT (resolvable) or unix:/PATH, optionally after NAME=, each name once",
+            )
+        })?;
+        if apps.iter().any(|other| other.host == app.host) {
+            return Err(bad(
+                "upstream",
+                "http://HOST:PORT (resolvable) or unix:/PATH, optionally after NAME=, each name once",
+            ));
+        }
+        apps.push(app);
+    }
+    let mut public = Vec::new();
+    for entry in p.all("public") {
+        public.push(check_public(entry, &cfg.prefix).map_err(|_| {
+            bad(
+                "public",
+                "a path such as /favicon.ico or /static/ (normalised, outside the prefix)",
+            )
+        })?);
+    }
+    let user_header = p.get("user-header").unwrap_or(DEFAULT_USER_HEADER);
+    if user_header.is_empty()
+        || !user_header
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(bad("user-header", "a header name such as Remote-User"));
+    }
+    if let Some(timeout) = p.get("upstream-timeout") {
+        let secs = args::parse_duration(timeout)
+            .filter(|&secs| (1..=86_400).contains(&secs))
+            .ok_or_else(|| bad("upstream-timeout", "a duration from 1s to 1d, such as 60s"))?;
+        cfg.limits.upstream_timeout = std::time::Duration::from_secs(secs);
+    }
+    cfg.limits.max_upload_bytes = size(p, "max-upload", cfg.limits.max_upload_bytes)?;
+    cfg.proxy = Some(ProxyConfig {
+        apps,
+        public,
+        user_header: user_header.to_owned(),
+        cache: p.has("upstream-cache"),
+    });
+    Ok(())
 }
 
 /// Runs `latchkey serve` with its arguments: loads (or, on the first run, creates) the

@@ -8,6 +8,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::limits::Limits;
+use super::proxy::Exchange;
 use super::request::RequestFacts;
 
 /// Where a connection is in its life.
@@ -17,6 +18,9 @@ pub(crate) enum Phase {
     Open,
     /// A request's job is on the worker; nothing else is parsed until it returns.
     Offloaded(RequestFacts),
+    /// A request is being forwarded to an upstream (`exchange`); nothing else is
+    /// parsed until its response is queued.
+    Proxying,
     /// The final response is written and the write side shut; unread input is drained
     /// until `until` so the client sees the response rather than a reset.
     Lingering { until: Instant },
@@ -58,6 +62,8 @@ pub(crate) struct Conn {
     pub deadline: Option<Instant>,
     /// Earliest entry this connection has in the timer heap.
     pub timer_at: Option<Instant>,
+    /// The exchange with an upstream while `Proxying`.
+    pub exchange: Option<Box<Exchange>>,
 }
 
 impl Conn {
@@ -84,6 +90,7 @@ impl Conn {
             write_waiting_since: None,
             deadline: None,
             timer_at: None,
+            exchange: None,
         };
         conn.refresh_deadline(limits);
         conn
@@ -99,9 +106,16 @@ impl Conn {
 
     /// Whether and how readily this connection may be closed for a new one. Never while
     /// an answer is queued or its request is on the worker: that would cut a response.
+    /// A proxied request whose body is still arriving, with nothing answered, counts as
+    /// arriving (else trickled uploads would hold every slot).
     pub(super) fn evictable(&self) -> Option<Evictable> {
         match self.phase {
             Phase::Lingering { .. } => Some(Evictable::Idle(self.idle_since)),
+            Phase::Proxying => self
+                .exchange
+                .as_ref()
+                .and_then(|exchange| exchange.arriving_since())
+                .map(Evictable::Arriving),
             Phase::Offloaded(_) => None,
             Phase::Open if !self.output.is_empty() => None,
             Phase::Open => Some(match self.request_started {
@@ -116,12 +130,17 @@ impl Conn {
         self.output.len().saturating_sub(self.written)
     }
 
-    /// Recomputes `deadline` from the state: lingering, offloaded (none), a stalled
-    /// write, a request in progress, or idle keep-alive.
+    /// Recomputes `deadline` from the state: lingering, offloaded (none), proxying (see
+    /// [`Exchange::deadline`]), a stalled write, a request in progress, or idle
+    /// keep-alive.
     pub(super) fn refresh_deadline(&mut self, limits: &Limits) {
         self.deadline = match self.phase {
             Phase::Lingering { until } => Some(until),
             Phase::Offloaded(_) => None,
+            Phase::Proxying => self
+                .exchange
+                .as_ref()
+                .map(|exchange| exchange.deadline(limits)),
             Phase::Open => Some(if let Some(since) = self.write_waiting_since {
                 since + limits.request_deadline
             } else if let Some(started) = self.request_started {

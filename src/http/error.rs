@@ -26,6 +26,8 @@ pub enum HttpError {
     ChunkedBody,
     /// A transfer coding other than chunked.
     UnsupportedTransferEncoding,
+    /// A streamed chunked body breaks the chunked coding (RFC 9112 §7.1).
+    InvalidChunk,
     /// An HTTP/1.1 request without a `Host` header, or with several.
     BadHost,
     /// The head and body did not arrive within `Limits::request_deadline`.
@@ -50,6 +52,7 @@ impl HttpError {
             | HttpError::InvalidContentLength
             | HttpError::RepeatedContentLength
             | HttpError::LengthAndTransferEncoding
+            | HttpError::InvalidChunk
             | HttpError::BadHost => 400,
             HttpError::ChunkedBody => 411,
             HttpError::UnsupportedTransferEncoding => 501,
@@ -72,6 +75,7 @@ impl fmt::Display for HttpError {
             HttpError::LengthAndTransferEncoding => "content-length with transfer-encoding",
             HttpError::ChunkedBody => "chunked body not accepted, send content-length",
             HttpError::UnsupportedTransferEncoding => "unsupported transfer-encoding",
+            HttpError::InvalidChunk => "invalid chunked body",
             HttpError::BadHost => "missing or repeated host",
             HttpError::Timeout => "request timeout",
             HttpError::Overloaded => "busy, retry shortly",

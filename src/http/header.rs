@@ -53,6 +53,30 @@ pub(crate) fn check(name: &str, value: &str) -> Result<(), HeaderError> {
     check_value(value)
 }
 
+/// Checks a header of a request forwarded to an upstream: a token name that is not a
+/// hop-by-hop or framing field (the server frames the request itself), and a value
+/// without control characters.
+pub(crate) fn check_forwarded(name: &str, value: &[u8]) -> Result<(), HeaderError> {
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(HeaderError::InvalidName);
+    }
+    if super::upstream::HOP_BY_HOP
+        .iter()
+        .any(|hop| name.eq_ignore_ascii_case(hop))
+    {
+        return Err(HeaderError::Reserved);
+    }
+    if value.iter().any(|&b| is_control(b)) {
+        return Err(HeaderError::InvalidValue);
+    }
+    Ok(())
+}
+
+/// A control byte other than HTAB (RFC 9110 §5.5).
+pub(crate) fn is_control(b: u8) -> bool {
+    b.is_ascii_control() && b != b'\t'
+}
+
 fn check_name(name: &str) -> Result<(), HeaderError> {
     if name.is_empty() || !name.bytes().all(is_tchar) {
         return Err(HeaderError::InvalidName);
@@ -67,7 +91,6 @@ fn check_name(name: &str) -> Result<(), HeaderError> {
 }
 
 fn check_value(value: &str) -> Result<(), HeaderError> {
-    let is_control = |b: u8| b.is_ascii_control() && b != b'\t';
     if value.bytes().any(is_control) {
         return Err(HeaderError::InvalidValue);
     }
@@ -75,7 +98,7 @@ fn check_value(value: &str) -> Result<(), HeaderError> {
 }
 
 /// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,

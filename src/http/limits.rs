@@ -66,6 +66,27 @@ pub const INITIAL_BUFFER_BYTES: usize = 2 * 1024;
 pub const LINGER: Duration = Duration::from_secs(2);
 /// On shutdown, how long in-flight requests may take to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Largest request body streamed to an upstream (a firmware upload), in bytes: a
+/// larger `Content-Length` is answered 413 before any of the body is read, and a
+/// chunked body that grows past it is cut off. latchkey's own routes keep
+/// [`MAX_BODY_BYTES`].
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// How long an exchange with an upstream may go without a byte moving either way:
+/// with no response head yet, the client gets 504; after it, both connections close.
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most bytes buffered in each direction of one proxied exchange (client to
+/// upstream, upstream to client); a side whose buffer is full is not read until the
+/// other side has taken some of it.
+pub const PROXY_BUFFER_BYTES: usize = 32 * 1024;
+/// How long a tunnel (an upgraded connection, e.g. a WebSocket) may go without a byte
+/// moving either way before both of its connections close.
+pub const TUNNEL_IDLE: Duration = Duration::from_secs(3600);
+/// Idle keep-alive connections kept to each upstream for the next request (as nginx's
+/// `keepalive 32`): enough for the requests a few browsers have in flight, so that a busy
+/// page does not open and close a connection per request.
+pub const UPSTREAM_POOL: usize = 32;
+/// How long an idle upstream connection is kept.
+pub const UPSTREAM_POOL_IDLE: Duration = Duration::from_secs(10);
 
 /// The server's limits; [`Limits::default`] holds the constants of this module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +122,18 @@ pub struct Limits {
     pub linger: Duration,
     /// See [`SHUTDOWN_GRACE`].
     pub shutdown_grace: Duration,
+    /// See [`MAX_UPLOAD_BYTES`].
+    pub max_upload_bytes: usize,
+    /// See [`UPSTREAM_TIMEOUT`].
+    pub upstream_timeout: Duration,
+    /// See [`PROXY_BUFFER_BYTES`].
+    pub proxy_buffer_bytes: usize,
+    /// See [`TUNNEL_IDLE`].
+    pub tunnel_idle: Duration,
+    /// See [`UPSTREAM_POOL`].
+    pub upstream_pool: usize,
+    /// See [`UPSTREAM_POOL_IDLE`].
+    pub upstream_pool_idle: Duration,
 }
 
 impl Default for Limits {
@@ -119,6 +152,12 @@ impl Default for Limits {
             initial_buffer_bytes: INITIAL_BUFFER_BYTES,
             linger: LINGER,
             shutdown_grace: SHUTDOWN_GRACE,
+            max_upload_bytes: MAX_UPLOAD_BYTES,
+            upstream_timeout: UPSTREAM_TIMEOUT,
+            proxy_buffer_bytes: PROXY_BUFFER_BYTES,
+            tunnel_idle: TUNNEL_IDLE,
+            upstream_pool: UPSTREAM_POOL,
+            upstream_pool_idle: UPSTREAM_POOL_IDLE,
         }
     }
 }

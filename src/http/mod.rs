@@ -6,8 +6,13 @@
 //! The application implements [`Handler`]; slow work (password hashing) is returned
 //! as [`Reply::Offload`] and runs on one worker thread while the loop keeps serving.
 //!
+//! A request can also be forwarded to an upstream ([`Reply::Forward`]): the server
+//! connects to it without blocking, in the same poll as the clients, and streams both
+//! bodies through bounded buffers (see `proxy`).
+//!
 //! Choices a reviewer should know:
-//! - Bodies need `Content-Length`. `Transfer-Encoding: chunked` is refused with 411
+//! - Bodies need `Content-Length` unless they are streamed to an upstream
+//!   ([`Handler::body_streams`]). `Transfer-Encoding: chunked` is refused with 411
 //!   (the client can resend with a length), any other coding with 501, and
 //!   `Content-Length` with `Transfer-Encoding`, a repeated `Content-Length` (even with
 //!   equal values) or a non-decimal one with 400; these close the connection.
@@ -30,20 +35,29 @@
 //!   tokens, values hold no CR, LF or other control byte, and the framing headers
 //!   (`Date`, `Content-Length`, `Connection`) are the server's alone.
 
+pub mod chunked;
 mod conn;
 pub mod date;
 mod error;
 mod header;
 pub mod limits;
+mod pool;
+mod proxy;
 mod request;
 mod response;
 mod server;
+pub mod upstream;
 mod worker;
 
 pub use error::HttpError;
 pub use header::HeaderError;
 pub use limits::Limits;
-pub use request::{Parsed, Request, RequestFacts, Version, parse_request};
+pub use pool::Upstream;
+pub use proxy::{Forward, ForwardPolicy, ProxyError};
+pub use request::{
+    OnRequest, Parsed, Request, RequestBody, RequestFacts, Version, parse_request,
+    parse_request_or_stream,
+};
 pub use response::{Response, reason};
 pub use server::{Server, ShutdownHandle};
 pub use worker::Job;
@@ -55,6 +69,21 @@ pub trait Handler {
     /// Answers a request now, or hands slow work to the worker. Runs on the loop
     /// thread, so it must not block or hash passwords itself.
     fn handle(&mut self, req: &Request<'_>) -> Reply<Self::Done>;
+    /// Whether the body of `req` (whose head is complete; its body is not read yet) is
+    /// streamed to an upstream rather than buffered. When true and the request has a
+    /// body, [`Handler::handle`] is called at once with the head and an empty body, the
+    /// body may be chunked or as large as `Limits::max_upload_bytes`, and the answer
+    /// should be [`Reply::Forward`]; any other answer is sent and the connection then
+    /// closes (its body is never read). The default streams nothing.
+    fn body_streams(&self, _req: &Request<'_>) -> bool {
+        false
+    }
+    /// Whether the credential a forwarded exchange runs on ([`Forward::ticket`]) is
+    /// still good; asked about once a second, after [`Handler::tick`], for every
+    /// exchange under way that has one. `false` closes the exchange's connections.
+    fn still_allowed(&mut self, _ticket: &[u8]) -> bool {
+        true
+    }
     /// Called on the loop thread with the offloaded work's result, for the same request.
     /// Not called if the client has gone away meanwhile (the result is dropped).
     fn complete(&mut self, done: Self::Done) -> Response;
@@ -69,6 +98,8 @@ pub enum Reply<D> {
     /// Run this on the worker thread, then answer with [`Handler::complete`] of its
     /// result. If the worker's queue is full the client gets 503 with `Retry-After: 1`.
     Offload(Job<D>),
+    /// Forward the request to an upstream and relay its answer (see [`Forward`]).
+    Forward(Forward),
 }
 
 impl<D> std::fmt::Debug for Reply<D> {
@@ -76,6 +107,7 @@ impl<D> std::fmt::Debug for Reply<D> {
         match self {
             Reply::Respond(response) => f.debug_tuple("Respond").field(response).finish(),
             Reply::Offload(_) => f.write_str("Offload(..)"),
+            Reply::Forward(forward) => f.debug_tuple("Forward").field(forward).finish(),
         }
     }
 }

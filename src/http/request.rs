@@ -147,10 +147,29 @@ pub enum Parsed<R> {
         /// The client sent `Expect: 100-continue` and waits for an interim answer.
         expect_continue: bool,
     },
+    /// A request whose body is streamed (see [`Handler::body_streams`]): the head is
+    /// complete and the callback has seen it with an empty body; the body follows the
+    /// head's `head_len` bytes, delimited as `body` says.
+    ///
+    /// [`Handler::body_streams`]: super::Handler::body_streams
+    Streaming {
+        /// Bytes of the buffer the head occupies.
+        head_len: usize,
+        /// Facts the server needs to answer.
+        facts: RequestFacts,
+        /// How the body is delimited.
+        body: RequestBody,
+        /// The client sent `Expect: 100-continue` and waits for an interim answer.
+        expect_continue: bool,
+        /// The callback's result.
+        value: R,
+    },
     /// A complete request: `consumed` bytes were used, `value` is what the callback returned.
     Done {
         /// Bytes of the buffer belonging to this request.
         consumed: usize,
+        /// Bytes of them that are the body.
+        body_len: usize,
         /// Facts the server needs to answer.
         facts: RequestFacts,
         /// The callback's result.
@@ -187,6 +206,52 @@ pub fn parse_request<R>(
     limits: &Limits,
     on_request: impl FnOnce(&Request<'_>) -> R,
 ) -> Result<Parsed<R>, HttpError> {
+    parse_request_or_stream(buf, peer, limits, on_request)
+}
+
+/// What [`parse_request_or_stream`] hands a complete request head to. Every
+/// `FnOnce(&Request) -> R` is one that streams nothing.
+pub trait OnRequest {
+    /// What handling a request gives.
+    type Value;
+    /// Whether the body of `req` (head complete, body unread) is streamed; asked only
+    /// for requests with a body.
+    fn streams(&mut self, _req: &Request<'_>) -> bool {
+        false
+    }
+    /// Handles the request (complete, or its head when its body is streamed).
+    fn take(self, req: &Request<'_>) -> Self::Value;
+}
+
+impl<R, F: FnOnce(&Request<'_>) -> R> OnRequest for F {
+    type Value = R;
+    fn take(self, req: &Request<'_>) -> R {
+        self(req)
+    }
+}
+
+/// How a streamed request body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestBody {
+    /// `Content-Length`: exactly this many bytes (at most `Limits::max_upload_bytes`).
+    Length(u64),
+    /// `Transfer-Encoding: chunked` (RFC 9112 §7.1).
+    Chunked,
+}
+
+/// [`parse_request`], except that a request with a body for which `sink.streams` answers
+/// true (asked once its head is complete and valid, with an empty body) is handed to
+/// `sink.take` at once and answered [`Parsed::Streaming`]: its body may then be
+/// chunked, or as long as `limits.max_upload_bytes`. The smuggling defences are the
+/// same: `Content-Length` with `Transfer-Encoding`, a repeated or invalid
+/// `Content-Length`, a repeated `Transfer-Encoding` or any coding but `chunked` are
+/// refused, and so is `Transfer-Encoding` in an HTTP/1.0 request (RFC 9112 §6.1).
+pub fn parse_request_or_stream<T: OnRequest>(
+    buf: &[u8],
+    peer: SocketAddr,
+    limits: &Limits,
+    mut sink: T,
+) -> Result<Parsed<T::Value>, HttpError> {
     let head_window = buf.get(..limits.max_head_bytes).unwrap_or(buf);
     let mut slots = [httparse::EMPTY_HEADER; HEADER_SLOTS];
     let slot_count = limits.max_headers.min(HEADER_SLOTS);
@@ -255,25 +320,62 @@ pub fn parse_request<R>(
     if content_length.is_some() && transfer_encoding.is_some() {
         return Err(HttpError::LengthAndTransferEncoding);
     }
-    if let Some(coding) = transfer_encoding {
-        return Err(if coding.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-            HttpError::ChunkedBody
-        } else {
-            HttpError::UnsupportedTransferEncoding
-        });
+    let chunked = match transfer_encoding {
+        None => false,
+        Some(coding) if coding.trim_ascii().eq_ignore_ascii_case(b"chunked") => true,
+        Some(_) => return Err(HttpError::UnsupportedTransferEncoding),
+    };
+    if chunked && version == Version::Http10 {
+        return Err(HttpError::Malformed);
     }
     if hosts > 1 || (version == Version::Http11 && hosts == 0) {
         return Err(HttpError::BadHost);
     }
-    let body_len = match content_length {
-        None => 0,
-        Some(value) => parse_content_length(value, limits.max_body_bytes)?,
-    };
     let keep_alive = !close && (version == Version::Http11 || keep_alive_asked);
     let facts = RequestFacts {
         keep_alive,
         head_only: method == "HEAD",
         version,
+    };
+    let largest = limits.max_body_bytes.max(limits.max_upload_bytes);
+    let declared = match content_length {
+        None => None,
+        Some(value) => Some(parse_content_length(value, largest)?),
+    };
+    let has_body = chunked || declared.is_some_and(|len| len > 0);
+    if has_body {
+        let head = Request {
+            method,
+            target,
+            version,
+            headers,
+            body: &[],
+            peer,
+            keep_alive,
+        };
+        if sink.streams(&head) {
+            let body = match declared {
+                Some(len) if len <= limits.max_upload_bytes => RequestBody::Length(len as u64),
+                Some(_) => return Err(HttpError::BodyTooLarge),
+                None => RequestBody::Chunked,
+            };
+            let value = sink.take(&head);
+            return Ok(Parsed::Streaming {
+                head_len,
+                facts,
+                body,
+                expect_continue: expect_continue && version == Version::Http11,
+                value,
+            });
+        }
+    }
+    if chunked {
+        return Err(HttpError::ChunkedBody);
+    }
+    let body_len = match declared {
+        Some(len) if len > limits.max_body_bytes => return Err(HttpError::BodyTooLarge),
+        Some(len) => len,
+        None => 0,
     };
     let total_len = head_len.saturating_add(body_len);
     let Some(body) = buf.get(head_len..total_len) else {
@@ -291,9 +393,10 @@ pub fn parse_request<R>(
         peer,
         keep_alive,
     };
-    let value = on_request(&request);
+    let value = sink.take(&request);
     Ok(Parsed::Done {
         consumed: total_len,
+        body_len,
         facts,
         value,
     })

@@ -17,7 +17,11 @@ use super::error::HttpError;
 use super::limits::{
     Limits, address_key, connection_cap, is_local_proxy_address, open_files_limit,
 };
-use super::request::{Parsed, RequestFacts, Version, parse_request};
+use super::pool::{Pool, Upstream, UpstreamSock};
+use super::proxy::{self, Exchange, Forward, Outcome, ProxyError};
+use super::request::{
+    OnRequest, Parsed, Request, RequestBody, RequestFacts, Version, parse_request_or_stream,
+};
 use super::response::Response;
 use super::worker::{JobId, Worker};
 use super::{Handler, Reply};
@@ -27,7 +31,7 @@ const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 const TICK: Duration = Duration::from_secs(1);
 /// Most bytes taken from a socket in one read.
-const SCRATCH_BYTES: usize = 4096;
+const SCRATCH_BYTES: usize = 16 * 1024;
 /// How long the backlog is left alone after an accept failed for lack of descriptors
 /// (or kernel memory) with no connection to give up: the edge-triggered listener will
 /// not report the waiting connections again, so the loop retries on its own, but not
@@ -63,6 +67,17 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     limits: Limits,
     signals: bool,
+    upstreams: Vec<Upstream>,
+}
+
+/// The poll token of a client connection in `slot`; its upstream's is the next one.
+fn client_token(slot: usize) -> Token {
+    Token(slot.saturating_mul(2))
+}
+
+/// The poll token of the upstream connection of the client connection in `slot`.
+fn upstream_token(slot: usize) -> Token {
+    Token(slot.saturating_mul(2).saturating_add(1))
 }
 
 /// Asks a running [`Server`] to shut down gracefully, from any thread.
@@ -103,7 +118,15 @@ impl Server {
             stop: Arc::new(AtomicBool::new(false)),
             limits,
             signals: false,
+            upstreams: Vec::new(),
         })
+    }
+
+    /// The upstreams a [`Forward`] may name, by their index in `list`. Each proxied
+    /// connection then takes two descriptors, so the connection cap is halved.
+    pub fn upstreams(mut self, list: Vec<Upstream>) -> Self {
+        self.upstreams = list;
+        self
     }
 
     /// The address actually bound.
@@ -135,6 +158,7 @@ impl Server {
             stop,
             limits,
             signals,
+            upstreams,
         } = self;
         let mut signal_source = if signals {
             let mut source = signal_hook_mio::v1_0::Signals::new([
@@ -148,8 +172,14 @@ impl Server {
             None
         };
         let worker = Worker::spawn(limits.offload_queue, Arc::clone(&waker))?;
+        let limits_pool = (limits.upstream_pool, limits.upstream_pool_idle);
         let now = Instant::now();
-        let max_open = connection_cap(limits.max_connections, open_files_limit());
+        // A proxied connection holds the client's socket and the upstream's.
+        let per_connection = if upstreams.is_empty() { 1 } else { 2 };
+        let max_open = connection_cap(
+            limits.max_connections,
+            open_files_limit().map(|n| n / per_connection),
+        );
         let mut state = Loop {
             listener: Some(listener),
             conns: Vec::new(),
@@ -170,6 +200,9 @@ impl Server {
                 scratch: vec![0; SCRATCH_BYTES],
                 draining: false,
                 limits,
+                registry: poll.registry().try_clone()?,
+                pool: Pool::new(upstreams.len(), limits_pool.0, limits_pool.1),
+                upstreams,
             },
         };
         let mut events = Events::with_capacity(1024);
@@ -219,7 +252,8 @@ impl Server {
                         }
                         begin_shutdown |= received > 0;
                     }
-                    Token(slot) => state.drive(slot),
+                    // Client and upstream events both move the client's connection.
+                    Token(token) => state.drive(token / 2),
                 }
             }
             // Driven after everything this poll reported, so each ready connection has
@@ -237,6 +271,8 @@ impl Server {
             if now >= next_tick {
                 next_tick = now + TICK;
                 state.ctx.handler.tick(SystemTime::now());
+                state.ctx.pool.prune(now);
+                state.check_tickets();
                 state.ctx.now = Instant::now();
             }
             if state.accept_pending && state.ctx.now >= state.accept_resume {
@@ -269,6 +305,12 @@ struct Ctx<H: Handler> {
     /// Shutting down: every response closes its connection.
     draining: bool,
     limits: Limits,
+    /// Where upstream sockets are registered.
+    registry: mio::Registry,
+    /// The upstreams a `Forward` names by index.
+    upstreams: Vec<Upstream>,
+    /// Idle keep-alive connections to them.
+    pool: Pool,
 }
 
 struct Loop<H: Handler> {
@@ -384,7 +426,7 @@ impl<H: Handler> Loop<H> {
             if registry
                 .register(
                     &mut sock,
-                    Token(slot),
+                    client_token(slot),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .is_err()
@@ -487,6 +529,16 @@ impl<H: Handler> Loop<H> {
                     continue;
                 }
             }
+            // Expired while proxying: 504 if no part of the response has gone out yet.
+            if conn.phase == Phase::Proxying {
+                if conn.exchange.as_ref().is_some_and(|x| !x.answered) {
+                    fail_exchange(conn, &ProxyError::Timeout, &self.ctx);
+                    self.drive(slot);
+                } else {
+                    self.close(slot);
+                }
+                continue;
+            }
             // Expired: a request in progress gets a 408; anything else just closes.
             let answer_timeout = conn.phase == Phase::Open
                 && conn.write_waiting_since.is_none()
@@ -520,6 +572,23 @@ impl<H: Handler> Loop<H> {
             conn.phase = Phase::Open;
             queue_response(conn, &response, facts, &self.ctx);
             self.drive(slot);
+        }
+    }
+
+    /// Closes every exchange whose credential the handler no longer allows (a tunnel
+    /// after its session was signed out, revoked or expired).
+    fn check_tickets(&mut self) {
+        for slot in 0..self.conns.len() {
+            let refused = self
+                .conns
+                .get(slot)
+                .and_then(Option::as_ref)
+                .and_then(|conn| conn.exchange.as_ref())
+                .and_then(|exchange| exchange.ticket.as_deref())
+                .is_some_and(|ticket| !self.ctx.handler.still_allowed(ticket));
+            if refused {
+                self.close(slot);
+            }
         }
     }
 
@@ -577,6 +646,45 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> Turn {
         if let Phase::Lingering { .. } = conn.phase {
             return linger(conn, &mut ctx.scratch, &mut budget);
         }
+        if conn.phase == Phase::Proxying {
+            let outcome = proxy::drive(
+                conn,
+                &mut ctx.scratch,
+                &ctx.limits,
+                ctx.now,
+                ctx.draining,
+                &mut budget,
+            );
+            match outcome {
+                Outcome::Wait => return Turn::Wait,
+                Outcome::Again => return Turn::Again,
+                Outcome::Close => return Turn::Close,
+                Outcome::Cut => {
+                    conn.phase = Phase::Open;
+                    conn.close_after_write = true;
+                }
+                Outcome::Retry => retry_exchange(conn, slot, ctx),
+                Outcome::Finished { close, keep } => {
+                    if let Some((upstream, mut sock)) = keep
+                        && sock.deregister(&ctx.registry).is_ok()
+                    {
+                        ctx.pool.put(upstream, sock, ctx.now);
+                    }
+                    conn.phase = Phase::Open;
+                    conn.close_after_write |= close;
+                    conn.idle_since = ctx.now;
+                    conn.request_started = (!conn.input.is_empty()).then_some(ctx.now);
+                    conn.input.shrink_to(ctx.limits.initial_buffer_bytes);
+                }
+                Outcome::Failed(error) => fail_exchange(conn, &error, ctx),
+                Outcome::BadBody(error) => {
+                    conn.exchange = None;
+                    conn.phase = Phase::Open;
+                    queue_error(conn, &error);
+                }
+            }
+            continue;
+        }
         // Stopped answering because too much output is queued (pipelining client
         // that does not read): answer the rest once it has drained.
         let mut held_by_output = false;
@@ -603,7 +711,7 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> Turn {
             };
             continue;
         }
-        if held_by_output {
+        if held_by_output || conn.phase == Phase::Proxying {
             continue;
         }
         if conn.phase != Phase::Open {
@@ -706,10 +814,7 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
             }
         }
     }
-    let handler = &mut ctx.handler;
-    let parsed = parse_request(buffered, conn.peer, limits, |request| {
-        handler.handle(request)
-    });
+    let parsed = parse_request_or_stream(buffered, conn.peer, limits, Dispatch(&mut ctx.handler));
     match parsed {
         Err(error) => {
             queue_error(conn, &error);
@@ -730,13 +835,56 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
             conn.need_total = Some(total_len);
             Step::NeedInput
         }
+        Ok(Parsed::Streaming {
+            head_len,
+            facts,
+            body,
+            expect_continue,
+            value,
+        }) => {
+            conn.consume(head_len, limits, ctx.now);
+            match value {
+                Reply::Forward(forward) => {
+                    let waiting = match body {
+                        RequestBody::Length(len) => (conn.input.len() as u64) < len,
+                        RequestBody::Chunked => true,
+                    };
+                    if expect_continue && waiting {
+                        conn.output
+                            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+                    start_exchange(conn, slot, forward, Some(body), facts, ctx)
+                }
+                // Answered without the body, which is never read: close after it.
+                Reply::Respond(response) => {
+                    queue_response(conn, &response, facts, ctx);
+                    conn.close_after_write = true;
+                    Step::Handled
+                }
+                Reply::Offload(_) => {
+                    queue_error(conn, &HttpError::Malformed);
+                    Step::Handled
+                }
+            }
+        }
         Ok(Parsed::Done {
             consumed,
+            body_len,
             facts,
             value,
         }) => {
             conn.consume(consumed, limits, ctx.now);
             match value {
+                Reply::Forward(forward) if body_len == 0 => {
+                    start_exchange(conn, slot, forward, None, facts, ctx)
+                }
+                // A buffered body is not forwarded: `body_streams` should have said so.
+                Reply::Forward(_) => {
+                    let response =
+                        Response::text(500, "500 Internal Server Error\n\nbody not streamed\n");
+                    queue_response(conn, &response, facts, ctx);
+                    Step::Handled
+                }
                 Reply::Respond(response) => {
                     queue_response(conn, &response, facts, ctx);
                     Step::Handled
@@ -761,6 +909,102 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
             }
         }
     }
+}
+
+/// The server's side of [`parse_request_or_stream`]: the handler says which bodies
+/// stream and answers requests.
+struct Dispatch<'h, H>(&'h mut H);
+
+impl<H: Handler> OnRequest for Dispatch<'_, H> {
+    type Value = Reply<H::Done>;
+    fn streams(&mut self, req: &Request<'_>) -> bool {
+        self.0.body_streams(req)
+    }
+    fn take(self, req: &Request<'_>) -> Reply<H::Done> {
+        self.0.handle(req)
+    }
+}
+
+/// Starts forwarding a request whose head is consumed from `conn.input` (its body,
+/// if any, follows there): on an idle pooled connection when the request has no body
+/// and an idempotent method, else on a new one, registered in the poll.
+fn start_exchange<H: Handler>(
+    conn: &mut Conn,
+    slot: usize,
+    forward: Forward,
+    body: Option<RequestBody>,
+    facts: RequestFacts,
+    ctx: &mut Ctx<H>,
+) -> Step {
+    let index = forward.upstream();
+    let Some(upstream) = ctx.upstreams.get(index) else {
+        let response = Response::text(500, "500 Internal Server Error\n\nno such upstream\n");
+        queue_response(conn, &response, facts, ctx);
+        conn.close_after_write = true;
+        return Step::Handled;
+    };
+    let pooled = if body.is_none() && forward.may_use_pool() {
+        ctx.pool.take(index, ctx.now)
+    } else {
+        None
+    };
+    let reused = pooled.is_some();
+    let sock = match pooled.map_or_else(|| UpstreamSock::connect(upstream), Ok) {
+        Ok(sock) => sock,
+        Err(e) => {
+            let response = forward.into_policy().failed(&ProxyError::Connect(e));
+            queue_response(conn, &response, facts, ctx);
+            conn.close_after_write = true;
+            return Step::Handled;
+        }
+    };
+    let max_upload = ctx.limits.max_upload_bytes as u64;
+    let mut exchange = Exchange::start(forward, sock, reused, body, facts, max_upload, ctx.now);
+    let registered = exchange
+        .socket()
+        .register(&ctx.registry, upstream_token(slot));
+    conn.exchange = Some(Box::new(exchange));
+    conn.phase = Phase::Proxying;
+    if let Err(e) = registered {
+        fail_exchange(conn, &ProxyError::Connect(e), ctx);
+        return Step::Handled;
+    }
+    Step::Paused
+}
+
+/// Sends the exchange's request again on a new connection: its pooled one was closed
+/// by the upstream before any of the answer arrived.
+fn retry_exchange<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) {
+    let Some(exchange) = conn.exchange.as_mut() else {
+        return;
+    };
+    let Some(upstream) = ctx.upstreams.get(exchange.upstream()) else {
+        fail_exchange(conn, &ProxyError::Closed, ctx);
+        return;
+    };
+    let started = UpstreamSock::connect(upstream).and_then(|sock| {
+        if !exchange.restart(sock) {
+            return Err(ErrorKind::ConnectionAborted.into());
+        }
+        exchange
+            .socket()
+            .register(&ctx.registry, upstream_token(slot))
+    });
+    if let Err(e) = started {
+        fail_exchange(conn, &ProxyError::Connect(e), ctx);
+    }
+}
+
+/// Ends the exchange of `conn` with the policy's answer to `error`, then closes.
+fn fail_exchange<H: Handler>(conn: &mut Conn, error: &ProxyError, ctx: &Ctx<H>) {
+    conn.phase = Phase::Open;
+    let Some(mut exchange) = conn.exchange.take() else {
+        queue_error(conn, &HttpError::Malformed);
+        return;
+    };
+    let response = exchange.policy.failed(error);
+    queue_response(conn, &response, exchange.facts, ctx);
+    conn.close_after_write = true;
 }
 
 fn queue_response<H: Handler>(

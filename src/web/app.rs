@@ -18,6 +18,7 @@ use crate::web::auth::{Authenticator, Keys};
 use crate::web::config::{Config, SecureMode};
 use crate::web::errors::WebError;
 use crate::web::login::{LoginDone, LoginPipeline};
+use crate::web::proxy::Proxy;
 use crate::web::{pages, respond, url};
 
 /// The running service's state.
@@ -33,6 +34,8 @@ pub(crate) struct App {
     /// `/login` and the stylesheet's path under the prefix, built once.
     pub(super) login_path: String,
     pub(super) stylesheet_path: String,
+    /// The application behind latchkey (`--upstream`), if any.
+    proxy: Option<Proxy>,
 }
 
 /// Seconds between two prunings of expired revocations.
@@ -63,6 +66,7 @@ impl App {
             next_prune: 0,
             login_path: format!("{}/login", cfg.prefix),
             stylesheet_path: format!("{}{}", cfg.prefix, pages::style_route()),
+            proxy: cfg.proxy.clone().map(|proxy| Proxy::new(proxy, &cfg)),
             cfg,
         }
     }
@@ -239,6 +243,10 @@ impl Handler for App {
     type Done = LoginDone;
 
     fn handle(&mut self, req: &Request<'_>) -> Reply<LoginDone> {
+        if let Some(proxy) = self.proxy.as_ref().filter(|proxy| proxy.takes(req)) {
+            let api = Self::is_api_request(req);
+            return proxy.handle(req, &self.authenticator(), self.secure(req), api);
+        }
         match self.dispatch(req) {
             Ok(reply) => reply,
             Err(e) => {
@@ -253,6 +261,17 @@ impl Handler for App {
                 })
             }
         }
+    }
+
+    fn body_streams(&self, req: &Request<'_>) -> bool {
+        self.proxy.as_ref().is_some_and(|proxy| proxy.takes(req))
+    }
+
+    fn still_allowed(&mut self, ticket: &[u8]) -> bool {
+        let authn = self.authenticator();
+        self.proxy
+            .as_ref()
+            .is_none_or(|proxy| proxy.still_allowed(ticket, &authn))
     }
 
     fn complete(&mut self, done: LoginDone) -> Response {

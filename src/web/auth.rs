@@ -137,6 +137,17 @@ impl<'a> Authenticator<'a> {
         let value = cookie_value(req, cookie_name)
             .map_err(AuthError::Cookie)?
             .ok_or(AuthError::NoCredentials)?;
+        self.session_value(value, cookie_name, now)
+    }
+
+    /// Checks the value of a session cookie called `cookie_name`, as
+    /// [`Authenticator::session`] does once it has found it in a request.
+    pub(crate) fn session_value(
+        &self,
+        value: &str,
+        cookie_name: &str,
+        now: u64,
+    ) -> Result<Session, AuthError> {
         let session = cookie::session::open(value, cookie_name, &self.keys.session, now)
             .map_err(AuthError::Cookie)?;
         self.admit(Verified::Session(&session))?;
@@ -162,6 +173,13 @@ impl<'a> Authenticator<'a> {
             jwt::verify(token, &self.keys.token, &validation, now).map_err(AuthError::Token)?;
         let user = self.admit(Verified::Token(&claims))?;
         Ok(&user.name)
+    }
+
+    /// Whether `token` carries latchkey's signature, whatever its type, expiry or
+    /// revocation: an access or refresh token latchkey issued, which is never
+    /// another party's credential.
+    pub(crate) fn signed_here(&self, token: &str) -> bool {
+        jwt::authenticate(token, &self.keys.token).is_ok()
     }
 
     /// The checks of a verified credential that the kernel cannot do alone, the same

@@ -48,6 +48,8 @@ pub(crate) struct Config {
     pub logins_per_second: u32,
     /// HTTP limits.
     pub limits: crate::http::Limits,
+    /// The application latchkey stands in front of (`--upstream`), if any.
+    pub proxy: Option<crate::web::proxy::ProxyConfig>,
 }
 
 /// Longest lifetime of any session or token, seconds (31 days). Revocations
@@ -78,6 +80,7 @@ impl Default for Config {
                 shared_loopback: true,
                 ..crate::http::Limits::default()
             },
+            proxy: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub(crate) mod errors;
 mod forward_auth;
 pub(crate) mod log;
 mod login;
+pub(crate) mod proxy;
 pub(crate) mod respond;
 pub(crate) mod serve;
 pub(crate) mod static_files;

@@ -40,8 +40,15 @@ impl std::error::Error for ServeError {
 /// Binds `cfg.listen` and serves the app over `store` until SIGTERM or SIGINT.
 pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
     let listen = cfg.listen;
-    let server =
-        Server::bind(listen, cfg.limits.clone()).map_err(|e| ServeError::Listen(listen, e))?;
+    let upstreams = cfg
+        .proxy
+        .iter()
+        .flat_map(|proxy| &proxy.apps)
+        .map(|app| app.target.upstream())
+        .collect();
+    let server = Server::bind(listen, cfg.limits.clone())
+        .map_err(|e| ServeError::Listen(listen, e))?
+        .upstreams(upstreams);
     let addr = server.local_addr().map_err(ServeError::Run)?;
     // The line starts `latchkey: listening on http://ADDR/`: scripts and tests read
     // the address from it.
@@ -55,6 +62,14 @@ pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
         cfg.prefix,
         store.dir().path().display()
     );
+    for app in cfg.proxy.iter().flat_map(|proxy| &proxy.apps) {
+        eprintln!(
+            "latchkey: proxying {} to {}; latchkey's own pages are under {}/",
+            app.host.as_deref().unwrap_or("every other host"),
+            app.target,
+            cfg.prefix
+        );
+    }
     server
         .handle_signals(true)
         .run(App::new(cfg, store))

@@ -125,7 +125,16 @@ fn mutated_seeds_keep_every_invariant() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
     for (target, check) in latchkey::internal::fuzz::TARGETS {
-        if !["jwt_verify", "cookie_value", "cookie_header", "http_head"].contains(target) {
+        let mutated = [
+            "jwt_verify",
+            "cookie_value",
+            "cookie_header",
+            "http_head",
+            "upstream_response",
+            "chunked_body",
+            "proxy_path",
+        ];
+        if !mutated.contains(target) {
             continue;
         }
         let corpus: Vec<Vec<u8>> = seed_files(target)

@@ -20,6 +20,8 @@ mod http;
 mod login;
 mod pages;
 mod prefix;
+mod proxy;
+mod proxy_attacks;
 mod redirect_payloads;
 mod review_attacks;
 mod sessions;

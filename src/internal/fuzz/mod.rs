@@ -2,13 +2,16 @@
 //! test (`tests/it/fuzz_seeds.rs`), so `cargo test` checks every committed seed and saved
 //! crash input exactly as the fuzzer would. Each `check` panics on a broken invariant.
 
+pub mod chunked_body;
 pub mod cookie_header;
 pub mod cookie_value;
 pub mod form_decode;
 pub mod http_head;
 pub mod jwt_verify;
 pub mod password_hash;
+pub mod proxy_path;
 pub mod redirect;
+pub mod upstream_response;
 pub mod users_file;
 
 /// One fuzz target's invariant check.
@@ -24,4 +27,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("http_head", http_head::check),
     ("form_decode", form_decode::check),
     ("redirect", redirect::check),
+    ("upstream_response", upstream_response::check),
+    ("chunked_body", chunked_body::check),
+    ("proxy_path", proxy_path::check),
 ];
