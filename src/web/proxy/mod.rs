@@ -478,7 +478,8 @@ fn message(title: &str, stylesheet: &str, status: u16, text: &str, api: bool) ->
     let heading = format!("{status} {}", reason(status));
     respond::html(
         status,
-        pages::message_page(title, stylesheet, &heading, text),
+        // Home is the app's own start page: in front of an app, `/` is the app.
+        pages::message_page(title, stylesheet, &heading, text, "/"),
     )
 }
 
