@@ -11,8 +11,11 @@
 //! Framing is the server's on both connections (RFC 9112 §6):
 //! - To the upstream: the handler's head, then `Content-Length` or
 //!   `Transfer-Encoding: chunked` for the client's body (a chunked body is decoded
-//!   strictly and encoded anew, never passed through), and `Connection: close`, so
-//!   each exchange has its own upstream connection.
+//!   strictly and encoded anew, never passed through). The upstream connection is
+//!   kept alive and goes back to a small pool (`http::pool`) when the exchange ended
+//!   cleanly; only a body-less request with an idempotent method (RFC 9110 §9.2.2)
+//!   is sent on a pooled connection, and only such a request is retried once on a
+//!   fresh one when the pooled connection turns out closed.
 //! - To the client: the upstream's status and end-to-end headers as the policy edits
 //!   them, then `Content-Length` when the upstream gave one, else chunked (to an
 //!   HTTP/1.1 client) or close-delimited (HTTP/1.0). A response to HEAD, a 204 or a 304
