@@ -11,11 +11,12 @@
 //! Framing is the server's on both connections (RFC 9112 §6):
 //! - To the upstream: the handler's head, then `Content-Length` or
 //!   `Transfer-Encoding: chunked` for the client's body (a chunked body is decoded
-//!   strictly and encoded anew, never passed through). The upstream connection is
-//!   kept alive and goes back to a small pool (`http::pool`) when the exchange ended
-//!   cleanly; only a body-less request with an idempotent method (RFC 9110 §9.2.2)
-//!   is sent on a pooled connection, and only such a request is retried once on a
-//!   fresh one when the pooled connection turns out closed.
+//!   strictly and encoded anew, never passed through). A request without a body
+//!   keeps its upstream connection, which goes back to a small pool (`http::pool`)
+//!   when the exchange ended cleanly; one with a body, or an upgrade, says
+//!   `Connection: close` (or `Upgrade`). Only a body-less request with an idempotent
+//!   method (RFC 9110 §9.2.2) is sent on a pooled connection, and only such a request
+//!   is retried once, on a fresh one, when the pooled connection turns out closed.
 //! - To the client: the upstream's status and end-to-end headers as the policy edits
 //!   them, then `Content-Length` when the upstream gave one, else chunked (to an
 //!   HTTP/1.1 client) or close-delimited (HTTP/1.0). A response to HEAD, a 204 or a 304
@@ -42,7 +43,7 @@ use super::upstream::{BodyFraming, HOP_BY_HOP, ResponseError, parse_response_hea
 /// A request to forward: which upstream, and the head to send it.
 ///
 /// The head is built here with checked parts; the server adds the framing fields
-/// (`Content-Length` or `Transfer-Encoding`) and `Connection: close`.
+/// (`Content-Length` or `Transfer-Encoding`) and `Connection`.
 ///
 /// ```
 /// use latchkey::http::{Forward, ForwardPolicy, HeaderError, ProxyError, Response};
