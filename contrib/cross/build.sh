@@ -2,7 +2,7 @@
 # Cross-builds latchkey for a device target on Debian 12 (bookworm), installing what it
 # needs first (idempotent; run as root, or with everything already installed).
 #
-#   contrib/cross/build.sh TARGET [--install-only]
+#   contrib/cross/build.sh TARGET [--install-only | --test [TEST ARGS...]]
 #
 # TARGET is one of
 #   aarch64-unknown-linux-gnu        Raspberry Pi OS 64-bit (bookworm), glibc >= 2.34
@@ -19,19 +19,30 @@
 # Output goes under target/cross/ (CROSS_TARGET_DIR overrides) so it never mixes with the
 # host's rustup builds; CROSS_FEATURES is passed to cargo's --features. The last line
 # printed is "<path> <size in bytes>" of the stripped release binary.
+#
+# --test runs `cargo test` for TARGET instead (glibc arm64/armhf only, which have a
+# prebuilt std), every test binary under qemu-user-static; tests that start the latchkey
+# binary themselves need qemu registered with binfmt_misc (see contrib/cross/ci.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd)"
 
 usage() {
-    echo "usage: $0 TARGET [--install-only]" >&2
+    echo "usage: $0 TARGET [--install-only | --test [TEST ARGS...]]" >&2
     sed -n '8,13p' "$0" | sed 's/^#  */  /' >&2
     exit 2
 }
 [ $# -ge 1 ] || usage
 target="$1"
+shift
 install_only=false
-[ "${2:-}" = "--install-only" ] && install_only=true
+run_tests=false
+case "${1:-}" in
+    --install-only) install_only=true ;;
+    --test) run_tests=true; shift ;;
+    "") ;;
+    *) usage ;;
+esac
 
 # Per target: Debian architecture, GNU triplet of the cross gcc, libc.
 case "$target" in
@@ -46,6 +57,10 @@ esac
 # Debian ships a std for arm64 and armhf glibc only; everything else builds std itself.
 build_std=true
 [ "$libc" = gnu ] && [ "$arch" != mipsel ] && build_std=false
+if $run_tests && $build_std; then
+    echo "$0: --test needs a prebuilt std: aarch64-unknown-linux-gnu or armv7-unknown-linux-gnueabihf" >&2
+    exit 2
+fi
 
 packages=(rustc-web cargo-web "gcc-$gnu" "libc6-dev-$arch-cross" qemu-user-static binfmt-support)
 if $build_std; then
@@ -131,6 +146,14 @@ fi
 
 echo "cross: $("$rustc" --version), $("$gnu-gcc" --version | head -1)" >&2
 start=$(date +%s)
+if $run_tests; then
+    qemu="/usr/bin/qemu-$(case "$arch" in arm64) echo aarch64 ;; armhf) echo arm ;; esac)-static"
+    # No -L: the multiarch libc6:<arch> provides the loader at its usual path.
+    export "CARGO_TARGET_${TRIPLE}_RUNNER=$qemu"
+    "$cargo" test --locked --target "$target" "$@"
+    echo "cross: tested $target in $(( $(date +%s) - start ))s" >&2
+    exit 0
+fi
 "$cargo" "${cargo_args[@]}" >&2
 bin="$CARGO_TARGET_DIR/$target/release/latchkey"
 # The release profile strips; strip again in case a profile change ever stops doing so.
