@@ -76,7 +76,7 @@ done
 {
     echo "# Stripped release binary sizes per device target"
     echo
-    echo "\`bench/sizes.sh\` on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)'),"
+    echo "\`bench/sizes.sh\` on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes to src/ or Cargo.*)'),"
     echo "$(/usr/bin/rustc --version 2>/dev/null || echo 'rustc ?'), release profile of Cargo.toml, built by"
     echo "\`contrib/cross/build.sh\` on $(uname -m) ($(nproc) cores, shared with other builds)."
     echo

@@ -107,7 +107,7 @@ if $build_std; then
     # The stable compiler accepts -Z flags with RUSTC_BOOTSTRAP=1; build-std finds the
     # sources at $(rustc --print sysroot)/lib/rustlib/src/rust (rust-web-src).
     export RUSTC_BOOTSTRAP=1
-    cargo_args+=(-Z build-std=std,panic_abort)
+    cargo_args+=(-Z "build-std=std,panic_abort")
 fi
 
 if [ "$libc" = musl ]; then
@@ -137,7 +137,7 @@ EOF
     if [ "$arch" = mipsel ]; then
         # Rust's mipsel musl target is soft-float, Debian's musl hard-float: the result
         # links and runs under qemu, but it is a test build, not one for a router.
-        rustflags+=(-C link-arg=-Wl,--no-warn-mismatch)
+        rustflags+=(-C "link-arg=-Wl,--no-warn-mismatch")
     fi
 fi
 if [ ${#rustflags[@]} -gt 0 ]; then
