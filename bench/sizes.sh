@@ -88,8 +88,9 @@ done
         echo "There is no \`tls\` feature yet, so no TLS sizes (budget then: aarch64 and armv7 ≤ 2 MiB)."
     fi
     echo "Budgets: aarch64 and armv7 ≤ 1 MiB without TLS, ≤ 2 MiB with it; mipsel ≤ 1.25 MiB without TLS."
-    echo "Build times include building std from source for the musl and mipsel targets, and"
-    echo "nothing already built by an earlier run: a few seconds means cargo reused that build."
+    echo "Build times include building std from source for the musl and mipsel targets when"
+    echo "cargo has not built it before; whatever an earlier run built (std, dependencies, the"
+    echo "whole binary) is reused and not counted, so compare them only between fresh runs."
 } >"$out"
 cat "$out"
 exit $status
