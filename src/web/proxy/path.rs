@@ -140,13 +140,8 @@ fn normalise_segment(raw: &[u8], out: &mut String) -> Result<Vec<u8>, PathError>
         } else {
             (byte, false)
         };
-        let hex_follows = |at: usize| {
-            raw.get(at).copied().and_then(hex_value).is_some()
-                && raw.get(at + 1).copied().and_then(hex_value).is_some()
-        };
         match value {
             b'/' if was_escaped => return Err(PathError::EncodedSlash),
-            b'%' if was_escaped && hex_follows(at) => return Err(PathError::DoubleEscape),
             b'\\' => return Err(PathError::Backslash),
             b if b < 0x20 || b == 0x7f => return Err(PathError::ControlChar),
             b if is_unreserved(b) => out.push(char::from(b)),
@@ -156,6 +151,14 @@ fn normalise_segment(raw: &[u8], out: &mut String) -> Result<Vec<u8>, PathError>
             b => out.push(char::from(b)),
         }
         decoded.push(value);
+    }
+    // Judged on the decoded bytes, so that the two hex digits may themselves come
+    // escaped (`%252%35` decodes to `%25`): decoded once more, that is another path.
+    let escape_left = decoded
+        .windows(3)
+        .any(|w| matches!(w, [b'%', a, b] if hex_value(*a).is_some() && hex_value(*b).is_some()));
+    if escape_left {
+        return Err(PathError::DoubleEscape);
     }
     Ok(decoded)
 }
@@ -231,6 +234,8 @@ mod tests {
             ("/public%252F..%252Fadmin", PathError::DoubleEscape),
             ("/public/%252e%252e/admin", PathError::DoubleEscape),
             ("/a%25a1", PathError::DoubleEscape),
+            ("/fu26F%252%351tm", PathError::DoubleEscape),
+            ("/a%25%34%31", PathError::DoubleEscape),
             ("/public/%c0%ae%c0%ae/admin", PathError::NotUtf8),
             ("/public/%c0%af", PathError::NotUtf8),
         ] {
