@@ -8,20 +8,12 @@
 use std::net::IpAddr;
 
 use crate::http::Request;
-use crate::http::upstream::list_items;
+use crate::http::upstream::{HOP_BY_HOP, list_items};
 
-/// Fields the server frames itself, the hop-by-hop ones (RFC 9110 §7.6.1), and the
-/// ones meant for this proxy alone (`Expect` is answered here, `Proxy-*` credentials
-/// are not the application's).
-const NOT_FORWARDED: [&str; 12] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
+/// Besides the hop-by-hop and framing fields (`http::upstream::HOP_BY_HOP`, RFC 9110
+/// §7.6.1), the fields meant for this proxy alone: `Expect` is answered here, `Proxy-*`
+/// credentials are not the application's, and `Host` is set by the server.
+const FOR_THIS_PROXY: [&str; 4] = [
     "expect",
     "proxy-authorization",
     "proxy-authenticate",
@@ -152,7 +144,10 @@ pub(crate) fn forwarded_headers(req: &Request<'_>, added: &Added<'_>) -> Vec<(St
             );
             continue;
         }
-        let dropped = NOT_FORWARDED.iter().any(|n| key == n.as_bytes())
+        let dropped = HOP_BY_HOP
+            .iter()
+            .chain(&FOR_THIS_PROXY)
+            .any(|n| key == n.as_bytes())
             || FORWARDING.iter().any(|n| key == n.as_bytes())
             || key.starts_with(FORWARDING_PREFIX.as_bytes())
             || is_identity(name, &user_header)
