@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the deployment tests use (tests/it/deployment/: nginx, caddy, browser,
-# fail2ban, packaging, openwrt): Debian's nginx, caddy, chromium (+ fonts for legible
-# screenshots), fail2ban, Node.js with npm, playwright-core from the committed
-# tests/browser/package-lock.json, and the small tools the tests call (curl, openssl,
-# make, shellcheck, systemd-analyze). Idempotent; run as root (CI is):
+# fail2ban, packaging, openwrt) and the HTTPS tests (tests/it/tls/): Debian's nginx,
+# caddy, chromium (+ fonts for legible screenshots), fail2ban, testssl.sh, Node.js with
+# npm, playwright-core from the committed tests/browser/package-lock.json, and the small
+# tools the tests call (curl, openssl, make, shellcheck, systemd-analyze). Idempotent;
+# run as root (CI is):
 #   sudo bash contrib/ci/install-deploy-deps.sh
 # Without these a deployment test prints `SKIP: <test>: <why>` and passes on a developer's
 # machine, and fails where CI is set: this script is what makes them real.
@@ -13,8 +14,9 @@ cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 
+# Debian's testssl.sh package installs the script as /usr/bin/testssl.
 packages=(nginx caddy chromium fonts-liberation fonts-dejavu-core fail2ban
-          curl openssl make shellcheck)
+          curl openssl make shellcheck testssl.sh)
 # systemd-analyze verifies the unit; a container may lack systemd, which it is part of.
 command -v systemd-analyze >/dev/null || packages+=(systemd)
 # Node.js may already be there from another source whose nodejs bundles npm; Debian's
@@ -35,5 +37,5 @@ done
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "deploy test dependencies: $(nginx -v 2>&1 | cut -d' ' -f3), caddy $(caddy version | cut -d' ' -f1)," \
-     "$(chromium --version 2>/dev/null | cut -d' ' -f1-2), fail2ban $(fail2ban-client --version | grep -o '[0-9.]*$')," \
+     "$(chromium --version 2>/dev/null | cut -d' ' -f1-2), testssl.sh $(dpkg-query -W -f '${Version}' testssl.sh), fail2ban $(fail2ban-client --version | grep -o '[0-9.]*$')," \
      "node $(node --version), playwright-core $(node -p "require('./tests/browser/node_modules/playwright-core/package.json').version")"

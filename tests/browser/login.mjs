@@ -5,6 +5,12 @@
 //   BROWSER_TEST_CHROMIUM   chromium binary (default /usr/bin/chromium)
 //   BROWSER_TEST_PROFILE    a fresh, empty directory for --user-data-dir
 //   BROWSER_TEST_SHOTS      where the screenshots go
+//   BROWSER_TEST_SPKI       (https only) base64 SHA-256 of the certificate's public key
+//                           (SPKI), the one certificate chromium trusts besides its own
+//                           roots (--ignore-certificate-errors-spki-list), as a person
+//                           who checked the fingerprint once would
+//   BROWSER_TEST_UNTRUSTED  1: only check that the login page does not load (a
+//                           certificate chromium has no reason to trust), then stop
 // It prints one line per step and exits non-zero on the first thing a user would see go wrong.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -21,6 +27,9 @@ const password = env('BROWSER_TEST_PASSWORD');
 const executablePath = env('BROWSER_TEST_CHROMIUM', '/usr/bin/chromium');
 const profile = env('BROWSER_TEST_PROFILE');
 const shots = env('BROWSER_TEST_SHOTS');
+const spki = process.env.BROWSER_TEST_SPKI;
+const untrusted = process.env.BROWSER_TEST_UNTRUSTED === '1';
+const https = base.startsWith('https:');
 mkdirSync(shots, { recursive: true });
 
 const PHONE = { width: 390, height: 844 };
@@ -76,9 +85,22 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-component-update',
     '--disable-sync',
     '--no-first-run',
+    ...(spki ? [`--ignore-certificate-errors-spki-list=${spki}`] : []),
   ],
   viewport: PHONE,
 });
+
+if (untrusted) {
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const refused = await page.goto(`${base}/login`).then(() => null, (err) => String(err));
+    check(refused !== null && /ERR_CERT_/.test(refused), `the page does not load (${refused})`);
+    console.log('browser walk: untrusted certificate refused');
+  } finally {
+    await context.close();
+  }
+  process.exit(0);
+}
 
 const pageErrors = [];
 try {
@@ -134,6 +156,9 @@ try {
   check(!visible.includes('latchkey_session'), `document.cookie does not show the session (sees ${JSON.stringify(visible)})`);
   const session = (await context.cookies()).find((c) => c.name.endsWith('latchkey_session'));
   check(session !== undefined, 'the browser holds a session cookie');
+  const name = https ? '__Host-latchkey_session' : 'latchkey_session';
+  check(session.name === name && session.secure === https,
+    `the session cookie is ${name}, ${https ? '' : 'not '}Secure (got ${session.name}, secure ${session.secure})`);
   check(session.httpOnly, 'the session cookie is HttpOnly');
   check(session.sameSite === 'Lax', `the session cookie is SameSite=Lax (got ${session.sameSite})`);
   check(session.expires > Date.now() / 1000, '"remember me" makes the cookie outlive the browser session');

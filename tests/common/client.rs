@@ -1,9 +1,11 @@
-//! One HTTP/1.1 client over plain sockets: a request on a fresh connection, a connection
-//! that reads pipelined responses off in order, and a client with a browser's cookie jar.
+//! One HTTP/1.1 client, over plain sockets or TLS ([`Tls`]): a request on a fresh
+//! connection, a connection that reads pipelined responses off in order, and a client
+//! with a browser's cookie jar.
 
+use super::tls::Tls;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -75,8 +77,8 @@ impl Response {
     }
 }
 
-/// Strips `http://127.0.0.1:port` (or `localhost`) from an absolute URL naming the
-/// server at `addr`; panics on any other origin.
+/// Strips `http://127.0.0.1:port` (or `localhost`, or `https://` either) from an
+/// absolute URL naming the server at `addr`; panics on any other origin.
 pub(crate) fn local_path(location: &str, addr: SocketAddr) -> String {
     if location.starts_with('/') && !location.starts_with("//") {
         return location.to_owned();
@@ -85,6 +87,8 @@ pub(crate) fn local_path(location: &str, addr: SocketAddr) -> String {
     for origin in [
         format!("http://127.0.0.1:{port}"),
         format!("http://localhost:{port}"),
+        format!("https://127.0.0.1:{port}"),
+        format!("https://localhost:{port}"),
     ] {
         if let Some(path) = location.strip_prefix(&origin) {
             if path.is_empty() {
@@ -108,6 +112,18 @@ pub(crate) fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
+    request_over(addr, None, method, target, headers, body)
+}
+
+/// [`request`] over TLS when `tls` is given.
+pub(crate) fn request_over(
+    addr: SocketAddr,
+    tls: Option<&Tls>,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut head = format!("{method} {target} HTTP/1.1\r\n");
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         head.push_str(&format!("Host: {addr}\r\n"));
@@ -119,7 +135,7 @@ pub(crate) fn request(
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("Connection: close\r\n\r\n");
-    let mut conn = Conn::open(addr);
+    let mut conn = Conn::open_over(addr, tls);
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body);
     conn.send(&bytes);
@@ -132,36 +148,111 @@ pub(crate) fn request(
 
 /// Reads one response (of a HEAD request if `head`) from `s`.
 pub(crate) fn read_response(s: &mut TcpStream, head: bool) -> Response {
-    let mut conn = Conn {
-        stream: s.try_clone().unwrap(),
-        pending: Vec::new(),
-    };
+    let mut conn = Conn::plain(s.try_clone().unwrap());
     conn.read(head)
 }
 
 /// One connection that carries raw requests and reads the responses off it in order,
-/// keeping the bytes of any response after the current one (pipelining).
+/// keeping the bytes of any response after the current one (pipelining). Over TLS,
+/// `stream` is the socket under it (for timeouts and shutdown; bytes written to it
+/// directly bypass TLS).
 pub(crate) struct Conn {
     pub stream: TcpStream,
+    #[cfg(feature = "tls")]
+    tls: Option<Box<rustls::ClientConnection>>,
     pending: Vec<u8>,
 }
 
 impl Conn {
-    /// Connects to `addr`, with reads timing out after 20 s.
-    pub(crate) fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).unwrap_or_else(|err| panic!("connect {addr}: {err}"));
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+    fn plain(stream: TcpStream) -> Conn {
         Conn {
             stream,
+            #[cfg(feature = "tls")]
+            tls: None,
             pending: Vec::new(),
         }
     }
 
+    /// Connects to `addr`, with reads timing out after 20 s.
+    pub(crate) fn open(addr: SocketAddr) -> Conn {
+        Conn::open_over(addr, None)
+    }
+
+    /// [`Conn::open`], then a TLS handshake when `tls` is given; panics if it fails.
+    pub(crate) fn open_over(addr: SocketAddr, tls: Option<&Tls>) -> Conn {
+        Conn::try_open_over(addr, tls)
+            .unwrap_or_else(|err| panic!("connect {addr} (tls: {tls:?}): {err}"))
+    }
+
+    /// [`Conn::open_over`], with the connect or handshake error returned.
+    pub(crate) fn try_open_over(addr: SocketAddr, tls: Option<&Tls>) -> io::Result<Conn> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        Conn::over(stream, tls)
+    }
+
+    /// A connection on `stream`, connected already (bound to some address first, say),
+    /// after a TLS handshake on it when `tls` is given.
+    pub(crate) fn over(stream: TcpStream, tls: Option<&Tls>) -> io::Result<Conn> {
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut conn = Conn::plain(stream);
+        if let Some(tls) = tls {
+            #[cfg(feature = "tls")]
+            {
+                conn.tls = Some(Box::new(tls.handshake(&mut conn.stream)?));
+            }
+            #[cfg(not(feature = "tls"))]
+            match *tls {}
+        }
+        Ok(conn)
+    }
+
+    /// The server's certificate chain, leaf first, as DER (empty on a plain connection).
+    pub(crate) fn peer_certificates(&self) -> Vec<Vec<u8>> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls
+                .peer_certificates()
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.as_ref().to_vec())
+                .collect();
+        }
+        Vec::new()
+    }
+
+    /// The ALPN protocol the server chose, if any (none on a plain connection).
+    pub(crate) fn alpn(&self) -> Option<Vec<u8>> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.alpn_protocol().map(<[u8]>::to_vec);
+        }
+        None
+    }
+
+    /// Reads what is there from the connection (through TLS if it has it).
+    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return rustls::Stream::new(tls.as_mut(), &mut self.stream).read(buf);
+        }
+        self.stream.read(buf)
+    }
+
+    /// Writes `bytes` (through TLS if it has it), with the error.
+    pub(crate) fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let mut stream = rustls::Stream::new(tls.as_mut(), &mut self.stream);
+            stream.write_all(bytes)?;
+            return stream.flush();
+        }
+        self.stream.write_all(bytes)
+    }
+
     /// Writes `bytes` as they are.
     pub(crate) fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
+        self.try_send(bytes).unwrap();
     }
 
     /// The next response on the connection.
@@ -179,7 +270,7 @@ impl Conn {
     /// request is still being sent), so it may be empty.
     pub(crate) fn raw_head(&mut self) -> String {
         let mut chunk = [0u8; 4096];
-        while let Ok(n) = self.stream.read(&mut chunk) {
+        while let Ok(n) = self.read_some(&mut chunk) {
             if n == 0 {
                 break;
             }
@@ -194,7 +285,7 @@ impl Conn {
     /// Reads more into `pending`; the number of bytes, 0 at end of stream.
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).unwrap_or_else(|err| {
+        let n = self.read_some(&mut chunk).unwrap_or_else(|err| {
             panic!(
                 "reading a response: {err}; received so far: {:?}",
                 String::from_utf8_lossy(&self.pending)
@@ -278,7 +369,7 @@ impl Conn {
     /// A body delimited by the end of the stream; a reset after the data ends it too.
     fn read_to_close(&mut self) -> Vec<u8> {
         let mut chunk = [0u8; 8192];
-        while let Ok(n) = self.stream.read(&mut chunk) {
+        while let Ok(n) = self.read_some(&mut chunk) {
             if n == 0 {
                 break;
             }
@@ -367,13 +458,21 @@ impl Jar {
 pub(crate) struct Client {
     pub addr: SocketAddr,
     pub jar: Jar,
+    /// TLS to the server, or plain HTTP.
+    pub tls: Option<Tls>,
 }
 
 impl Client {
     pub(crate) fn new(addr: SocketAddr) -> Client {
+        Client::new_over(addr, None)
+    }
+
+    /// A client that talks to `addr` over TLS when `tls` is given.
+    pub(crate) fn new_over(addr: SocketAddr, tls: Option<Tls>) -> Client {
         Client {
             addr,
             jar: Jar::default(),
+            tls,
         }
     }
 
@@ -390,7 +489,7 @@ impl Client {
         if !cookie.is_empty() {
             all.push(("Cookie", &cookie));
         }
-        let response = request(self.addr, method, target, &all, body);
+        let response = request_over(self.addr, self.tls.as_ref(), method, target, &all, body);
         self.jar.absorb(&response);
         response
     }

@@ -220,7 +220,7 @@ pub(crate) fn browser_login(
     if remember {
         fields.push(("remember", "1"));
     }
-    let origin = format!("http://{}", srv.addr);
+    let origin = srv.origin();
     browser.post(
         "/login",
         &[

@@ -1,9 +1,10 @@
 //! The test harness, one for every integration test: a launcher for the real
 //! `latchkey` binary ([`Server`], [`cli`]), one HTTP/1.1 client ([`request`], [`Conn`]
-//! for pipelined responses, [`Client`] with a cookie jar), one form scraper ([`forms`],
-//! [`hidden_input`], [`browser_login`]), and what the deployment tests put around
-//! latchkey (an echo upstream that also speaks WebSocket, the walk through a proxy, a
-//! real browser, and the replay of `docs/DEPLOY.md` in a scratch root).
+//! for pipelined responses, [`Client`] with a cookie jar; each over TLS too, [`Tls`]),
+//! one form scraper ([`forms`], [`hidden_input`], [`browser_login`]), and what the
+//! deployment tests put around latchkey (an echo upstream that also speaks WebSocket, the
+//! walk through a proxy, a real browser, and the replay of `docs/DEPLOY.md` in a scratch
+//! root).
 //!
 //! Each test binary that includes this module uses only part of it.
 #![allow(dead_code, unused_imports)]
@@ -15,6 +16,7 @@ mod process;
 mod proxy;
 mod recipe;
 mod server;
+mod tls;
 mod websocket;
 
 pub(crate) use browser::*;
@@ -24,6 +26,7 @@ pub(crate) use process::*;
 pub(crate) use proxy::*;
 pub(crate) use recipe::*;
 pub(crate) use server::*;
+pub(crate) use tls::*;
 pub(crate) use websocket::*;
 
 /// The name the older test files use for [`Response`].

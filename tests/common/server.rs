@@ -1,8 +1,9 @@
 //! The launcher: the real `latchkey` binary, run once as a CLI command or started as a
 //! server on a free loopback port with a temporary data dir, users and flags.
 
-use super::client::{Client, Response, request};
+use super::client::{Client, Response, request_over};
 use super::process::{ChildGuard, LineLog, TempDir};
+use super::tls::Tls;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -106,6 +107,14 @@ pub(crate) fn data_dir_with_users(tmp: &TempDir, users: &[(&str, &str)]) -> Path
 pub(crate) struct Server {
     pub addr: SocketAddr,
     pub log: LineLog,
+    /// Whether it said `listening on https://`.
+    pub https: bool,
+    /// Over HTTPS: the certificate file and fingerprint its start-up line names.
+    pub certificate: Option<(PathBuf, String)>,
+    /// Over HTTPS (and with the `tls` feature): a client trusting that certificate and
+    /// asking for the listen address, which [`Server::get`], [`Server::client`] and the
+    /// rest use.
+    pub tls: Option<Tls>,
     child: ChildGuard,
 }
 
@@ -132,20 +141,71 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         let log = LineLog::follow(child.child_mut().stderr.take().unwrap(), Some(tx));
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut listening = None;
+        let mut certificate = None;
+        // Over HTTPS the certificate line may come before or after the listening line.
         loop {
+            match listening {
+                Some((addr, false)) => return Server::started(addr, None, log, child),
+                Some((addr, true)) if certificate.is_some() => {
+                    return Server::started(addr, certificate, log, child);
+                }
+                _ => {}
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(addr) = listening_addr(&line) {
-                        return Server { addr, log, child };
+                    if let Some(found) = listening_addr(&line) {
+                        listening = Some(found);
+                    }
+                    if let Some(found) = certificate_line(&line) {
+                        certificate = Some(found);
                     }
                 }
                 Err(_) => panic!(
-                    "latchkey never said it was listening; stderr:\n{}",
+                    "latchkey never said it was listening (and, over HTTPS, which \
+                     certificate it serves); stderr:\n{}",
                     log.text()
                 ),
             }
         }
+    }
+
+    fn started(
+        addr: SocketAddr,
+        certificate: Option<(PathBuf, String)>,
+        log: LineLog,
+        child: ChildGuard,
+    ) -> Server {
+        #[cfg(feature = "tls")]
+        let tls = certificate
+            .as_ref()
+            .map(|(path, _)| Tls::trusting(&[path], &addr.ip().to_string()));
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
+        Server {
+            addr,
+            log,
+            https: certificate.is_some(),
+            certificate,
+            tls,
+            child,
+        }
+    }
+
+    /// `https://ADDR` or `http://ADDR`, the origin a browser sees.
+    pub(crate) fn origin(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The fingerprint of the certificate from the start-up line (HTTPS only).
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self
+            .certificate
+            .as_ref()
+            .expect("a server started with --tls")
+            .1
     }
 
     /// The server's process id (for prlimit, /proc).
@@ -170,17 +230,18 @@ impl Server {
 
     /// `GET target` on a fresh connection, without cookies but those in `headers`.
     pub(crate) fn get(&self, target: &str, headers: &[(&str, &str)]) -> Response {
-        request(self.addr, "GET", target, headers, b"")
+        request_over(self.addr, self.tls.as_ref(), "GET", target, headers, b"")
     }
 
     /// `POST target` on a fresh connection, without cookies but those in `headers`.
     pub(crate) fn post(&self, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        request(self.addr, "POST", target, headers, body)
+        request_over(self.addr, self.tls.as_ref(), "POST", target, headers, body)
     }
 
-    /// A client with an empty cookie jar, talking to this server.
+    /// A client with an empty cookie jar, talking to this server (over TLS if it
+    /// serves HTTPS).
     pub(crate) fn client(&self) -> Client {
-        Client::new(self.addr)
+        Client::new_over(self.addr, self.tls.clone())
     }
 
     /// Sends SIGTERM and returns the exit code.
@@ -189,10 +250,22 @@ impl Server {
     }
 }
 
-/// `latchkey: listening on http://127.0.0.1:PORT/PREFIX/ (data dir …)` → the address.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let rest = line.split("listening on http://").nth(1)?;
-    rest.split('/').next()?.parse().ok()
+/// `latchkey: listening on http://127.0.0.1:PORT/PREFIX/ (data dir …)` → the address,
+/// and whether it is `https://`.
+fn listening_addr(line: &str) -> Option<(SocketAddr, bool)> {
+    let rest = line.split("listening on ").nth(1)?;
+    let (rest, https) = match rest.strip_prefix("https://") {
+        Some(rest) => (rest, true),
+        None => (rest.strip_prefix("http://")?, false),
+    };
+    Some((rest.split('/').next()?.parse().ok()?, https))
+}
+
+/// `latchkey: TLS certificate PATH, SHA-256 fingerprint AA:…:FF` → (PATH, fingerprint).
+fn certificate_line(line: &str) -> Option<(PathBuf, String)> {
+    let rest = line.split("TLS certificate ").nth(1)?;
+    let (path, fingerprint) = rest.rsplit_once(", SHA-256 fingerprint ")?;
+    Some((PathBuf::from(path), fingerprint.trim().to_owned()))
 }
 
 /// An access token from `POST /auth`.

@@ -28,3 +28,6 @@ mod sessions;
 mod static_files;
 mod store_faults;
 mod tokens;
+// HTTPS needs the binary built with TLS (the default feature).
+#[cfg(feature = "tls")]
+mod tls;

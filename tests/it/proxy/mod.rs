@@ -50,7 +50,7 @@ pub(crate) fn logged_in(srv: &Server) -> Client {
     let page = browser.get(&format!("{PREFIX}/login"), &[]);
     assert_eq!(page.status, 200, "{page:?}");
     let login = login_form(&page.text());
-    let origin = format!("http://{}", srv.addr);
+    let origin = srv.origin();
     let fields = form(&[
         ("username", USER),
         ("password", PASSWORD),

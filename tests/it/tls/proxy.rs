@@ -1,0 +1,71 @@
+//! The reverse proxy behind TLS: HTTPS to the browser, plain HTTP to the app on
+//! loopback. The app learns the request came over HTTPS (`X-Forwarded-Proto: https`,
+//! whatever the client claimed) and who is logged in.
+
+use super::*;
+
+#[test]
+fn the_proxy_over_tls_tells_the_app_the_request_came_over_https() {
+    let upstream = format!("http://127.0.0.1:{}", start_echo_upstream());
+    let (_tmp, srv) = start_tls(&["--upstream", &upstream]);
+
+    // Anonymous: to the login page under the proxy's prefix, on the HTTPS origin.
+    let anon = srv.get("/admin", &[("Accept", "text/html")]);
+    assert_eq!(anon.status, 302, "{anon:?}");
+    assert!(
+        anon.location_path(srv.addr).starts_with("/.latchkey/login"),
+        "{anon:?}"
+    );
+
+    let mut browser = srv.client();
+    let page = browser.get("/.latchkey/login", &[]);
+    assert_eq!(page.status, 200, "{page:?}");
+    let login = login_form(&page.text());
+    let done = browser.post(
+        "/.latchkey/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", &srv.origin()),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        &form(&[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("csrf", login.hidden("csrf").unwrap()),
+            ("next", "/admin"),
+        ]),
+    );
+    assert_eq!(done.status, 303, "{done:?}");
+    assert!(
+        browser.jar.get("__Host-latchkey_session").is_some(),
+        "{done:?}"
+    );
+
+    let app = browser.get(
+        "/admin/settings?tab=wifi",
+        &[("X-Forwarded-Proto", "http"), ("Remote-User", "root")],
+    );
+    assert_eq!(app.status, 200, "{app:?}");
+    let body = app.text();
+    assert!(body.starts_with("ECHO UPSTREAM"), "{body}");
+    assert!(
+        echoed_request_line(&body).starts_with("GET /admin/settings?tab=wifi HTTP/1.1"),
+        "{body}"
+    );
+    assert_eq!(
+        echoed_header(&body, "x-forwarded-proto"),
+        ["https"],
+        "{body}"
+    );
+    assert_eq!(echoed_header(&body, "remote-user"), [USER], "{body}");
+    assert_eq!(
+        echoed_header(&body, "x-forwarded-for"),
+        ["127.0.0.1"],
+        "{body}"
+    );
+    // The session cookie stays with latchkey.
+    assert!(
+        !body.to_ascii_lowercase().contains("latchkey_session"),
+        "{body}"
+    );
+}
