@@ -90,6 +90,28 @@ fn one_address_holding_handshakes_open_gets_eight_and_another_is_still_served() 
 }
 
 #[test]
+fn eight_addresses_holding_every_handshake_slot_do_not_lock_out_a_ninth() {
+    // 8 addresses × 8 stalled handshakes fill all 64 slots; a newcomer takes the place
+    // of the oldest handshake of an address that holds more than it does.
+    let (_tmp, srv) = start_tls(&[]);
+    let mut held = Vec::new();
+    for last in 2..10 {
+        for _ in 0..8 {
+            let mut s = connect_from(Ipv4Addr::new(127, 0, 0, last), srv.addr).unwrap();
+            s.write_all(HELLO_START).unwrap();
+            held.push(s);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for last in [10, 11, 12] {
+        let (status, took) = login_page_from(&srv, Ipv4Addr::new(127, 0, 0, last));
+        assert_eq!(status, 200);
+        println!("127.0.0.{last} served in {took:?} with every slot taken");
+    }
+    drop(held);
+}
+
+#[test]
 fn one_address_completing_handshakes_flat_out_does_not_starve_another() {
     let (_tmp, srv) = start_tls(&[]);
     let stop = Arc::new(AtomicBool::new(false));

@@ -106,3 +106,16 @@ fn the_json_api_works_over_https() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.header("remote-user"), Some(USER));
 }
+
+#[test]
+fn cookies_over_https_are_secure_even_with_cookie_secure_never() {
+    // `--cookie-secure never` is for plain HTTP on a trusted network; a cookie set
+    // without Secure over HTTPS would also go out over plain HTTP, so TLS overrides it.
+    let (_tmp, srv) = start_tls(&["--cookie-secure", "never"]);
+    let done = browser_login(&srv, USER, PASSWORD, false, None);
+    assert_eq!(done.status, 303, "{done:?}");
+    let session = done
+        .set_cookie("latchkey_session")
+        .unwrap_or_else(|| panic!("no session cookie: {done:?}"));
+    assert_secure_host_cookie(session);
+}
