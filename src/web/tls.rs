@@ -152,17 +152,42 @@ mod files {
         }
     }
 
+    /// Largest certificate or key file read: a chain of a few certificates is a few
+    /// KiB; the files are read on the event loop.
+    const MAX_PEM_BYTES: u64 = 256 * 1024;
+
     /// Reads and checks a certificate chain and its key from PEM files.
     pub(crate) fn load(cert: &Path, key: &Path) -> Result<Identity, LoadError> {
-        let chain = std::fs::read(cert).map_err(|e| LoadError::Read(cert.to_owned(), e))?;
-        let key_pem = std::fs::read(key).map_err(|e| LoadError::Read(key.to_owned(), e))?;
+        let chain = read_small(cert)?;
+        let key_pem = read_small(key)?;
         Identity::from_pem(&chain, &key_pem).map_err(LoadError::Pem)
+    }
+
+    /// A regular file's bytes, refused beyond [`MAX_PEM_BYTES`].
+    fn read_small(path: &Path) -> Result<Vec<u8>, LoadError> {
+        use std::io::Read;
+        let fail = |e| LoadError::Read(path.to_owned(), e);
+        // Checked before opening: opening a FIFO would block the loop.
+        let meta = std::fs::metadata(path).map_err(fail)?;
+        if !meta.is_file() || meta.len() > MAX_PEM_BYTES {
+            return Err(LoadError::NotSmallFile(path.to_owned()));
+        }
+        let file = std::fs::File::open(path).map_err(fail)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_PEM_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(fail)?;
+        if bytes.len() as u64 > MAX_PEM_BYTES {
+            return Err(LoadError::NotSmallFile(path.to_owned()));
+        }
+        Ok(bytes)
     }
 
     /// Why a certificate could not be loaded.
     #[derive(Debug)]
     pub(crate) enum LoadError {
         Read(PathBuf, std::io::Error),
+        NotSmallFile(PathBuf),
         Pem(crate::http::tls::TlsError),
     }
 
@@ -170,6 +195,9 @@ mod files {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             match self {
                 LoadError::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
+                LoadError::NotSmallFile(path) => {
+                    write!(f, "{} is not a file of at most 256 KiB", path.display())
+                }
                 LoadError::Pem(e) => write!(f, "{e}"),
             }
         }
@@ -179,6 +207,7 @@ mod files {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             match self {
                 LoadError::Read(_, e) => Some(e),
+                LoadError::NotSmallFile(_) => None,
                 LoadError::Pem(e) => Some(e),
             }
         }
