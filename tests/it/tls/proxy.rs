@@ -1,13 +1,14 @@
-//! The reverse proxy behind TLS: HTTPS to the browser, plain HTTP to the app on
-//! loopback. The app learns the request came over HTTPS (`X-Forwarded-Proto: https`,
-//! whatever the client claimed) and who is logged in.
+//! What latchkey guards, behind TLS: the reverse proxy (HTTPS to the browser, plain HTTP
+//! to the app on loopback; the app learns the request came over HTTPS,
+//! `X-Forwarded-Proto: https` whatever the client claimed, and who is logged in; `--hsts`
+//! reaches the app's answers too) and `--serve-dir`.
 
 use super::*;
 
 #[test]
 fn the_proxy_over_tls_tells_the_app_the_request_came_over_https() {
     let upstream = format!("http://127.0.0.1:{}", start_echo_upstream());
-    let (_tmp, srv) = start_tls(&["--upstream", &upstream]);
+    let (_tmp, srv) = start_tls(&["--upstream", &upstream, "--hsts"]);
 
     // Anonymous: to the login page under the proxy's prefix, on the HTTPS origin.
     let anon = srv.get("/admin", &[("Accept", "text/html")]);
@@ -63,9 +64,31 @@ fn the_proxy_over_tls_tells_the_app_the_request_came_over_https() {
         ["127.0.0.1"],
         "{body}"
     );
+    assert_eq!(
+        app.header("strict-transport-security"),
+        Some("max-age=31536000"),
+        "{app:?}"
+    );
     // The session cookie stays with latchkey.
     assert!(
         !body.to_ascii_lowercase().contains("latchkey_session"),
         "{body}"
     );
+}
+
+#[test]
+fn serve_dir_files_are_served_over_https_after_login() {
+    let tmp = TempDir::new("tls-serve-dir");
+    let site = tmp.subdir("site");
+    std::fs::write(site.join("index.html"), "<h1>Device settings</h1>").unwrap();
+    let (_data_tmp, srv) = start_tls(&["--serve-dir", site.to_str().unwrap()]);
+    let anon = srv.get("/index.html", &[("Accept", "text/html")]);
+    assert!(matches!(anon.status, 302 | 303), "{anon:?}");
+    let mut browser = srv.client();
+    let done = browser_login(&srv, USER, PASSWORD, false, None);
+    assert_eq!(done.status, 303, "{done:?}");
+    browser.jar.absorb(&done);
+    let page = browser.get("/index.html", &[]);
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.text().contains("Device settings"), "{page:?}");
 }
