@@ -19,7 +19,8 @@
 #      -c$PROBE_CONNECTIONS GET / with the cookie from 127.0.0.1, alone and then while
 #      bench/handshakes.py runs FLOOD_PROCESSES flat-out handshake loops from FLOOD_SOURCE.
 #      Target: p99 ≤ 20 ms.
-#   5. idle RSS of a fresh latchkey --tls one second after one login over HTTPS (VmRSS).
+#   5. idle RSS of a fresh latchkey --tls one second after one login over HTTPS (VmRSS),
+#      and of the same binary without --tls after one login over HTTP, for scale.
 #   6. bench/results/tls.md: one table.
 #
 # Knobs: DURATION [10s] WARMUP [2s] THREADS [2] CONNECTIONS [32] WRK_TIMEOUT [5s]
@@ -120,7 +121,6 @@ wrk_row() { # NAME URL CONNECTIONS THREADS SECONDS [header...] -> BENCH_RESULT l
 
 cookie_from() { # PORT -> "name=value" of the session cookie, from a form login over HTTPS
     curl -s -o /dev/null -D - --max-time 10 -A "$UA" --cacert "$CERT" \
-        -H "Origin: https://$HOST:$1" -H "Sec-Fetch-Site: same-origin" \
         --data-urlencode "username=$BENCH_USER" --data-urlencode "password=$BENCH_PASS" "https://$HOST:$1/login" |
         tr -d '\r' | awk 'tolower($1) == "set-cookie:" && /latchkey_session=/ { sub(/^[^:]*:[ \t]*/, ""); split($0, a, ";"); print a[1] }'
 }
@@ -231,6 +231,16 @@ RSS_FRESH=$(vm VmRSS "$IDLE_PID")
 sleep 1
 RSS_IDLE=$(vm VmRSS "$IDLE_PID")
 stop_pid "$IDLE_PID"
+# The same without --tls, for scale (same data dir, same steps, plain HTTP).
+"$BIN" serve --listen "$HOST:$IDLE_PORT" --data-dir "$DATA" >"$BENCH_OUT/latchkey-idle-plain.log" 2>&1 &
+IDLE_PID=$!; STARTED+=("$IDLE_PID")
+for _ in $(seq 200); do curl -s -o /dev/null --max-time 1 "http://$HOST:$IDLE_PORT/healthz" && break; sleep 0.05; done
+sleep 1
+curl -s -o /dev/null --max-time 10 -A "$UA" --data-urlencode "username=$BENCH_USER" \
+    --data-urlencode "password=$BENCH_PASS" "http://$HOST:$IDLE_PORT/login"
+sleep 1
+RSS_PLAIN=$(vm VmRSS "$IDLE_PID")
+stop_pid "$IDLE_PID"
 
 # ------------------------------------------------------------------ 6. --
 verdict() { if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi; }
@@ -283,6 +293,6 @@ ka_cells() { # BENCH_RESULT line -> table cells
         clean=$([ "$(errs_of "$PROBE_FLOOD")" = 0/0 ] && echo 1 || echo 0)
         echo "| authenticated GET p99 during the flood ≤ 20 ms, no errors | $(p99_of "$PROBE_FLOOD") ms ($(errs_of "$PROBE_FLOOD") non2xx/errors) | $(verdict "$(kv p99_us "$PROBE_FLOOD") <= 20000 && $clean") |"
     fi
-    echo "| idle RSS with TLS on (report) | $RSS_IDLE kB one second after one login over HTTPS (fresh, before it: $RSS_FRESH kB); VmHWM of the benchmarked server: $RSS_PEAK kB | — |"
+    echo "| idle RSS with TLS on (report) | $RSS_IDLE kB one second after one login over HTTPS (fresh, before it: $RSS_FRESH kB; the same binary without --tls after one login over HTTP: $RSS_PLAIN kB); VmHWM of the benchmarked server: $RSS_PEAK kB | — |"
 } >"$RESULTS_MD"
 cat "$RESULTS_MD"

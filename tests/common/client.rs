@@ -366,6 +366,19 @@ impl Conn {
         response
     }
 
+    /// Reads on to the end of the stream, dropping what comes: `Ok` at a clean end (over
+    /// TLS: after the server's close_notify), else the error (over TLS, a TCP close
+    /// without close_notify is `UnexpectedEof`: a truncation the client cannot tell
+    /// from the end, RFC 8446 §6.1).
+    pub(crate) fn end_of_stream(&mut self) -> io::Result<()> {
+        let mut chunk = [0u8; 8192];
+        loop {
+            if self.read_some(&mut chunk)? == 0 {
+                return Ok(());
+            }
+        }
+    }
+
     /// A body delimited by the end of the stream; a reset after the data ends it too.
     fn read_to_close(&mut self) -> Vec<u8> {
         let mut chunk = [0u8; 8192];

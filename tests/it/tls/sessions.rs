@@ -119,3 +119,18 @@ fn cookies_over_https_are_secure_even_with_cookie_secure_never() {
         .unwrap_or_else(|| panic!("no session cookie: {done:?}"));
     assert_secure_host_cookie(session);
 }
+
+#[test]
+fn a_connection_the_server_closes_ends_with_close_notify() {
+    // RFC 8446 §6.1: a party closing its side sends close_notify first; without it the
+    // client cannot tell the end of a response from a truncation by the network.
+    let (_tmp, srv) = start_tls(&[]);
+    let mut conn = Conn::open_over(srv.addr, srv.tls.as_ref());
+    conn.send(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(conn.response().status, 200);
+    let end = conn.end_of_stream();
+    assert!(
+        end.is_ok(),
+        "the server closed without close_notify: {end:?}"
+    );
+}
