@@ -15,7 +15,7 @@ mod packaging;
 use crate::common::deploy_section;
 
 /// The headings of docs/DEPLOY.md whose `sh` blocks a test follows, and which test.
-const FOLLOWED: [(&str, &str); 9] = [
+const FOLLOWED: [(&str, &str); 10] = [
     (
         "1. Install the binary",
         "every test that follows the document",
@@ -23,6 +23,7 @@ const FOLLOWED: [(&str, &str); 9] = [
     ("2. Run it as a service", "packaging.rs"),
     ("Changing users and passwords", "packaging.rs"),
     ("3a. latchkey alone", "packaging.rs, fail2ban.rs"),
+    ("HTTPS without nginx or Caddy", "packaging.rs"),
     ("3b. Behind nginx", "nginx.rs"),
     ("3c. Behind Caddy", "caddy.rs"),
     ("tls internal", "caddy.rs"),

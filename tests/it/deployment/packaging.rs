@@ -3,7 +3,8 @@
 //! (`tests/common/recipe.rs`) give a service that logs the admin in, both with the admin
 //! created before the first start and with the first run's printed password changed
 //! through `systemd-run`; "3a. latchkey alone" serves the admin page's files to
-//! logged-in users only, with its `LATCHKEY_*` settings from /etc/default/latchkey.
+//! logged-in users only, with its `LATCHKEY_*` settings from /etc/default/latchkey, and
+//! over HTTPS, plain HTTP redirected, as "HTTPS without nginx or Caddy" sets it up.
 //! (No systemd runs here: the harness starts latchkey as the installed unit says.)
 
 use crate::common::*;
@@ -189,4 +190,74 @@ fn latchkey_alone_as_deployed_serves_the_files_to_logged_in_users() {
     let page = latchkey.get("/", &[("Cookie", &cookie)]);
     assert_eq!(page.status, 200, "{page:?}");
     assert!(page.text().contains("router settings"), "{page:?}");
+}
+
+#[test]
+fn https_without_nginx_or_caddy_as_deployed() {
+    let tmp = TempDir::new("alone-https");
+    let mut machine = Machine::new(&tmp, PASSWORD);
+    let www = machine.path("/srv/admin");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "<h1>router settings</h1>\n").unwrap();
+    let steps = [
+        SERVICE[0],
+        SERVICE[1],
+        "3a. latchkey alone",
+        "HTTPS without nginx or Caddy",
+    ];
+    if !machine.follow_or_skip(&steps) {
+        return;
+    }
+    // The document's ports, 8443 and 8080, may be taken here: a free one for the
+    // redirect (start_latchkey puts the listener on a free loopback port).
+    let redirect: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (latchkey, settings) = machine.start_latchkey(|settings| {
+        for (key, value) in settings.iter_mut() {
+            if key == "LATCHKEY_REDIRECT_HTTP" {
+                assert_eq!(value, "0.0.0.0:8080", "the document's redirect address");
+                *value = redirect.to_string();
+            }
+        }
+    });
+    assert!(
+        settings
+            .iter()
+            .any(|(k, v)| k == "LATCHKEY_LISTEN" && v == "0.0.0.0:8443"),
+        "the later LATCHKEY_LISTEN wins: {settings:?}"
+    );
+    assert!(
+        latchkey.https,
+        "LATCHKEY_TLS=1 serves HTTPS:\n{}",
+        latchkey.log.text()
+    );
+    // `journalctl -u latchkey -g fingerprint` finds the line with the fingerprint, of
+    // the certificate the document says to import.
+    let line = latchkey.wait_log("fingerprint");
+    let (cert, fingerprint) = latchkey.certificate.clone().unwrap();
+    assert!(line.contains(&fingerprint), "{line}");
+    assert_eq!(cert, machine.path("/var/lib/latchkey/tls/cert.pem"));
+
+    // Over HTTPS, trusting that certificate: the admin logs in.
+    let response = latchkey.post(
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("username", "admin"), ("password", PASSWORD)]),
+    );
+    assert_eq!(response.status, 303, "{response:?}");
+    let cookie = response
+        .cookie_pair("latchkey_session")
+        .expect("a session cookie");
+    assert!(cookie.starts_with("__Host-latchkey_session="), "{cookie}");
+    let page = latchkey.get("/", &[("Cookie", &cookie)]);
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.text().contains("router settings"), "{page:?}");
+
+    // http://DEVICE:8080/ now redirects there.
+    let plain = request(redirect, "GET", "/", &[("Host", "router.lan:8080")], b"");
+    assert_eq!(plain.status, 308, "{plain:?}");
+    assert_eq!(
+        plain.header("location"),
+        Some(format!("https://router.lan:{}/", latchkey.port()).as_str()),
+        "{plain:?}"
+    );
 }
