@@ -5,6 +5,7 @@
 //! (`start_echo_upstream`) when a request asks for an upgrade.
 
 use super::client::{Conn, Response};
+use super::tls::Tls;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha1::{Digest, Sha1};
@@ -93,7 +94,7 @@ fn frame(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
 
 /// Reads one frame (unmasking it if masked); `None` at end of stream, on a read error,
 /// or for a frame longer than these tests send.
-fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+fn read_frame(stream: &mut impl Read) -> Option<(u8, Vec<u8>)> {
     let mut start = [0u8; 2];
     stream.read_exact(&mut start).ok()?;
     let opcode = start[0] & 0x0F;
@@ -116,11 +117,11 @@ fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
     Some((opcode, payload))
 }
 
-/// An open WebSocket, client side.
+/// An open WebSocket, client side (over TLS if its connection is).
 pub(crate) struct WebSocket {
     /// The `101 Switching Protocols` head, as the proxy relayed it.
     pub handshake: Response,
-    stream: TcpStream,
+    stream: Conn,
 }
 
 impl WebSocket {
@@ -153,16 +154,27 @@ pub(crate) fn websocket_connect(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Result<WebSocket, Response> {
+    websocket_connect_over(addr, None, path, headers)
+}
+
+/// [`websocket_connect`] over TLS when `tls` is given (then with an `https://` Origin).
+pub(crate) fn websocket_connect_over(
+    addr: SocketAddr,
+    tls: Option<&Tls>,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<WebSocket, Response> {
     let key = STANDARD.encode(*b"latchkey-ws-test");
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{addr}\r\n"
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {scheme}://{addr}\r\n"
     );
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    let mut conn = Conn::open(addr);
+    let mut conn = Conn::open_over(addr, tls);
     conn.send(request.as_bytes());
     // A 1xx head has no body; the echo upstream sends nothing after it until spoken to,
     // so no frame bytes can be left inside `conn`.
@@ -183,6 +195,6 @@ pub(crate) fn websocket_connect(
     );
     Ok(WebSocket {
         handshake: response,
-        stream: conn.stream,
+        stream: conn,
     })
 }

@@ -14,6 +14,7 @@ mod proxy;
 mod redirect;
 mod renewal;
 mod sessions;
+mod streams;
 mod testssl;
 
 use crate::common::*;

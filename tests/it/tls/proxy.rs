@@ -1,7 +1,7 @@
 //! What latchkey guards, behind TLS: the reverse proxy (HTTPS to the browser, plain HTTP
 //! to the app on loopback; the app learns the request came over HTTPS,
 //! `X-Forwarded-Proto: https` whatever the client claimed, and who is logged in; `--hsts`
-//! reaches the app's answers too) and `--serve-dir`.
+//! reaches the app's answers too; a WebSocket is tunnelled through TLS) and `--serve-dir`.
 
 use super::*;
 
@@ -91,4 +91,30 @@ fn serve_dir_files_are_served_over_https_after_login() {
     let page = browser.get("/index.html", &[]);
     assert_eq!(page.status, 200, "{page:?}");
     assert!(page.text().contains("Device settings"), "{page:?}");
+}
+
+#[test]
+fn a_websocket_through_the_proxy_over_tls_carries_messages_both_ways() {
+    let upstream = format!("http://127.0.0.1:{}", start_echo_upstream());
+    let (_tmp, srv) = start_tls(&["--upstream", &upstream]);
+    let login = srv.post(
+        "/.latchkey/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("username", USER), ("password", PASSWORD)]),
+    );
+    assert_eq!(login.status, 303, "{login:?}");
+    let cookie = login.cookie_pair("latchkey_session").unwrap();
+    let mut socket = websocket_connect_over(
+        srv.addr,
+        srv.tls.as_ref(),
+        "/ws/echo",
+        &[("Cookie", &cookie)],
+    )
+    .unwrap_or_else(|r| panic!("the upgrade over TLS was refused: {r:?}"));
+    assert_eq!(socket.handshake.header("echo-remote-user"), Some(USER));
+    assert_eq!(socket.echo("hello over TLS"), "hello over TLS");
+    assert_eq!(socket.echo("and again"), "and again");
+    socket.close();
+    let refused = websocket_connect_over(srv.addr, srv.tls.as_ref(), "/ws/echo", &[]);
+    assert!(refused.is_err(), "no upgrade without a session");
 }
