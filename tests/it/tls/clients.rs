@@ -1,5 +1,6 @@
 //! Real TLS clients on the generated certificate: curl trusts it by name and by address
-//! with `--cacert` and refuses it without; the fingerprint latchkey prints is the one
+//! (IPv4 and IPv6 loopback) with `--cacert` and refuses it without; the fingerprint
+//! latchkey prints is the one
 //! openssl computes from the file; `openssl s_client` gets TLS 1.2 and 1.3 but not 1.0
 //! or 1.1, and ALPN `http/1.1` (RFC 7301).
 
@@ -207,4 +208,27 @@ fn alpn_negotiates_http_1_1_and_refuses_a_client_that_only_speaks_h2() {
     // The same with our client, which reports the protocol it got.
     let conn = Conn::open_over(srv.addr, srv.tls.as_ref());
     assert_eq!(conn.alpn().as_deref(), Some(&b"http/1.1"[..]));
+}
+
+#[test]
+fn https_on_ipv6_loopback_is_trusted_by_its_address() {
+    let tmp = TempDir::new("tls-ipv6");
+    let data = data_dir_with_users(&tmp, &[(USER, PASSWORD)]);
+    let mut command = latchkey_command();
+    command
+        .args(["serve", "--tls", "--listen", "[::1]:0", "--data-dir"])
+        .arg(&data);
+    let srv = Server::spawn(command);
+    assert!(srv.https && srv.addr.is_ipv6(), "{}", srv.log.text());
+    // The harness's client asks for ::1 and verifies the certificate names it.
+    let page = srv.get("/login", &[]);
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(is_login_page(&page.text()));
+    if let Some(curl_bin) = tool("curl") {
+        let url = format!("https://[::1]:{}/login", srv.port());
+        let cert = data.join("tls/cert.pem");
+        let (code, body, err) = curl(&curl_bin, &["--cacert", cert.to_str().unwrap()], &url);
+        assert_eq!(code, 0, "curl --cacert {url}: {err}");
+        assert!(is_login_page(&body));
+    }
 }
