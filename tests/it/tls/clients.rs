@@ -1,8 +1,7 @@
 //! Real TLS clients on the generated certificate: curl trusts it by name and by address
 //! (IPv4 and IPv6 loopback) with `--cacert` and refuses it without; the fingerprint
-//! latchkey prints is the one
-//! openssl computes from the file; `openssl s_client` gets TLS 1.2 and 1.3 but not 1.0
-//! or 1.1, and ALPN `http/1.1` (RFC 7301).
+//! latchkey prints is the one openssl computes from the file; `openssl s_client` gets
+//! TLS 1.2 and 1.3 but not 1.0 or 1.1, and ALPN `http/1.1` (RFC 7301).
 
 use super::*;
 use std::net::TcpListener;
