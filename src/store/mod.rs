@@ -8,6 +8,9 @@
 //!   revoked              0600  revoked sessions, tokens and users (revocation)
 //!   pbkdf2-iterations    0600  the hash cost of new passwords (cost)
 //!   lock                 0600  held by every writer (lock)
+//!   tls/                 0700  the self-signed certificate of serve --tls (certificate)
+//!     key.pem            0600  its private key, kept across reissues
+//!     cert.pem           0600  the certificate, reissued when it no longer fits
 //! ```
 //!
 //! Every file is replaced whole through [`atomic_file::write`] (temporary file, `fsync`,
@@ -31,6 +34,8 @@
 //! revocation.
 
 pub(crate) mod atomic_file;
+#[cfg(feature = "tls")]
+pub(crate) mod certificate;
 pub(crate) mod cost;
 pub(crate) mod keyring;
 pub(crate) mod lock;
@@ -94,6 +99,20 @@ pub(crate) enum StoreError {
     Password(PasswordError),
     /// The operating system gave no random bytes for a first password.
     Random(RandomError),
+    /// A PEM file holds no usable certificate or key.
+    #[cfg(feature = "tls")]
+    Pem(PathBuf, certificate::PemError),
+    /// A file of the self-signed certificate's directory is not what latchkey writes
+    /// there; it is left as it is.
+    #[cfg(feature = "tls")]
+    TlsFile(PathBuf, certificate::PemError),
+    /// A name asked for in the self-signed certificate is neither a DNS name nor an
+    /// IP address.
+    #[cfg(feature = "tls")]
+    TlsName(String),
+    /// ring could not make a key or a signature.
+    #[cfg(feature = "tls")]
+    TlsCrypto,
 }
 
 impl fmt::Display for StoreError {
@@ -128,6 +147,23 @@ impl fmt::Display for StoreError {
             StoreError::Revocations(e) => e.fmt(f),
             StoreError::Password(e) => e.fmt(f),
             StoreError::Random(e) => e.fmt(f),
+            #[cfg(feature = "tls")]
+            StoreError::Pem(p, e) => write!(f, "{}: {e}", p.display()),
+            #[cfg(feature = "tls")]
+            StoreError::TlsFile(p, e) => write!(
+                f,
+                "{}: {e}; move it away to have latchkey make a new one",
+                p.display()
+            ),
+            #[cfg(feature = "tls")]
+            StoreError::TlsName(name) => {
+                write!(
+                    f,
+                    "{name:?}: not a DNS name or IP address for the certificate"
+                )
+            }
+            #[cfg(feature = "tls")]
+            StoreError::TlsCrypto => f.write_str("could not make a TLS key or signature"),
         }
     }
 }
@@ -141,6 +177,10 @@ impl std::error::Error for StoreError {
             StoreError::Revocations(e) => Some(e),
             StoreError::Password(e) => Some(e),
             StoreError::Random(e) => Some(e),
+            #[cfg(feature = "tls")]
+            StoreError::Pem(_, e) | StoreError::TlsFile(_, e) => Some(e),
+            #[cfg(feature = "tls")]
+            StoreError::TlsName(_) | StoreError::TlsCrypto => None,
             StoreError::Missing(_)
             | StoreError::NoDataDir(_)
             | StoreError::NotOwner(..)
