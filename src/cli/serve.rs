@@ -10,7 +10,7 @@ use super::{CliError, DEFAULT_DATA_DIR, announce_calibration, env_var};
 use crate::password::{self, Policy};
 use crate::store::{DataDir, FIRST_USER, Store};
 use crate::web::client_ip::TrustedProxies;
-use crate::web::config::{Config, MAX_CREDENTIAL_TTL, SecureMode};
+use crate::web::config::{CertificateSource, Config, MAX_CREDENTIAL_TTL, SecureMode, TlsConfig};
 use crate::web::proxy::{
     AppRoute, DEFAULT_PREFIX, DEFAULT_USER_HEADER, ProxyConfig, check_public, parse_upstream,
 };
@@ -84,6 +84,37 @@ pub(crate) const OPTIONS: &[Opt] = &[
         "with --upstream: largest request body to the app, e.g. 64M (default 64M)",
     )
     .env("LATCHKEY_MAX_UPLOAD"),
+    Opt::flag(
+        "tls",
+        "serve HTTPS, with a self-signed certificate made in the data dir on first use (its fingerprint is printed)",
+    )
+    .env("LATCHKEY_TLS"),
+    Opt::value(
+        "tls-name",
+        "NAME",
+        "with --tls: a host name or address the self-signed certificate also covers (repeatable)",
+    )
+    .env("LATCHKEY_TLS_NAME")
+    .repeatable(),
+    Opt::value(
+        "tls-cert",
+        "FILE",
+        "serve HTTPS with this PEM certificate chain instead (with --tls-key; reloaded when it changes)",
+    )
+    .env("LATCHKEY_TLS_CERT"),
+    Opt::value("tls-key", "FILE", "the PEM private key of --tls-cert")
+        .env("LATCHKEY_TLS_KEY"),
+    Opt::value(
+        "redirect-http",
+        "ADDR",
+        "with HTTPS: answer plain HTTP on ADDR, e.g. 0.0.0.0:80, with a redirect to HTTPS",
+    )
+    .env("LATCHKEY_REDIRECT_HTTP"),
+    Opt::flag(
+        "hsts",
+        "with HTTPS: send Strict-Transport-Security (browsers then refuse plain HTTP and certificate warnings for a year)",
+    )
+    .env("LATCHKEY_HSTS"),
     Opt::value(
         "session-ttl",
         "DURATION",
@@ -236,6 +267,7 @@ pub(crate) fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
     }
     cfg.prefix = prefix.to_owned();
     proxy_config(p, &mut cfg)?;
+    cfg.tls = tls_config(p, cfg.listen)?;
     cfg.session_ttl = duration(p, "session-ttl", cfg.session_ttl)?;
     cfg.remember_ttl = duration(p, "remember-ttl", cfg.remember_ttl)?;
     cfg.token_ttl = duration(p, "token-ttl", cfg.token_ttl)?;
@@ -277,6 +309,53 @@ pub(crate) fn config(p: &Parsed) -> Result<(Config, DataDir), UsageError> {
     )?;
     let dir = DataDir::new(p.get("data-dir").unwrap_or(DEFAULT_DATA_DIR));
     Ok((cfg, dir))
+}
+
+/// The HTTPS flags: `--tls` or `--tls-cert` with `--tls-key`, then what only makes
+/// sense with HTTPS.
+fn tls_config(p: &Parsed, listen: std::net::SocketAddr) -> Result<Option<TlsConfig>, UsageError> {
+    let certificate = match (p.get("tls-cert"), p.get("tls-key")) {
+        (Some(cert), Some(key)) => {
+            if !p.all("tls-name").is_empty() {
+                return Err(bad("tls-name", "to be left out with --tls-cert"));
+            }
+            CertificateSource::Files {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }
+        }
+        (Some(_), None) => return Err(bad("tls-cert", "to be given with --tls-key")),
+        (None, Some(_)) => return Err(bad("tls-key", "to be given with --tls-cert")),
+        (None, None) if p.has("tls") => CertificateSource::SelfSigned {
+            names: p.all("tls-name").iter().map(|n| (*n).to_owned()).collect(),
+        },
+        (None, None) => {
+            let with_tls = ["tls-name", "redirect-http", "hsts"];
+            if let Some(name) = with_tls.iter().find(|n| p.has(n) || p.get(n).is_some()) {
+                return Err(bad(name, "to be given with --tls or --tls-cert"));
+            }
+            return Ok(None);
+        }
+    };
+    let redirect_http = match p.get("redirect-http") {
+        None => None,
+        Some(addr) => Some(
+            addr.parse()
+                .ok()
+                .filter(|addr| *addr != listen)
+                .ok_or_else(|| {
+                    bad(
+                        "redirect-http",
+                        "an address such as 0.0.0.0:80, other than --listen",
+                    )
+                })?,
+        ),
+    };
+    Ok(Some(TlsConfig {
+        certificate,
+        redirect_http,
+        hsts: p.has("hsts"),
+    }))
 }
 
 /// The `--upstream` flags; in that mode latchkey's routes need a prefix.

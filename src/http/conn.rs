@@ -5,11 +5,10 @@ use std::io::{self, ErrorKind, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use super::limits::Limits;
 use super::proxy::Exchange;
 use super::request::RequestFacts;
+use super::transport::Transport;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +37,7 @@ pub(crate) enum Evictable {
 }
 
 pub(crate) struct Conn {
-    pub sock: TcpStream,
+    pub sock: Transport,
     pub peer: SocketAddr,
     pub generation: u64,
     /// Input received and not yet consumed by a request.
@@ -64,11 +63,13 @@ pub(crate) struct Conn {
     pub timer_at: Option<Instant>,
     /// The exchange with an upstream while `Proxying`.
     pub exchange: Option<Box<Exchange>>,
+    /// Counted among the TLS handshakes in progress (see `handshakes`).
+    pub handshake_counted: bool,
 }
 
 impl Conn {
     pub(super) fn new(
-        sock: TcpStream,
+        sock: Transport,
         peer: SocketAddr,
         generation: u64,
         limits: &Limits,
@@ -91,6 +92,7 @@ impl Conn {
             deadline: None,
             timer_at: None,
             exchange: None,
+            handshake_counted: false,
         };
         conn.refresh_deadline(limits);
         conn
@@ -127,7 +129,8 @@ impl Conn {
 
     /// Bytes queued but not yet written.
     pub(super) fn pending_output(&self) -> usize {
-        self.output.len().saturating_sub(self.written)
+        let records = usize::from(self.sock.has_pending_records());
+        self.output.len().saturating_sub(self.written) + records
     }
 
     /// Recomputes `deadline` from the state: lingering, offloaded (none), proxying (see
@@ -143,6 +146,10 @@ impl Conn {
                 .map(|exchange| exchange.deadline(limits)),
             Phase::Open => Some(if let Some(since) = self.write_waiting_since {
                 since + limits.request_deadline
+            } else if let Some(started) = self.request_started
+                && self.sock.handshaking()
+            {
+                started + limits.handshake_deadline.min(limits.request_deadline)
             } else if let Some(started) = self.request_started {
                 started + limits.request_deadline
             } else {
@@ -185,6 +192,15 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
+        // TLS records still queued (the last of the output, or handshake messages).
+        match self.sock.flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                self.write_waiting_since.get_or_insert(now);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
         self.written = 0;
         self.write_waiting_since = None;
         if self.output.capacity() > 16 * 1024 {
@@ -206,7 +222,8 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let peer = client.local_addr().unwrap();
-        Conn::new(TcpStream::from_std(client), peer, 1, limits, now)
+        let sock = Transport::Plain(mio::net::TcpStream::from_std(client));
+        Conn::new(sock, peer, 1, limits, now)
     }
 
     #[test]

@@ -53,6 +53,20 @@ pub const MAX_CONNECTIONS_PER_IP: usize = 32;
 /// finds the server full. That is 15 at most; 32 leaves as many again for what the data
 /// directory may grow (a key file reloaded, a users lock).
 pub const DESCRIPTOR_RESERVE: usize = 32;
+/// TLS handshakes one address ([`address_key`]) may have in progress at once: a
+/// browser opens up to six connections to an origin together.
+pub const MAX_HANDSHAKES_PER_IP: usize = 8;
+/// TLS handshakes in progress at once, from all addresses. When full, the address with
+/// the most gives up its oldest to a newcomer with fewer (see `handshakes`).
+pub const MAX_HANDSHAKES: usize = 64;
+/// TLS handshakes one address may start per second, on average...
+pub const HANDSHAKES_PER_SECOND_PER_IP: u32 = 16;
+/// ...after a burst of this many (a few browsers behind one NAT opening their
+/// connections at once). Beyond the rate a new connection is closed before its
+/// handshake.
+pub const HANDSHAKE_BURST_PER_IP: u32 = 32;
+/// Time allowed for a TLS handshake from the accept; then the connection is closed.
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 /// Offloaded jobs (password hashing) that may wait for the worker; when full, 503.
 pub const OFFLOAD_QUEUE: usize = 16;
 /// Response bytes a connection may have queued before the server stops answering its
@@ -134,6 +148,16 @@ pub struct Limits {
     pub upstream_pool: usize,
     /// See [`UPSTREAM_POOL_IDLE`].
     pub upstream_pool_idle: Duration,
+    /// See [`MAX_HANDSHAKES_PER_IP`].
+    pub max_handshakes_per_ip: usize,
+    /// See [`MAX_HANDSHAKES`].
+    pub max_handshakes: usize,
+    /// See [`HANDSHAKES_PER_SECOND_PER_IP`].
+    pub handshakes_per_second_per_ip: u32,
+    /// See [`HANDSHAKE_BURST_PER_IP`].
+    pub handshake_burst_per_ip: u32,
+    /// See [`HANDSHAKE_DEADLINE`].
+    pub handshake_deadline: Duration,
 }
 
 impl Default for Limits {
@@ -158,6 +182,11 @@ impl Default for Limits {
             tunnel_idle: TUNNEL_IDLE,
             upstream_pool: UPSTREAM_POOL,
             upstream_pool_idle: UPSTREAM_POOL_IDLE,
+            max_handshakes_per_ip: MAX_HANDSHAKES_PER_IP,
+            max_handshakes: MAX_HANDSHAKES,
+            handshakes_per_second_per_ip: HANDSHAKES_PER_SECOND_PER_IP,
+            handshake_burst_per_ip: HANDSHAKE_BURST_PER_IP,
+            handshake_deadline: HANDSHAKE_DEADLINE,
         }
     }
 }

@@ -39,6 +39,7 @@ pub mod chunked;
 mod conn;
 pub mod date;
 mod error;
+mod handshakes;
 mod header;
 pub mod limits;
 mod pool;
@@ -46,6 +47,9 @@ mod proxy;
 mod request;
 mod response;
 mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
 pub mod upstream;
 mod worker;
 

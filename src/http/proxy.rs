@@ -564,7 +564,8 @@ fn drive_exchange(
         if (x.uploading() || x.tunnel()) && !x.upload_cut && conn.input.len() < cap {
             match read_some(&mut conn.sock, &mut conn.input, cap, scratch) {
                 ReadResult::Got(n) => {
-                    *budget = budget.saturating_sub(n);
+                    // A TLS client's records that held no plaintext (`Got(0)`) cost too.
+                    *budget = budget.saturating_sub(n.max(RECORDS_WITHOUT_PLAINTEXT));
                     moved = true;
                 }
                 ReadResult::Blocked => {}
@@ -702,19 +703,22 @@ fn read_some(
     let Some(space) = scratch.get_mut(..room).filter(|space| !space.is_empty()) else {
         return ReadResult::Blocked;
     };
-    loop {
-        match sock.read(space) {
-            Ok(0) => return ReadResult::Eof,
-            Ok(n) => {
-                buf.extend_from_slice(space.get(..n).unwrap_or_default());
-                return ReadResult::Got(n);
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadResult::Blocked,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return ReadResult::Failed,
+    match sock.read(space) {
+        Ok(0) => ReadResult::Eof,
+        Ok(n) => {
+            buf.extend_from_slice(space.get(..n).unwrap_or_default());
+            ReadResult::Got(n)
         }
+        Err(e) if e.kind() == ErrorKind::WouldBlock => ReadResult::Blocked,
+        // EINTR, or from a TLS client: records read, no plaintext yet (see
+        // `transport`). The caller comes back, charged for it.
+        Err(e) if e.kind() == ErrorKind::Interrupted => ReadResult::Got(0),
+        Err(_) => ReadResult::Failed,
     }
 }
+
+/// What a read that took TLS records but gave no plaintext costs the read budget.
+const RECORDS_WITHOUT_PLAINTEXT: usize = 16 * 1024;
 
 /// One write of `bytes`; `Ok(0)` when the socket would block.
 fn write_some(sock: &mut impl Write, bytes: &[u8]) -> io::Result<usize> {

@@ -27,6 +27,7 @@ pub struct Request<'a> {
     body: &'a [u8],
     peer: SocketAddr,
     keep_alive: bool,
+    tls: bool,
 }
 
 impl<'a> Request<'a> {
@@ -92,15 +93,20 @@ impl<'a> Request<'a> {
         self.body
     }
 
+    /// Whether the request arrived over TLS terminated by this server (not whether a
+    /// proxy in front says its client used HTTPS).
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The same request, marked as having arrived over TLS terminated here.
+    pub(crate) fn over_tls(&self) -> Request<'a> {
+        Request { tls: true, ..*self }
+    }
+
     /// The address of the TCP peer (a reverse proxy, if there is one).
     pub fn peer(&self) -> SocketAddr {
         self.peer
-    }
-
-    /// Whether this connection is TLS. Always false: this server speaks plain HTTP and a
-    /// TLS-terminating proxy says so in headers the application reads.
-    pub fn is_tls(&self) -> bool {
-        false
     }
 
     /// Whether the connection stays open after the response.
@@ -352,6 +358,7 @@ pub fn parse_request_or_stream<T: OnRequest>(
             body: &[],
             peer,
             keep_alive,
+            tls: false,
         };
         if sink.streams(&head) {
             let body = match declared {
@@ -392,6 +399,7 @@ pub fn parse_request_or_stream<T: OnRequest>(
         body,
         peer,
         keep_alive,
+        tls: false,
     };
     let value = sink.take(&request);
     Ok(Parsed::Done {

@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, ErrorKind, Read};
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -14,6 +14,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::conn::{Conn, Evictable, Phase};
 use super::date::imf_fixdate;
 use super::error::HttpError;
+use super::handshakes::{Handshakes, Refusal};
 use super::limits::{
     Limits, address_key, connection_cap, is_local_proxy_address, open_files_limit,
 };
@@ -23,12 +24,16 @@ use super::request::{
     OnRequest, Parsed, Request, RequestBody, RequestFacts, Version, parse_request_or_stream,
 };
 use super::response::Response;
+use super::transport::Transport;
 use super::worker::{JobId, Worker};
 use super::{Handler, Reply};
 
-const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+/// Listener `i` has token `FIRST_LISTENER - i`.
+const FIRST_LISTENER: usize = usize::MAX - 3;
+/// Most listeners (the service has two: its port and `--redirect-http`).
+const MAX_LISTENERS: usize = 8;
 const TICK: Duration = Duration::from_secs(1);
 /// Most bytes taken from a socket in one read.
 const SCRATCH_BYTES: usize = 16 * 1024;
@@ -61,13 +66,45 @@ const OUT_OF_DESCRIPTORS: [i32; 2] = [24, 23];
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Server {
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     poll: Poll,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
     limits: Limits,
     signals: bool,
     upstreams: Vec<Upstream>,
+}
+
+/// A listening socket, and for a TLS one the configuration its handshakes use.
+struct Listener {
+    sock: TcpListener,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Listener {
+    fn bind(addr: SocketAddr, poll: &Poll, index: usize) -> io::Result<Listener> {
+        if index >= MAX_LISTENERS {
+            return Err(io::Error::other("too many listeners"));
+        }
+        let mut sock = TcpListener::bind(addr)?;
+        poll.registry()
+            .register(&mut sock, Token(FIRST_LISTENER - index), Interest::READABLE)?;
+        Ok(Listener {
+            sock,
+            #[cfg(feature = "tls")]
+            tls: None,
+        })
+    }
+
+    /// Wraps an accepted socket in this listener's transport.
+    fn transport(&self, sock: mio::net::TcpStream) -> Option<Transport> {
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.tls {
+            return Transport::tls(sock, Arc::clone(config)).ok();
+        }
+        Some(Transport::Plain(sock))
+    }
 }
 
 /// The poll token of a client connection in `slot`; its upstream's is the next one.
@@ -107,12 +144,10 @@ impl Server {
     /// Binds `addr` (port 0 picks a free port) and prepares the loop.
     pub fn bind(addr: SocketAddr, limits: Limits) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(addr)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let listener = Listener::bind(addr, &poll, 0)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(Server {
-            listener,
+            listeners: vec![listener],
             poll,
             waker,
             stop: Arc::new(AtomicBool::new(false)),
@@ -129,9 +164,32 @@ impl Server {
         self
     }
 
-    /// The address actually bound.
+    /// Terminates TLS on the address given to [`Server::bind`], with `config`: every
+    /// connection there starts with a handshake, bounded per address and in total by
+    /// the handshake limits of [`Limits`].
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        if let Some(first) = self.listeners.first_mut() {
+            first.tls = Some(config);
+        }
+        self
+    }
+
+    /// Also listens on `addr` for plain HTTP (requests there are not
+    /// [`Request::is_tls`]); returns the address bound.
+    pub fn also_listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let listener = Listener::bind(addr, &self.poll, self.listeners.len())?;
+        let bound = listener.sock.local_addr()?;
+        self.listeners.push(listener);
+        Ok(bound)
+    }
+
+    /// The address actually bound by [`Server::bind`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match self.listeners.first() {
+            Some(listener) => listener.sock.local_addr(),
+            None => Err(ErrorKind::NotConnected.into()),
+        }
     }
 
     /// A handle that shuts the running server down.
@@ -152,7 +210,7 @@ impl Server {
     /// Runs the loop until shutdown, answering requests with `handler`.
     pub fn run<H: Handler>(self, handler: H) -> io::Result<()> {
         let Server {
-            listener,
+            listeners,
             mut poll,
             waker,
             stop,
@@ -181,7 +239,8 @@ impl Server {
             open_files_limit().map(|n| n / per_connection),
         );
         let mut state = Loop {
-            listener: Some(listener),
+            listeners,
+            handshakes: Handshakes::new(&limits),
             conns: Vec::new(),
             free_slots: Vec::new(),
             open: 0,
@@ -233,7 +292,11 @@ impl Server {
             let mut begin_shutdown = false;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => state.accept_all(poll.registry()),
+                    Token(token)
+                        if token > FIRST_LISTENER - MAX_LISTENERS && token <= FIRST_LISTENER =>
+                    {
+                        state.accept_all(poll.registry())
+                    }
                     WAKER => {
                         if stop.load(Ordering::SeqCst) {
                             // Before collecting results, so that a response finished
@@ -272,6 +335,7 @@ impl Server {
                 next_tick = now + TICK;
                 state.ctx.handler.tick(SystemTime::now());
                 state.ctx.pool.prune(now);
+                state.handshakes.prune(now);
                 state.check_tickets();
                 state.ctx.now = Instant::now();
             }
@@ -286,6 +350,16 @@ impl Server {
             }
         }
     }
+}
+
+#[cfg(feature = "tls")]
+fn listener_is_tls(listener: &Listener) -> bool {
+    listener.tls.is_some()
+}
+
+#[cfg(not(feature = "tls"))]
+fn listener_is_tls(_listener: &Listener) -> bool {
+    false
 }
 
 fn unix_secs(time: SystemTime) -> u64 {
@@ -314,7 +388,10 @@ struct Ctx<H: Handler> {
 }
 
 struct Loop<H: Handler> {
-    listener: Option<TcpListener>,
+    /// Emptied when draining.
+    listeners: Vec<Listener>,
+    /// TLS handshakes in progress and each address's handshake schedule.
+    handshakes: Handshakes,
     conns: Vec<Option<Conn>>,
     free_slots: Vec<usize>,
     open: usize,
@@ -371,15 +448,25 @@ impl<H: Handler> Loop<H> {
             return;
         }
         self.accept_pending = false;
+        for index in 0..self.listeners.len() {
+            if !self.accept_from(index, registry) {
+                return;
+            }
+        }
+    }
+
+    /// Accepts what listener `index` has waiting; `false` if accepting is to pause
+    /// (`accept_pending`).
+    fn accept_from(&mut self, index: usize, registry: &mio::Registry) -> bool {
         // A connection was given up for a descriptor since the last accept.
         let mut gave_one_up = false;
         loop {
-            let Some(listener) = self.listener.as_ref() else {
-                return;
+            let Some(listener) = self.listeners.get(index) else {
+                return true;
             };
-            let (mut sock, peer) = match listener.accept() {
+            let (sock, peer) = match listener.sock.accept() {
                 Ok(accepted) => accepted,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == ErrorKind::ConnectionAborted => continue,
                 Err(e) => {
@@ -396,7 +483,7 @@ impl<H: Handler> Loop<H> {
                     }
                     self.accept_pending = true;
                     self.accept_resume = self.ctx.now + ACCEPT_BACKOFF;
-                    return;
+                    return false;
                 }
             };
             gave_one_up = false;
@@ -415,7 +502,18 @@ impl<H: Handler> Loop<H> {
             if self.open >= self.max_open && !self.evict(None, true) {
                 continue;
             }
-            let _ = sock.set_nodelay(true);
+            let tls = self.listeners.get(index).is_some_and(listener_is_tls);
+            if tls && !self.admit_handshake(key, capped) {
+                continue;
+            }
+            let Some(transport) = self.listeners.get(index).and_then(|l| l.transport(sock)) else {
+                if tls {
+                    self.handshakes.finished(key);
+                }
+                continue;
+            };
+            let mut sock = transport;
+            let _ = sock.tcp().set_nodelay(true);
             let slot = match self.free_slots.pop() {
                 Some(slot) => slot,
                 None => {
@@ -425,29 +523,65 @@ impl<H: Handler> Loop<H> {
             };
             if registry
                 .register(
-                    &mut sock,
+                    sock.tcp(),
                     client_token(slot),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .is_err()
             {
                 self.free_slots.push(slot);
+                if tls {
+                    self.handshakes.finished(key);
+                }
                 continue;
             }
             self.next_generation += 1;
-            let conn = Conn::new(
+            let mut conn = Conn::new(
                 sock,
                 peer,
                 self.next_generation,
                 &self.ctx.limits,
                 self.ctx.now,
             );
+            conn.handshake_counted = tls;
             if let Some(entry) = self.conns.get_mut(slot) {
                 *entry = Some(conn);
             }
             self.open += 1;
             *self.per_address.entry(key).or_insert(0) += 1;
             self.schedule(slot);
+        }
+    }
+
+    /// Counts a new TLS connection from `key` among the handshakes in progress, or says
+    /// it is to be refused (see `handshakes`). When the server is full, the address with
+    /// the most handshakes in progress gives up its oldest, if it has more than `key`.
+    fn admit_handshake(&mut self, key: IpAddr, capped: bool) -> bool {
+        match self.handshakes.admit(key, capped, self.ctx.now) {
+            Ok(()) => true,
+            Err(Refusal::AddressBusy | Refusal::TooFast) => false,
+            Err(Refusal::Full) => {
+                let Some(heaviest) = self.handshakes.heaviest_above(key) else {
+                    return false;
+                };
+                let oldest = self
+                    .conns
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(slot, conn)| conn.as_ref().map(|conn| (slot, conn)))
+                    .filter(|(_, conn)| {
+                        conn.handshake_counted && address_key(conn.peer.ip()) == heaviest
+                    })
+                    .min_by_key(|(_, conn)| conn.request_started)
+                    .map(|(slot, _)| slot);
+                match oldest {
+                    Some(slot) => {
+                        self.close(slot);
+                        self.handshakes.admit(key, capped, self.ctx.now).is_ok()
+                    }
+                    None => false,
+                }
+            }
         }
     }
 
@@ -482,6 +616,9 @@ impl<H: Handler> Loop<H> {
         self.open -= 1;
         self.free_slots.push(slot);
         let key = address_key(conn.peer.ip());
+        if conn.handshake_counted {
+            self.handshakes.finished(key);
+        }
         if let Some(count) = self.per_address.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
@@ -595,8 +732,8 @@ impl<H: Handler> Loop<H> {
     /// Starts a graceful shutdown: stop accepting; idle connections close now, the rest
     /// after their current response.
     fn begin_drain(&mut self, registry: &mio::Registry) {
-        if let Some(mut listener) = self.listener.take() {
-            let _ = registry.deregister(&mut listener);
+        for mut listener in self.listeners.drain(..) {
+            let _ = registry.deregister(&mut listener.sock);
         }
         self.ctx.draining = true;
     }
@@ -629,6 +766,16 @@ impl<H: Handler> Loop<H> {
         if turn == Turn::Close {
             self.close(slot);
             return;
+        }
+        if conn.handshake_counted && !conn.sock.handshaking() {
+            // Handshake done: the connection now waits for its first request like a
+            // keep-alive between requests.
+            conn.handshake_counted = false;
+            if conn.input.is_empty() && conn.phase == Phase::Open {
+                conn.request_started = None;
+                conn.idle_since = self.ctx.now;
+            }
+            self.handshakes.finished(address_key(conn.peer.ip()));
         }
         conn.refresh_deadline(&self.ctx.limits);
         self.schedule(slot);
@@ -705,7 +852,7 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> Turn {
             return Turn::Wait; // wait for WRITABLE
         }
         if conn.close_after_write {
-            let _ = conn.sock.shutdown(Shutdown::Write);
+            conn.sock.shutdown_write();
             conn.phase = Phase::Lingering {
                 until: ctx.now + ctx.limits.linger,
             };
@@ -752,7 +899,10 @@ fn drive<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> Turn {
                     .extend_from_slice(space.get(..n).unwrap_or_default());
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Turn::Wait,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // TLS records without plaintext (see `transport`) cost the turn's budget.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                budget = budget.saturating_sub(SCRATCH_BYTES);
+            }
             Err(_) => return Turn::Close,
         }
     }
@@ -773,7 +923,9 @@ fn linger(conn: &mut Conn, scratch: &mut [u8], budget: &mut usize) -> Turn {
             Ok(0) => return Turn::Close,
             Ok(n) => *budget = budget.saturating_sub(n),
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Turn::Wait,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                *budget = budget.saturating_sub(SCRATCH_BYTES);
+            }
             Err(_) => return Turn::Close,
         }
     }
@@ -814,7 +966,12 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
             }
         }
     }
-    let parsed = parse_request_or_stream(buffered, conn.peer, limits, Dispatch(&mut ctx.handler));
+    let parsed = parse_request_or_stream(
+        buffered,
+        conn.peer,
+        limits,
+        Dispatch(&mut ctx.handler, conn.sock.is_tls()),
+    );
     match parsed {
         Err(error) => {
             queue_error(conn, &error);
@@ -913,15 +1070,24 @@ fn process_one<H: Handler>(conn: &mut Conn, slot: usize, ctx: &mut Ctx<H>) -> St
 
 /// The server's side of [`parse_request_or_stream`]: the handler says which bodies
 /// stream and answers requests.
-struct Dispatch<'h, H>(&'h mut H);
+/// Hands requests to the handler, marked as TLS ones when `1`.
+struct Dispatch<'h, H>(&'h mut H, bool);
 
 impl<H: Handler> OnRequest for Dispatch<'_, H> {
     type Value = Reply<H::Done>;
     fn streams(&mut self, req: &Request<'_>) -> bool {
-        self.0.body_streams(req)
+        if self.1 {
+            self.0.body_streams(&req.over_tls())
+        } else {
+            self.0.body_streams(req)
+        }
     }
     fn take(self, req: &Request<'_>) -> Reply<H::Done> {
-        self.0.handle(req)
+        if self.1 {
+            self.0.handle(&req.over_tls())
+        } else {
+            self.0.handle(req)
+        }
     }
 }
 

@@ -26,14 +26,6 @@
 //! The certificate is hand-written DER (X.690, in [`der`]): it needs a handful of types
 //! of a few lines each, where a certificate library would be a dependency for one file.
 
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "serve --tls (issue 17) is wired up on the lead's branch"
-    )
-)]
-
 use std::fmt;
 use std::fs;
 use std::io;
@@ -242,14 +234,6 @@ pub(crate) fn fingerprint(der: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect();
     hex.join(":")
-}
-
-/// The [`fingerprint`] of the first certificate in the PEM file at `path` (the leaf,
-/// in a chain file as certbot and acme.sh write it).
-pub(crate) fn pem_file_fingerprint(path: &Path) -> Result<String, StoreError> {
-    let text = fs::read(path).map_err(|e| StoreError::Io(path.to_owned(), e))?;
-    let der = first_certificate(&text).map_err(|e| StoreError::Pem(path.to_owned(), e))?;
-    Ok(fingerprint(&der))
 }
 
 /// The DER of the first "CERTIFICATE" in PEM text (RFC 7468); other sections are

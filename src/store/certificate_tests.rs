@@ -654,10 +654,6 @@ fn openssl_reads_the_certificate_verifies_it_and_prints_our_fingerprint() {
         "{printed}"
     );
     assert_eq!(value, made.fingerprint);
-    assert_eq!(
-        pem_file_fingerprint(&made.cert_path).unwrap(),
-        made.fingerprint
-    );
 
     // As `curl --cacert` and Python's ssl (strict since 3.13) would check it.
     let verified = run(Command::new(&openssl)
@@ -722,31 +718,6 @@ fn fingerprints_are_uppercase_hex_pairs_joined_by_colons() {
         "E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:\
          27:AE:41:E4:64:9B:93:4C:A4:95:99:1B:78:52:B8:55"
     );
-}
-
-#[test]
-fn the_fingerprint_of_a_pem_file_is_of_its_first_certificate() {
-    let tmp = Temp::new("chain");
-    let one = issue_at(&tmp.data(), NOW);
-    let other = Temp::new("chain-other");
-    let two = issue_at(&other.data(), NOW);
-    let chain = tmp.0.join("chain.pem");
-    let mut text = b"leading text\n".to_vec();
-    text.extend(fs::read(&one.key_path).unwrap());
-    text.extend(fs::read(&one.cert_path).unwrap());
-    text.extend(fs::read(&two.cert_path).unwrap());
-    fs::write(&chain, &text).unwrap();
-    assert_eq!(pem_file_fingerprint(&chain).unwrap(), one.fingerprint);
-
-    fs::write(&chain, fs::read(&one.key_path).unwrap()).unwrap();
-    let e = pem_file_fingerprint(&chain).unwrap_err();
-    assert!(matches!(e, StoreError::Pem(..)), "{e:?}");
-    assert_eq!(
-        e.to_string(),
-        format!("{}: no PEM \"CERTIFICATE\" in it", chain.display())
-    );
-    let e = pem_file_fingerprint(&tmp.0.join("missing.pem")).unwrap_err();
-    assert!(matches!(e, StoreError::Io(..)), "{e:?}");
 }
 
 mod der_encoding {

@@ -99,9 +99,6 @@ pub(crate) enum StoreError {
     Password(PasswordError),
     /// The operating system gave no random bytes for a first password.
     Random(RandomError),
-    /// A PEM file holds no usable certificate or key.
-    #[cfg(feature = "tls")]
-    Pem(PathBuf, certificate::PemError),
     /// A file of the self-signed certificate's directory is not what latchkey writes
     /// there; it is left as it is.
     #[cfg(feature = "tls")]
@@ -148,8 +145,6 @@ impl fmt::Display for StoreError {
             StoreError::Password(e) => e.fmt(f),
             StoreError::Random(e) => e.fmt(f),
             #[cfg(feature = "tls")]
-            StoreError::Pem(p, e) => write!(f, "{}: {e}", p.display()),
-            #[cfg(feature = "tls")]
             StoreError::TlsFile(p, e) => write!(
                 f,
                 "{}: {e}; move it away to have latchkey make a new one",
@@ -178,7 +173,7 @@ impl std::error::Error for StoreError {
             StoreError::Password(e) => Some(e),
             StoreError::Random(e) => Some(e),
             #[cfg(feature = "tls")]
-            StoreError::Pem(_, e) | StoreError::TlsFile(_, e) => Some(e),
+            StoreError::TlsFile(_, e) => Some(e),
             #[cfg(feature = "tls")]
             StoreError::TlsName(_) | StoreError::TlsCrypto => None,
             StoreError::Missing(_)

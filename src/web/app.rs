@@ -19,6 +19,7 @@ use crate::web::config::{Config, SecureMode};
 use crate::web::errors::WebError;
 use crate::web::login::{LoginDone, LoginPipeline};
 use crate::web::proxy::Proxy;
+use crate::web::tls::Https;
 use crate::web::{pages, respond, url};
 
 /// The running service's state.
@@ -36,6 +37,8 @@ pub(crate) struct App {
     pub(super) stylesheet_path: String,
     /// The application behind latchkey (`--upstream`), if any.
     proxy: Option<Proxy>,
+    /// HTTPS served here (`--tls`), if on.
+    pub(super) https: Option<Https>,
 }
 
 /// Seconds between two prunings of expired revocations.
@@ -68,7 +71,19 @@ impl App {
             stylesheet_path: format!("{}{}", cfg.prefix, pages::style_route()),
             proxy: cfg.proxy.clone().map(|proxy| Proxy::new(proxy, &cfg)),
             cfg,
+            https: None,
         }
+    }
+
+    /// Serves HTTPS as `https` says (redirects, HSTS, certificate reloads).
+    pub(crate) fn with_https(mut self, https: Https) -> App {
+        self.https = Some(https);
+        self
+    }
+
+    /// Whether the answer to `req` carries `Strict-Transport-Security`.
+    pub(super) fn hsts(&self, req: &Request<'_>) -> bool {
+        req.is_tls() && self.https.as_ref().is_some_and(|https| https.hsts)
     }
 
     /// Now, in unix seconds.
@@ -104,6 +119,11 @@ impl App {
 
     /// Whether cookies of this request's answer are Secure.
     pub(super) fn secure(&self, req: &Request<'_>) -> bool {
+        // Over TLS terminated here, whatever `--cookie-secure` says: a cookie set
+        // without Secure over HTTPS would also be sent over plain HTTP.
+        if req.is_tls() {
+            return true;
+        }
         match self.cfg.cookie_secure {
             SecureMode::Always => true,
             SecureMode::Never => false,
@@ -243,9 +263,60 @@ impl Handler for App {
     type Done = LoginDone;
 
     fn handle(&mut self, req: &Request<'_>) -> Reply<LoginDone> {
+        match &self.https {
+            None => return self.answer(req),
+            Some(https) if !req.is_tls() => return Reply::Respond(https.redirect(req)),
+            Some(_) => {}
+        }
+        match (self.answer(req), &self.https) {
+            (Reply::Respond(resp), Some(https)) => Reply::Respond(https.finish(true, resp)),
+            (other, _) => other,
+        }
+    }
+
+    fn body_streams(&self, req: &Request<'_>) -> bool {
+        // A plain-HTTP request to an HTTPS service is only ever redirected.
+        let redirected = self.https.is_some() && !req.is_tls();
+        !redirected && self.proxy.as_ref().is_some_and(|proxy| proxy.takes(req))
+    }
+
+    fn still_allowed(&mut self, ticket: &[u8]) -> bool {
+        let authn = self.authenticator();
+        self.proxy
+            .as_ref()
+            .is_none_or(|proxy| proxy.still_allowed(ticket, &authn))
+    }
+
+    fn complete(&mut self, done: LoginDone) -> Response {
+        let tls = done.tls;
+        let resp = self.finish_login(done);
+        match &self.https {
+            Some(https) => https.finish(tls, resp),
+            None => resp,
+        }
+    }
+
+    fn tick(&mut self, _now: SystemTime) {
+        #[cfg(feature = "tls")]
+        if let Some(line) = self
+            .https
+            .as_mut()
+            .and_then(|https| https.watch.as_mut())
+            .and_then(|watch| watch.check())
+        {
+            eprintln!("latchkey: {line}");
+        }
+        self.tick_store();
+    }
+}
+
+impl App {
+    /// The answer to `req` as if over plain HTTP: the application's, or latchkey's own.
+    fn answer(&mut self, req: &Request<'_>) -> Reply<LoginDone> {
         if let Some(proxy) = self.proxy.as_ref().filter(|proxy| proxy.takes(req)) {
             let api = Self::is_api_request(req);
-            return proxy.handle(req, &self.authenticator(), self.secure(req), api);
+            let hsts = self.hsts(req);
+            return proxy.handle(req, &self.authenticator(), self.secure(req), api, hsts);
         }
         match self.dispatch(req) {
             Ok(reply) => reply,
@@ -263,22 +334,8 @@ impl Handler for App {
         }
     }
 
-    fn body_streams(&self, req: &Request<'_>) -> bool {
-        self.proxy.as_ref().is_some_and(|proxy| proxy.takes(req))
-    }
-
-    fn still_allowed(&mut self, ticket: &[u8]) -> bool {
-        let authn = self.authenticator();
-        self.proxy
-            .as_ref()
-            .is_none_or(|proxy| proxy.still_allowed(ticket, &authn))
-    }
-
-    fn complete(&mut self, done: LoginDone) -> Response {
-        self.finish_login(done)
-    }
-
-    fn tick(&mut self, _now: SystemTime) {
+    /// Keeps the store in step with the data directory, and prunes revocations.
+    fn tick_store(&mut self) {
         if matches!(self.store.reload().keys, Ok(true)) {
             self.keys = Keys::new(self.store.keyring());
         }

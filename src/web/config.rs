@@ -50,7 +50,34 @@ pub(crate) struct Config {
     pub limits: crate::http::Limits,
     /// The application latchkey stands in front of (`--upstream`), if any.
     pub proxy: Option<crate::web::proxy::ProxyConfig>,
+    /// HTTPS on `listen` (`--tls`), if on.
+    pub tls: Option<TlsConfig>,
 }
+
+/// Where the certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CertificateSource {
+    /// The data dir's own self-signed one, for the host name, `localhost`, the listen
+    /// address and these extra names or addresses (`--tls-name`).
+    SelfSigned { names: Vec<String> },
+    /// PEM files (`--tls-cert`, `--tls-key`), reloaded when they change.
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// HTTPS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsConfig {
+    pub certificate: CertificateSource,
+    /// Plain HTTP here answers with a redirect to HTTPS (`--redirect-http`).
+    pub redirect_http: Option<SocketAddr>,
+    /// `Strict-Transport-Security` on HTTPS answers (`--hsts`).
+    pub hsts: bool,
+}
+
+/// The `Strict-Transport-Security` value of `--hsts` (RFC 6797 §6.1): a year, the
+/// host only. `includeSubDomains` could lock people out of other devices on the LAN
+/// domain that have no certificate.
+pub(crate) const HSTS: &str = "max-age=31536000";
 
 /// Longest lifetime of any session or token, seconds (31 days). Revocations
 /// (`token revoke`, `session revoke-all`, `user passwd`, `user del`) are forgotten
@@ -81,6 +108,7 @@ impl Default for Config {
                 ..crate::http::Limits::default()
             },
             proxy: None,
+            tls: None,
         }
     }
 }

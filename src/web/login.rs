@@ -260,6 +260,8 @@ impl PasswordCheck {
 pub(crate) struct LoginDone {
     how: LoginVia,
     checked: Checked,
+    /// The request came over TLS terminated here (its answer may need HSTS).
+    pub(super) tls: bool,
 }
 
 /// Which route the login came by, and what its answer needs.
@@ -289,9 +291,11 @@ impl App {
         // A user added or deleted since the last tick is seen now, not a second later.
         self.reload_users_if_changed();
         let check = admitted.check(username, password, self.store.users(), self.store.policy());
+        let tls = req.is_tls();
         Ok(Reply::offload(move || LoginDone {
             how,
             checked: check.run(),
+            tls,
         }))
     }
 

@@ -22,3 +22,4 @@ pub(crate) mod proxy;
 pub(crate) mod respond;
 pub(crate) mod serve;
 pub(crate) mod static_files;
+pub(crate) mod tls;

@@ -261,6 +261,7 @@ impl Proxy {
         authn: &Authenticator<'_>,
         secure: bool,
         api: bool,
+        hsts: bool,
     ) -> Reply<D> {
         let normal = match path::normalise(req.path()) {
             Ok(normal) => normal,
@@ -321,8 +322,8 @@ impl Proxy {
             .headers_all("x-forwarded-proto")
             .filter_map(|v| std::str::from_utf8(v).ok())
             .collect();
-        let https =
-            client_ip::forwarded_proto_is_https(req.peer().ip(), &proto_lines, &self.trusted);
+        let https = req.is_tls()
+            || client_ip::forwarded_proto_is_https(req.peer().ip(), &proto_lines, &self.trusted);
         let added = headers::Added {
             user: user.as_deref(),
             user_header: &self.cfg.user_header,
@@ -340,6 +341,7 @@ impl Proxy {
         };
         let policy = Policy {
             api,
+            hsts,
             cache: self.cfg.cache,
             origins: app.target.origins(),
             title: self.title.clone(),
@@ -486,6 +488,8 @@ fn message(title: &str, stylesheet: &str, status: u16, text: &str, api: bool) ->
 /// What latchkey does to the application's answers.
 struct Policy {
     api: bool,
+    /// Add `Strict-Transport-Security` (`--hsts`, over TLS), in place of the app's.
+    hsts: bool,
     cache: bool,
     /// `http://authority` of the upstream as configured and as resolved.
     origins: Vec<String>,
@@ -510,6 +514,13 @@ impl ForwardPolicy for Policy {
                 }
             }
         }
+        if self.hsts {
+            fields.retain(|(name, _)| !name.eq_ignore_ascii_case("strict-transport-security"));
+            fields.push((
+                "Strict-Transport-Security".to_owned(),
+                crate::web::config::HSTS.as_bytes().to_vec(),
+            ));
+        }
         if !self.cache {
             fields.retain(|(name, _)| {
                 !name.eq_ignore_ascii_case("cache-control") && !name.eq_ignore_ascii_case("expires")
@@ -524,13 +535,18 @@ impl ForwardPolicy for Policy {
             ProxyError::Timeout => "The application did not answer in time.",
             _ => "The application is not answering.",
         };
-        message(
+        let resp = message(
             &self.title,
             &self.stylesheet,
             error.status(),
             text,
             self.api,
-        )
+        );
+        if self.hsts {
+            resp.header("Strict-Transport-Security", crate::web::config::HSTS)
+        } else {
+            resp
+        }
     }
 }
 
@@ -601,6 +617,7 @@ mod tests {
     #[test]
     fn policy_drops_own_cookies_rewrites_location_and_forbids_caching() {
         let mut policy = Policy {
+            hsts: false,
             api: false,
             cache: false,
             origins: vec!["http://127.0.0.1:8081".to_owned()],

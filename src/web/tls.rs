@@ -1,0 +1,247 @@
+//! What HTTPS changes for the app: plain HTTP on `--redirect-http` is sent to HTTPS,
+//! `--hsts` answers carry `Strict-Transport-Security`, and certificate files given with
+//! `--tls-cert`/`--tls-key` are watched and swapped in when renewed.
+
+use crate::http::{Request, Response};
+use crate::web::config::HSTS;
+use crate::web::respond;
+
+/// The app's view of HTTPS.
+#[derive(Debug)]
+pub(crate) struct Https {
+    /// The port HTTPS is served on, for redirects.
+    pub(crate) port: u16,
+    /// Whether HTTPS answers carry `Strict-Transport-Security`.
+    pub(crate) hsts: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) watch: Option<CertificateFiles>,
+}
+
+impl Https {
+    /// Adds `Strict-Transport-Security` to an answer over TLS when `--hsts` asks for it
+    /// (RFC 6797 §7.2: never over plain HTTP, where it would be ignored).
+    pub(crate) fn finish(&self, tls: bool, resp: Response) -> Response {
+        if self.hsts && tls {
+            resp.header("Strict-Transport-Security", HSTS)
+        } else {
+            resp
+        }
+    }
+
+    /// The answer to a plain-HTTP request: a permanent redirect to the same target over
+    /// HTTPS (308 keeps the method, RFC 9110 §15.4.9). The host comes from `Host`,
+    /// which must be a plain host name or address (RFC 3986 §3.2.2): anything else gets
+    /// a 400 rather than a `Location` the client made up.
+    pub(crate) fn redirect(&self, req: &Request<'_>) -> Response {
+        let Some(host) = req.header_str("host").and_then(request_host) else {
+            return respond::text(400, "400 Bad Request\n\nno valid Host header\n");
+        };
+        // Origin-form only; an absolute-form or asterisk target goes to the root.
+        let target = Some(req.target())
+            .filter(|t| t.starts_with('/') && !t.starts_with("//"))
+            .unwrap_or("/");
+        let location = if self.port == 443 {
+            format!("https://{host}{target}")
+        } else {
+            format!("https://{host}:{}{target}", self.port)
+        };
+        respond::redirect(308, &location)
+    }
+}
+
+/// The host part of a `Host` value (port dropped): a DNS name (letters, digits, `-`,
+/// `.`) or an IP literal in brackets. `None` for anything else.
+fn request_host(value: &str) -> Option<&str> {
+    let value = value.trim_matches([' ', '\t']);
+    let host = if value.starts_with('[') {
+        let end = value.find(']')?;
+        let (literal, rest) = value.split_at(end + 1);
+        let inner = literal.get(1..literal.len() - 1)?;
+        if inner.parse::<std::net::Ipv6Addr>().is_err() {
+            return None;
+        }
+        port_ok(rest)?;
+        literal
+    } else {
+        let (host, rest) = value.split_at(value.find(':').unwrap_or(value.len()));
+        port_ok(rest)?;
+        host
+    };
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && (host.starts_with('[')
+            || host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+    name_ok.then_some(host)
+}
+
+/// `Some` for nothing or `:` and up to five digits.
+fn port_ok(rest: &str) -> Option<()> {
+    match rest.strip_prefix(':') {
+        None if rest.is_empty() => Some(()),
+        Some(port) if port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) => Some(()),
+        _ => None,
+    }
+}
+
+#[cfg(feature = "tls")]
+pub(crate) use files::CertificateFiles;
+
+#[cfg(feature = "tls")]
+mod files {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use crate::http::tls::{Certificate, Identity};
+
+    /// What identifies a version of a file without reading it.
+    type Stamp = Option<(SystemTime, u64)>;
+
+    fn stamp(path: &Path) -> Stamp {
+        let meta = std::fs::metadata(path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
+    /// A certificate and key given as files, swapped in within a tick of a change: new
+    /// handshakes present the new one, connections keep theirs. A pair that does not
+    /// load (a renewal half-written, a key for another certificate) is reported once
+    /// and the previous one stays until the files change again.
+    #[derive(Debug)]
+    pub(crate) struct CertificateFiles {
+        cert: PathBuf,
+        key: PathBuf,
+        seen: (Stamp, Stamp),
+        presented: Arc<Certificate>,
+    }
+
+    impl CertificateFiles {
+        /// Watches `cert` and `key`, which `presented` was loaded from.
+        pub(crate) fn new(cert: PathBuf, key: PathBuf, presented: Arc<Certificate>) -> Self {
+            let seen = (stamp(&cert), stamp(&key));
+            CertificateFiles {
+                cert,
+                key,
+                seen,
+                presented,
+            }
+        }
+
+        /// Reloads if either file changed: `Some` with a line to log when it did.
+        pub(crate) fn check(&mut self) -> Option<String> {
+            let now = (stamp(&self.cert), stamp(&self.key));
+            if now == self.seen {
+                return None;
+            }
+            self.seen = now;
+            match load(&self.cert, &self.key) {
+                Ok(identity) => {
+                    let fingerprint = crate::store::certificate::fingerprint(identity.leaf());
+                    self.presented.replace(identity);
+                    Some(format!(
+                        "TLS certificate {} reloaded, SHA-256 fingerprint {fingerprint}",
+                        self.cert.display()
+                    ))
+                }
+                Err(e) => Some(format!(
+                    "TLS certificate {} not reloaded ({e}); still presenting the previous one",
+                    self.cert.display()
+                )),
+            }
+        }
+    }
+
+    /// Largest certificate or key file read: a chain of a few certificates is a few
+    /// KiB; the files are read on the event loop.
+    const MAX_PEM_BYTES: u64 = 256 * 1024;
+
+    /// Reads and checks a certificate chain and its key from PEM files.
+    pub(crate) fn load(cert: &Path, key: &Path) -> Result<Identity, LoadError> {
+        let chain = read_small(cert)?;
+        let key_pem = read_small(key)?;
+        Identity::from_pem(&chain, &key_pem).map_err(LoadError::Pem)
+    }
+
+    /// A regular file's bytes, refused beyond [`MAX_PEM_BYTES`].
+    fn read_small(path: &Path) -> Result<Vec<u8>, LoadError> {
+        use std::io::Read;
+        let fail = |e| LoadError::Read(path.to_owned(), e);
+        // Checked before opening: opening a FIFO would block the loop.
+        let meta = std::fs::metadata(path).map_err(fail)?;
+        if !meta.is_file() || meta.len() > MAX_PEM_BYTES {
+            return Err(LoadError::NotSmallFile(path.to_owned()));
+        }
+        let file = std::fs::File::open(path).map_err(fail)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_PEM_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(fail)?;
+        if bytes.len() as u64 > MAX_PEM_BYTES {
+            return Err(LoadError::NotSmallFile(path.to_owned()));
+        }
+        Ok(bytes)
+    }
+
+    /// Why a certificate could not be loaded.
+    #[derive(Debug)]
+    pub(crate) enum LoadError {
+        Read(PathBuf, std::io::Error),
+        NotSmallFile(PathBuf),
+        Pem(crate::http::tls::TlsError),
+    }
+
+    impl std::fmt::Display for LoadError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                LoadError::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
+                LoadError::NotSmallFile(path) => {
+                    write!(f, "{} is not a file of at most 256 KiB", path.display())
+                }
+                LoadError::Pem(e) => write!(f, "{e}"),
+            }
+        }
+    }
+
+    impl std::error::Error for LoadError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            match self {
+                LoadError::Read(_, e) => Some(e),
+                LoadError::NotSmallFile(_) => None,
+                LoadError::Pem(e) => Some(e),
+            }
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+pub(crate) use files::{LoadError, load};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_host_is_a_name_or_an_address_and_nothing_else() {
+        assert_eq!(request_host("router.lan"), Some("router.lan"));
+        assert_eq!(request_host("router.lan:8080"), Some("router.lan"));
+        assert_eq!(request_host("192.168.1.1:80"), Some("192.168.1.1"));
+        assert_eq!(request_host("[fe80::1]:80"), Some("[fe80::1]"));
+        assert_eq!(request_host("[::1]"), Some("[::1]"));
+        for bad in [
+            "",
+            ":80",
+            "evil.example/x",
+            "a@b",
+            "a b",
+            "[nope]",
+            "[::1]x",
+            "host:80x",
+            "host:123456",
+            "a\\b",
+            "%65vil",
+        ] {
+            assert_eq!(request_host(bad), None, "{bad:?}");
+        }
+    }
+}
