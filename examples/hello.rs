@@ -28,7 +28,7 @@ fn main() -> std::io::Result<()> {
     let addr = addr
         .parse()
         .map_err(|_| std::io::Error::other("bad address"))?;
-    let server = Server::bind(addr, Limits::default())?.handle_signals(true);
+    let server = Server::bind(addr, Limits::default())?.handle_signals(true)?;
     eprintln!("listening on {}", server.local_addr()?);
     server.run(Hello)
 }

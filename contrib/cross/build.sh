@@ -17,8 +17,17 @@
 # libstd-rust-web-dev packages. musl and mipsel have no Debian std: this script builds
 # std from rust-web-src with -Z build-std (RUSTC_BOOTSTRAP=1 on the stable compiler).
 # Output goes under target/cross/ (CROSS_TARGET_DIR overrides) so it never mixes with the
-# host's rustup builds; CROSS_FEATURES is passed to cargo's --features. The last line
-# printed is "<path> <size in bytes>" of the stripped release binary.
+# host's rustup builds; CROSS_FEATURES is passed to cargo's --features, and
+# CROSS_NO_DEFAULT_FEATURES=1 adds --no-default-features (the plain-HTTP build, without
+# the default feature `tls`). The last line printed is "<path> <size in bytes>" of the
+# stripped release binary.
+#
+# ring (feature `tls`) compiles C and assembly with the target's C compiler. The script
+# names it to the cc crate as CC_<target> and AR_<target>: the cross gcc, through the
+# same musl-specs wrapper as the link for musl, and the cross ar. cc's own guesses
+# (<triple>-gcc, and musl-dev's <triple>-musl-gcc wrapper) find the same compilers on
+# Debian today, but its ar guess for musl (<triple>-musl-ar) does not exist, and the
+# compiler should be the one the binary is linked with, not whatever PATH offers.
 #
 # --test runs `cargo test` for TARGET instead (glibc arm64/armhf only, which have a
 # prebuilt std), every test binary under qemu-user-static; tests that start the latchkey
@@ -102,6 +111,10 @@ export "CARGO_TARGET_${TRIPLE}_LINKER=$gnu-gcc"
 rustflags=()
 cargo_args=(build --locked --release --target "$target")
 [ -n "${CROSS_FEATURES:-}" ] && cargo_args+=(--features "$CROSS_FEATURES")
+[ "${CROSS_NO_DEFAULT_FEATURES:-0}" = 1 ] && cargo_args+=(--no-default-features)
+# The cc crate (ring's build script) reads CC_<target> and AR_<target>, target with '_'.
+cc_target="$(echo "$target" | tr - _)"
+export "CC_$cc_target=$gnu-gcc" "AR_$cc_target=$gnu-ar"
 
 if $build_std; then
     # The stable compiler accepts -Z flags with RUSTC_BOOTSTRAP=1; build-std finds the
@@ -121,6 +134,8 @@ exec $gnu-gcc -specs "$specs" "\$@"
 EOF
     chmod +x "$work/cc"
     export "CARGO_TARGET_${TRIPLE}_LINKER=$work/cc"
+    # ring's C code is compiled against musl's headers too, through the same wrapper.
+    export "CC_$cc_target=$work/cc"
     # std's unwind crate links a static libunwind.a when crt-static. gcc's libgcc_eh.a
     # provides the _Unwind_* API; it calls glibc's _dl_find_object, which musl lacks, so
     # a stub that answers "not found" (-1) is added. With panic = "abort" nothing unwinds.

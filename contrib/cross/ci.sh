@@ -2,6 +2,8 @@
 # CI's device steps (issue 18), run by .ci/run as root on Debian 12:
 #   1. aarch64 glibc build + smoke test under qemu-aarch64-static;
 #   2. static armv7 musl build + smoke test under qemu-arm-static;
+#   (both builds have the default feature `tls`, so each smoke test must also pass its
+#   HTTPS part, `serve --tls`: SMOKE_TLS=1);
 #   3. the amd64 Debian package, installed, removed and purged on this machine;
 #   4. with CROSS_FULL=1, the whole `cargo test` for aarch64-unknown-linux-gnu under qemu.
 # Each step prints its wall-clock time; a missing tool or failed step fails the run.
@@ -14,7 +16,7 @@ lap() { echo "devices: $1 took $(( $(date +%s) - $2 ))s"; }
 
 # The tools the smoke and package tests use; build.sh installs the cross toolchains.
 missing=()
-for p in curl file binutils systemd adduser; do
+for p in curl file binutils systemd adduser openssl; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -26,7 +28,7 @@ step=$(date +%s)
 bin="$(bash contrib/cross/build.sh aarch64-unknown-linux-gnu | tail -1 | cut -d' ' -f1)"
 lap "aarch64-unknown-linux-gnu build" "$step"
 step=$(date +%s)
-bash contrib/cross/smoke.sh "$bin"
+SMOKE_TLS=1 bash contrib/cross/smoke.sh "$bin"
 lap "aarch64-unknown-linux-gnu smoke test" "$step"
 
 step=$(date +%s)
@@ -34,7 +36,7 @@ bin="$(bash contrib/cross/build.sh armv7-unknown-linux-musleabihf | tail -1 | cu
 file -b "$bin" | grep -q 'statically linked' || { echo "devices: FAIL: $bin is not static" >&2; exit 1; }
 lap "armv7-unknown-linux-musleabihf build" "$step"
 step=$(date +%s)
-bash contrib/cross/smoke.sh "$bin"
+SMOKE_TLS=1 bash contrib/cross/smoke.sh "$bin"
 lap "armv7-unknown-linux-musleabihf smoke test" "$step"
 
 step=$(date +%s)

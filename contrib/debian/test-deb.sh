@@ -8,6 +8,8 @@
 #   `systemd-analyze verify`; a system user `latchkey` owns /var/lib/latchkey (0700);
 #   the service is neither enabled nor running.
 # - the latchkey user can add a user to /var/lib/latchkey with the installed binary.
+# - /etc/default/latchkey leaves HTTPS off; `latchkey serve --tls` run as the latchkey
+#   user makes its certificate and key (latchkey's, 0600) in /var/lib/latchkey/tls.
 # - `dpkg -r` removes the binary and the unit and keeps the data and the conffile; a
 #   reinstall finds the user again; `dpkg -P` deletes the data and the conffile.
 # It refuses to run where latchkey is already installed or /var/lib/latchkey exists, so
@@ -73,6 +75,30 @@ echo 'a long deb-test passphrase' | runuser -u latchkey -- /usr/bin/latchkey use
     --password-stdin --data-dir /var/lib/latchkey
 check "the latchkey user adds a user to /var/lib/latchkey" \
     sh -c 'runuser -u latchkey -- /usr/bin/latchkey user list --data-dir /var/lib/latchkey | grep -qx debtest'
+
+# HTTPS is off unless the administrator turns it on; when on, the service user can make
+# its certificate in the data directory (the unit's only writable path).
+check "/etc/default/latchkey leaves TLS off" sh -c '! grep -q "^LATCHKEY_TLS" /etc/default/latchkey'
+tls_log="$(mktemp)"
+runuser -u latchkey -- /usr/bin/latchkey serve --tls --listen 127.0.0.1:0 \
+    --data-dir /var/lib/latchkey 2>"$tls_log" &
+tls_pid=$!
+for _ in $(seq 1 300); do
+    grep -q 'listening on https://' "$tls_log" && break
+    kill -0 "$tls_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if grep -q 'built without tls' "$tls_log"; then
+    echo "deb-test: this latchkey was built without the tls feature: HTTPS not tested"
+else
+    check "latchkey serve --tls as the latchkey user listens on HTTPS" grep -q 'listening on https://' "$tls_log"
+    check "its certificate and key are the latchkey user's, key 0600, in /var/lib/latchkey/tls" \
+        sh -c '[ "$(stat -c %U:%a /var/lib/latchkey/tls/key.pem)" = latchkey:600 ] &&
+               [ "$(stat -c %U /var/lib/latchkey/tls/cert.pem)" = latchkey ]'
+fi
+kill -TERM "$tls_pid" 2>/dev/null || true
+wait "$tls_pid" 2>/dev/null || true
+rm -f "$tls_log"
 
 dpkg -r latchkey
 check "dpkg -r leaves the package in config-files state" installed 'deinstall ok config-files'

@@ -61,7 +61,7 @@ const OUT_OF_DESCRIPTORS: [i32; 2] = [24, 23];
 ///     }
 /// }
 /// let server = Server::bind("127.0.0.1:8080".parse().unwrap(), Limits::default())?
-///     .handle_signals(true);
+///     .handle_signals(true)?;
 /// server.run(Hello)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -71,7 +71,8 @@ pub struct Server {
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
     limits: Limits,
-    signals: bool,
+    /// SIGTERM and SIGINT, once [`Server::handle_signals`] installed them.
+    signals: Option<signal_hook_mio::v1_0::Signals>,
     upstreams: Vec<Upstream>,
 }
 
@@ -152,7 +153,7 @@ impl Server {
             waker,
             stop: Arc::new(AtomicBool::new(false)),
             limits,
-            signals: false,
+            signals: None,
             upstreams: Vec::new(),
         })
     }
@@ -200,11 +201,23 @@ impl Server {
         }
     }
 
-    /// Whether SIGTERM and SIGINT start a graceful shutdown (as
-    /// [`ShutdownHandle::shutdown`] does) once [`Server::run`] is called.
-    pub fn handle_signals(mut self, enabled: bool) -> Self {
-        self.signals = enabled;
-        self
+    /// Makes SIGTERM and SIGINT start a graceful shutdown (as
+    /// [`ShutdownHandle::shutdown`] does) when `enabled`. The handlers are installed
+    /// now, not when [`Server::run`] starts: a signal that arrives in between (right
+    /// after a "listening" line a supervisor or test waits for) is kept for the loop
+    /// instead of killing the process.
+    pub fn handle_signals(mut self, enabled: bool) -> io::Result<Self> {
+        if enabled && self.signals.is_none() {
+            let mut source = signal_hook_mio::v1_0::Signals::new([
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGINT,
+            ])?;
+            self.poll
+                .registry()
+                .register(&mut source, SIGNALS, Interest::READABLE)?;
+            self.signals = Some(source);
+        }
+        Ok(self)
     }
 
     /// Runs the loop until shutdown, answering requests with `handler`.
@@ -215,20 +228,9 @@ impl Server {
             waker,
             stop,
             limits,
-            signals,
+            signals: mut signal_source,
             upstreams,
         } = self;
-        let mut signal_source = if signals {
-            let mut source = signal_hook_mio::v1_0::Signals::new([
-                signal_hook::consts::SIGTERM,
-                signal_hook::consts::SIGINT,
-            ])?;
-            poll.registry()
-                .register(&mut source, SIGNALS, Interest::READABLE)?;
-            Some(source)
-        } else {
-            None
-        };
         let worker = Worker::spawn(limits.offload_queue, Arc::clone(&waker))?;
         let limits_pool = (limits.upstream_pool, limits.upstream_pool_idle);
         let now = Instant::now();

@@ -96,6 +96,8 @@ pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
         }
         None => None,
     };
+    // Before the "listening" line, which is when supervisors and tests may signal.
+    let server = server.handle_signals(true).map_err(ServeError::Run)?;
     let scheme = if https.is_some() { "https" } else { "http" };
     // The line starts `latchkey: listening on http://ADDR/` (or https://): scripts and
     // tests read the address from it.
@@ -121,10 +123,7 @@ pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
     if let Some(https) = https {
         app = app.with_https(https);
     }
-    server
-        .handle_signals(true)
-        .run(app)
-        .map_err(ServeError::Run)?;
+    server.run(app).map_err(ServeError::Run)?;
     eprintln!("latchkey: stopped");
     Ok(())
 }
