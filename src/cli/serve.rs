@@ -326,9 +326,20 @@ fn tls_config(p: &Parsed, listen: std::net::SocketAddr) -> Result<Option<TlsConf
         }
         (Some(_), None) => return Err(bad("tls-cert", "to be given with --tls-key")),
         (None, Some(_)) => return Err(bad("tls-key", "to be given with --tls-cert")),
-        (None, None) if p.has("tls") => CertificateSource::SelfSigned {
-            names: p.all("tls-name").iter().map(|n| (*n).to_owned()).collect(),
-        },
+        (None, None) if p.has("tls") => {
+            let names: Vec<String> = p.all("tls-name").iter().map(|n| (*n).to_owned()).collect();
+            #[cfg(feature = "tls")]
+            if !names
+                .iter()
+                .all(|name| crate::store::certificate::is_certificate_name(name))
+            {
+                return Err(bad(
+                    "tls-name",
+                    "a DNS name such as router.lan or an IP address",
+                ));
+            }
+            CertificateSource::SelfSigned { names }
+        }
         (None, None) => {
             let with_tls = ["tls-name", "redirect-http", "hsts"];
             if let Some(name) = with_tls.iter().find(|n| p.has(n) || p.get(n).is_some()) {
@@ -483,6 +494,8 @@ pub(crate) fn command(argv: &[String]) -> Result<ExitCode, CliError> {
             ));
         }
     }
+    // Sockets and certificate files first: a flag's mistake must not leave a data dir.
+    let prepared = crate::web::serve::prepare(&cfg)?;
     let (store, created) = Store::open(dir)?;
     if created.dir {
         super::announce_created(store.dir());
@@ -498,6 +511,6 @@ pub(crate) fn command(argv: &[String]) -> Result<ExitCode, CliError> {
             "latchkey: it is shown only this once; change it with: latchkey user passwd {FIRST_USER}"
         );
     }
-    crate::web::serve::run(cfg, store)?;
+    crate::web::serve::run(prepared, cfg, store)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -338,6 +338,12 @@ fn dns_name(name: &str) -> Option<String> {
     Some(name.to_ascii_lowercase())
 }
 
+/// Whether `--tls-name NAME` can go in the certificate: an IP address, or a DNS name
+/// (see [`dns_name`]).
+pub(crate) fn is_certificate_name(name: &str) -> bool {
+    name.parse::<IpAddr>().is_ok() || dns_name(name).is_some()
+}
+
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

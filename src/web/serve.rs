@@ -9,7 +9,6 @@ use crate::http::Server;
 use crate::store::Store;
 use crate::web::app::App;
 use crate::web::config::Config;
-use crate::web::tls::Https;
 
 /// Why the service could not start or stopped with a failure.
 #[derive(Debug)]
@@ -75,8 +74,23 @@ impl std::error::Error for ServeError {
     }
 }
 
-/// Binds `cfg.listen` and serves the app over `store` until SIGTERM or SIGINT.
-pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
+/// The service's sockets, and its certificate when it comes from files: everything
+/// that can fail because of a flag, done before the data directory is touched, so a
+/// mistake there leaves nothing behind (no first-run data dir, no admin password
+/// printed for a service that never ran).
+pub(crate) struct Prepared {
+    server: Server,
+    addr: SocketAddr,
+    /// `--tls-cert`/`--tls-key`, read and checked.
+    #[cfg(feature = "tls")]
+    files: Option<crate::http::tls::Identity>,
+    /// Where `--redirect-http` is bound.
+    #[cfg(feature = "tls")]
+    redirect: Option<SocketAddr>,
+}
+
+/// Binds `cfg.listen` (and `--redirect-http`) and loads the certificate files.
+pub(crate) fn prepare(cfg: &Config) -> Result<Prepared, ServeError> {
     let listen = cfg.listen;
     let upstreams = cfg
         .proxy
@@ -84,17 +98,69 @@ pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
         .flat_map(|proxy| &proxy.apps)
         .map(|app| app.target.upstream())
         .collect();
-    let mut server = Server::bind(listen, cfg.limits.clone())
+    let server = Server::bind(listen, cfg.limits.clone())
         .map_err(|e| ServeError::Listen(listen, e))?
         .upstreams(upstreams);
     let addr = server.local_addr().map_err(ServeError::Run)?;
-    let https = match &cfg.tls {
-        Some(tls) => {
-            let (with_tls, https) = start_tls(server, tls, &store, addr)?;
-            server = with_tls;
-            Some(https)
+    #[cfg(not(feature = "tls"))]
+    if cfg.tls.is_some() {
+        return Err(ServeError::NoTls);
+    }
+    #[cfg(feature = "tls")]
+    let (server, files, redirect) = prepare_tls(server, cfg)?;
+    Ok(Prepared {
+        server,
+        addr,
+        #[cfg(feature = "tls")]
+        files,
+        #[cfg(feature = "tls")]
+        redirect,
+    })
+}
+
+/// [`prepare`]'s part for HTTPS: the certificate files and `--redirect-http`.
+#[cfg(feature = "tls")]
+fn prepare_tls(
+    mut server: Server,
+    cfg: &Config,
+) -> Result<
+    (
+        Server,
+        Option<crate::http::tls::Identity>,
+        Option<SocketAddr>,
+    ),
+    ServeError,
+> {
+    let Some(tls) = &cfg.tls else {
+        return Ok((server, None, None));
+    };
+    let files = match &tls.certificate {
+        crate::web::config::CertificateSource::Files { cert, key } => {
+            Some(crate::web::tls::load(cert, key).map_err(ServeError::Certificate)?)
         }
+        crate::web::config::CertificateSource::SelfSigned { .. } => None,
+    };
+    let redirect = match tls.redirect_http {
+        Some(plain) => Some(
+            server
+                .also_listen(plain)
+                .map_err(|e| ServeError::RedirectListen(plain, e))?,
+        ),
         None => None,
+    };
+    Ok((server, files, redirect))
+}
+
+/// Serves the app over `store` on the prepared sockets until SIGTERM or SIGINT.
+pub(crate) fn run(prepared: Prepared, cfg: Config, store: Store) -> Result<(), ServeError> {
+    let addr = prepared.addr;
+    let (server, https) = match &cfg.tls {
+        #[cfg(feature = "tls")]
+        Some(tls) => {
+            let (server, https) = start_tls(prepared, tls, &store)?;
+            (server, Some(https))
+        }
+        _ => (prepared.server, None),
     };
     // Before the "listening" line, which is when supervisors and tests may signal.
     let server = server.handle_signals(true).map_err(ServeError::Run)?;
@@ -128,23 +194,34 @@ pub(crate) fn run(cfg: Config, store: Store) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Puts TLS on `server`'s address and opens `--redirect-http`; prints the certificate's
+/// Puts TLS on the prepared address, with the certificate files or the data dir's
+/// self-signed certificate (made or reissued now); prints the certificate's
 /// fingerprint, so that a person can compare it with what the browser shows on the
 /// first visit.
 #[cfg(feature = "tls")]
 fn start_tls(
-    server: Server,
+    prepared: Prepared,
     tls: &crate::web::config::TlsConfig,
     store: &Store,
-    addr: SocketAddr,
-) -> Result<(Server, Https), ServeError> {
+) -> Result<(Server, crate::web::tls::Https), ServeError> {
     use crate::http::tls::Certificate;
     use crate::store::certificate::fingerprint;
     use crate::web::config::CertificateSource;
     use crate::web::tls::{CertificateFiles, load};
 
-    let (cert_path, key_path) = match &tls.certificate {
-        CertificateSource::SelfSigned { names } => {
+    let Prepared {
+        server,
+        addr,
+        files,
+        redirect,
+    } = prepared;
+    let (identity, cert_path) = match (&tls.certificate, files) {
+        (CertificateSource::Files { cert, .. }, Some(identity)) => (identity, cert.clone()),
+        (CertificateSource::Files { cert, key }, None) => (
+            load(cert, key).map_err(ServeError::Certificate)?,
+            cert.clone(),
+        ),
+        (CertificateSource::SelfSigned { names }, _) => {
             let addrs = if addr.ip().is_unspecified() {
                 lan_addresses()
             } else {
@@ -160,11 +237,11 @@ fn start_tls(
                     made.cert_path.display()
                 );
             }
-            (made.cert_path, made.key_path)
+            let identity =
+                load(&made.cert_path, &made.key_path).map_err(ServeError::Certificate)?;
+            (identity, made.cert_path)
         }
-        CertificateSource::Files { cert, key } => (cert.clone(), key.clone()),
     };
-    let identity = load(&cert_path, &key_path).map_err(ServeError::Certificate)?;
     eprintln!(
         "latchkey: TLS certificate {}, SHA-256 fingerprint {}",
         cert_path.display(),
@@ -172,20 +249,19 @@ fn start_tls(
     );
     let certificate = Certificate::new(identity);
     let config = certificate.server_config().map_err(ServeError::Tls)?;
-    let mut server = server.tls(config);
-    if let Some(plain) = tls.redirect_http {
-        let bound = server
-            .also_listen(plain)
-            .map_err(|e| ServeError::RedirectListen(plain, e))?;
-        eprintln!("latchkey: redirecting http://{bound}/ to HTTPS");
+    let server = server.tls(config);
+    if let Some(plain) = redirect {
+        eprintln!("latchkey: redirecting http://{plain}/ to HTTPS");
     }
     let watch = match &tls.certificate {
-        CertificateSource::Files { .. } => {
-            Some(CertificateFiles::new(cert_path, key_path, certificate))
-        }
+        CertificateSource::Files { cert, key } => Some(CertificateFiles::new(
+            cert.clone(),
+            key.clone(),
+            certificate,
+        )),
         CertificateSource::SelfSigned { .. } => None,
     };
-    let https = Https {
+    let https = crate::web::tls::Https {
         port: addr.port(),
         hsts: tls.hsts,
         watch,
@@ -210,14 +286,4 @@ fn lan_addresses() -> Vec<std::net::IpAddr> {
             (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
         })
         .collect()
-}
-
-#[cfg(not(feature = "tls"))]
-fn start_tls(
-    _server: Server,
-    _tls: &crate::web::config::TlsConfig,
-    _store: &Store,
-    _addr: SocketAddr,
-) -> Result<(Server, Https), ServeError> {
-    Err(ServeError::NoTls)
 }

@@ -10,6 +10,7 @@ mod browser;
 mod clients;
 mod flood;
 mod junk;
+mod mistakes;
 mod proxy;
 mod redirect;
 mod renewal;
