@@ -189,9 +189,12 @@ impl Server {
     }
 }
 
-/// `latchkey: listening on http://127.0.0.1:PORT/PREFIX/ (data dir …)` → the address.
+/// `latchkey: listening on http://127.0.0.1:PORT/PREFIX/ (data dir …)` (or `https://`
+/// with `--tls`) → the address.
 fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let rest = line.split("listening on http://").nth(1)?;
+    let rest = ["listening on http://", "listening on https://"]
+        .iter()
+        .find_map(|start| line.split(start).nth(1))?;
     rest.split('/').next()?.parse().ok()
 }
 

@@ -6,3 +6,4 @@ mod limits;
 mod pipelining;
 mod service;
 mod smuggling;
+mod tls_admission;
