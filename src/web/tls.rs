@@ -98,11 +98,22 @@ mod files {
     use crate::http::tls::{Certificate, Identity};
 
     /// What identifies a version of a file without reading it.
-    type Stamp = Option<(SystemTime, u64)>;
+    /// Modification time and length, and the inode and its change time: a renewal
+    /// moved into place with the old one's size and mtime (`cp -p`, `install -p`, or a
+    /// file system with whole-second or two-second times) is another inode, or at
+    /// least a new ctime, which no tool sets back.
+    type Stamp = Option<(SystemTime, u64, u64, i64, i64)>;
 
-    fn stamp(path: &Path) -> Stamp {
+    pub(super) fn stamp(path: &Path) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(path).ok()?;
-        Some((meta.modified().ok()?, meta.len()))
+        Some((
+            meta.modified().ok()?,
+            meta.len(),
+            meta.ino(),
+            meta.ctime(),
+            meta.ctime_nsec(),
+        ))
     }
 
     /// A certificate and key given as files, swapped in within a tick of a change: new
@@ -318,6 +329,25 @@ mod tests {
             std::fs::write(&cert, vec![b'A'; limit]).unwrap();
             let result = load_within_seconds(&cert, &key);
             assert!(matches!(result, Err(LoadError::Pem(_))), "{result:?}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+
+        #[test]
+        fn a_replacement_with_the_same_size_and_mtime_is_seen() {
+            let dir = temp_dir("stamp");
+            let cert = dir.join("cert.pem");
+            std::fs::write(&cert, "one").unwrap();
+            let before = super::super::files::stamp(&cert);
+            let mtime = std::fs::metadata(&cert).unwrap().modified().unwrap();
+            // A renewal of the same length, its mtime set to the old one's, renamed in.
+            let new = dir.join("cert.new");
+            std::fs::write(&new, "two").unwrap();
+            let file = std::fs::File::options().write(true).open(&new).unwrap();
+            file.set_modified(mtime).unwrap();
+            drop(file);
+            std::fs::rename(&new, &cert).unwrap();
+            assert_eq!(std::fs::metadata(&cert).unwrap().modified().unwrap(), mtime);
+            assert_ne!(super::super::files::stamp(&cert), before);
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
