@@ -1,5 +1,5 @@
 """A test upstream for the review: GET /big?n=BYTES streams a deterministic pattern,
-POST /echo answers the body's length and SHA-256, GET /ws upgrades and echoes raw bytes."""
+GET /hdr echoes the request head, POST /echo answers the body's length and SHA-256, GET /ws upgrades and echoes raw bytes."""
 import sys, hashlib, socketserver, http.server, threading
 PATTERN = bytes(range(256)) * 4096  # 1 MiB
 
@@ -30,6 +30,14 @@ class H(http.server.BaseHTTPRequestHandler):
                     break
                 self.connection.sendall(data)
             self.close_connection = True
+        elif self.path.startswith("/hdr"):
+            body = str(self.headers).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Set-Cookie", "app=1; Path=/")
+            self.send_header("Strict-Transport-Security", "max-age=1; includeSubDomains")
+            self.end_headers()
+            self.wfile.write(body)
         else:
             body = b"hello\n"
             self.send_response(200)
