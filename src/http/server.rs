@@ -492,20 +492,25 @@ impl<H: Handler> Loop<H> {
             let key = address_key(peer.ip());
             let capped = !(self.ctx.limits.shared_loopback && is_local_proxy_address(peer.ip()));
             let from_address = self.per_address.get(&key).copied().unwrap_or(0);
+            // A handshake refused is refused before anyone is evicted for it: else a
+            // full server would close another client's connection for a newcomer it
+            // then turns away.
+            let tls = self.listeners.get(index).is_some_and(listener_is_tls);
+            if tls && !self.admit_handshake(key, capped) {
+                continue;
+            }
             // At its cap an address gives up its own longest-idle connection, as the
             // server does when full: a browser or proxy that opens new connections
             // while old keep-alives sit idle is served, and one that keeps all of its
             // connections busy is refused (dropping the socket refuses it).
-            if capped && from_address >= self.max_per_address && !self.evict(Some(key), false) {
-                continue;
-            }
             // A full server also gives up the connection slowest to send its request,
             // so half-sent heads cannot hold every slot until their deadline.
-            if self.open >= self.max_open && !self.evict(None, true) {
-                continue;
-            }
-            let tls = self.listeners.get(index).is_some_and(listener_is_tls);
-            if tls && !self.admit_handshake(key, capped) {
+            let room =
+                !(capped && from_address >= self.max_per_address) || self.evict(Some(key), false);
+            if !room || (self.open >= self.max_open && !self.evict(None, true)) {
+                if tls {
+                    self.handshakes.finished(key);
+                }
                 continue;
             }
             let Some(transport) = self.listeners.get(index).and_then(|l| l.transport(sock)) else {

@@ -90,6 +90,7 @@ pub(crate) use files::CertificateFiles;
 
 #[cfg(feature = "tls")]
 mod files {
+    use std::io::Read;
     use std::path::{Path, PathBuf};
     use std::sync::Arc;
     use std::time::SystemTime;
@@ -97,11 +98,22 @@ mod files {
     use crate::http::tls::{Certificate, Identity};
 
     /// What identifies a version of a file without reading it.
-    type Stamp = Option<(SystemTime, u64)>;
+    /// Modification time and length, and the inode and its change time: a renewal
+    /// moved into place with the old one's size and mtime (`cp -p`, `install -p`, or a
+    /// file system with whole-second or two-second times) is another inode, or at
+    /// least a new ctime, which no tool sets back.
+    type Stamp = Option<(SystemTime, u64, u64, i64, i64)>;
 
-    fn stamp(path: &Path) -> Stamp {
+    pub(super) fn stamp(path: &Path) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(path).ok()?;
-        Some((meta.modified().ok()?, meta.len()))
+        Some((
+            meta.modified().ok()?,
+            meta.len(),
+            meta.ino(),
+            meta.ctime(),
+            meta.ctime_nsec(),
+        ))
     }
 
     /// A certificate and key given as files, swapped in within a tick of a change: new
@@ -152,33 +164,41 @@ mod files {
         }
     }
 
-    /// Largest certificate or key file read: a chain of a few certificates is a few
-    /// KiB; the files are read on the event loop.
-    const MAX_PEM_BYTES: u64 = 256 * 1024;
+    /// Largest certificate or key file read: a chain of a few certificates with RSA
+    /// 4096 keys is some 10 KiB of PEM. The files are read on the event loop, at start
+    /// and on every change, so a file that grew by mistake must not stall or exhaust it.
+    pub(crate) const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
 
     /// Reads and checks a certificate chain and its key from PEM files.
     pub(crate) fn load(cert: &Path, key: &Path) -> Result<Identity, LoadError> {
-        let chain = read_small(cert)?;
-        let key_pem = read_small(key)?;
+        let chain = read_pem_file(cert)?;
+        let key_pem = read_pem_file(key)?;
         Identity::from_pem(&chain, &key_pem).map_err(LoadError::Pem)
     }
 
-    /// A regular file's bytes, refused beyond [`MAX_PEM_BYTES`].
-    fn read_small(path: &Path) -> Result<Vec<u8>, LoadError> {
-        use std::io::Read;
-        let fail = |e| LoadError::Read(path.to_owned(), e);
-        // Checked before opening: opening a FIFO would block the loop.
-        let meta = std::fs::metadata(path).map_err(fail)?;
-        if !meta.is_file() || meta.len() > MAX_PEM_BYTES {
-            return Err(LoadError::NotSmallFile(path.to_owned()));
+    /// The bytes of a regular file of at most [`MAX_PEM_FILE_BYTES`]. Anything else (a
+    /// FIFO, whose open blocks until a writer comes, would hang the loop for good; a
+    /// device such as /dev/zero never ends) is refused before it is opened, and checked
+    /// again on the open handle, which is what is read.
+    fn read_pem_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+        let read_error = |e| LoadError::Read(path.to_owned(), e);
+        if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+            return Err(LoadError::NotAFile(path.to_owned()));
         }
-        let file = std::fs::File::open(path).map_err(fail)?;
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let meta = file.metadata().map_err(read_error)?;
+        if !meta.is_file() {
+            return Err(LoadError::NotAFile(path.to_owned()));
+        }
+        if meta.len() > MAX_PEM_FILE_BYTES {
+            return Err(LoadError::TooLarge(path.to_owned()));
+        }
         let mut bytes = Vec::new();
-        file.take(MAX_PEM_BYTES + 1)
+        file.take(MAX_PEM_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
-            .map_err(fail)?;
-        if bytes.len() as u64 > MAX_PEM_BYTES {
-            return Err(LoadError::NotSmallFile(path.to_owned()));
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_PEM_FILE_BYTES {
+            return Err(LoadError::TooLarge(path.to_owned()));
         }
         Ok(bytes)
     }
@@ -187,7 +207,10 @@ mod files {
     #[derive(Debug)]
     pub(crate) enum LoadError {
         Read(PathBuf, std::io::Error),
-        NotSmallFile(PathBuf),
+        /// A FIFO, a device or a directory, not a file.
+        NotAFile(PathBuf),
+        /// Larger than [`MAX_PEM_FILE_BYTES`].
+        TooLarge(PathBuf),
         Pem(crate::http::tls::TlsError),
     }
 
@@ -195,9 +218,13 @@ mod files {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             match self {
                 LoadError::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
-                LoadError::NotSmallFile(path) => {
-                    write!(f, "{} is not a file of at most 256 KiB", path.display())
-                }
+                LoadError::NotAFile(path) => write!(f, "{} is not a regular file", path.display()),
+                LoadError::TooLarge(path) => write!(
+                    f,
+                    "{} is larger than {} bytes",
+                    path.display(),
+                    MAX_PEM_FILE_BYTES
+                ),
                 LoadError::Pem(e) => write!(f, "{e}"),
             }
         }
@@ -207,7 +234,7 @@ mod files {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             match self {
                 LoadError::Read(_, e) => Some(e),
-                LoadError::NotSmallFile(_) => None,
+                LoadError::NotAFile(_) | LoadError::TooLarge(_) => None,
                 LoadError::Pem(e) => Some(e),
             }
         }
@@ -242,6 +269,86 @@ mod tests {
             "%65vil",
         ] {
             assert_eq!(request_host(bad), None, "{bad:?}");
+        }
+    }
+
+    #[cfg(feature = "tls")]
+    mod files {
+        use super::super::{LoadError, files::MAX_PEM_FILE_BYTES, load};
+        use std::path::{Path, PathBuf};
+        use std::sync::mpsc;
+        use std::time::Duration;
+
+        fn temp_dir(tag: &str) -> PathBuf {
+            let dir =
+                std::env::temp_dir().join(format!("latchkey-web-tls-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        }
+
+        /// `load` on another thread: a regression that blocks fails the test instead
+        /// of hanging it.
+        fn load_within_seconds(cert: &Path, key: &Path) -> Result<(), LoadError> {
+            let (cert, key) = (cert.to_owned(), key.to_owned());
+            let (done, result) = mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = done.send(load(&cert, &key).map(|_| ()));
+            });
+            result
+                .recv_timeout(Duration::from_secs(5))
+                .expect("load blocked")
+        }
+
+        #[test]
+        fn a_fifo_or_a_device_is_refused_without_opening_it() {
+            let dir = temp_dir("fifo");
+            let fifo = dir.join("key.pem");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            assert!(made.unwrap().success(), "mkfifo");
+            let cert = dir.join("cert.pem");
+            std::fs::write(&cert, "x").unwrap();
+            let result = load_within_seconds(&cert, &fifo);
+            assert!(matches!(result, Err(LoadError::NotAFile(ref p)) if *p == fifo));
+            let zero = Path::new("/dev/zero");
+            let result = load_within_seconds(zero, zero);
+            assert!(matches!(result, Err(LoadError::NotAFile(_))));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+
+        #[test]
+        fn a_file_larger_than_the_limit_is_refused_unread() {
+            let dir = temp_dir("large");
+            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            let limit = usize::try_from(MAX_PEM_FILE_BYTES).unwrap();
+            std::fs::write(&cert, vec![b'A'; limit + 1]).unwrap();
+            std::fs::write(&key, "x").unwrap();
+            let result = load_within_seconds(&cert, &key);
+            assert!(matches!(result, Err(LoadError::TooLarge(ref p)) if *p == cert));
+            // At the limit it is read, and judged by what it holds.
+            std::fs::write(&cert, vec![b'A'; limit]).unwrap();
+            let result = load_within_seconds(&cert, &key);
+            assert!(matches!(result, Err(LoadError::Pem(_))), "{result:?}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+
+        #[test]
+        fn a_replacement_with_the_same_size_and_mtime_is_seen() {
+            let dir = temp_dir("stamp");
+            let cert = dir.join("cert.pem");
+            std::fs::write(&cert, "one").unwrap();
+            let before = super::super::files::stamp(&cert);
+            let mtime = std::fs::metadata(&cert).unwrap().modified().unwrap();
+            // A renewal of the same length, its mtime set to the old one's, renamed in.
+            let new = dir.join("cert.new");
+            std::fs::write(&new, "two").unwrap();
+            let file = std::fs::File::options().write(true).open(&new).unwrap();
+            file.set_modified(mtime).unwrap();
+            drop(file);
+            std::fs::rename(&new, &cert).unwrap();
+            assert_eq!(std::fs::metadata(&cert).unwrap().modified().unwrap(), mtime);
+            assert_ne!(super::super::files::stamp(&cert), before);
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }

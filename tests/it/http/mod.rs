@@ -6,3 +6,6 @@ mod limits;
 mod pipelining;
 mod service;
 mod smuggling;
+// `serve --tls` exists only with the `tls` feature.
+#[cfg(feature = "tls")]
+mod tls_admission;
