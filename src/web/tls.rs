@@ -67,12 +67,19 @@ fn request_host(value: &str) -> Option<&str> {
         port_ok(rest)?;
         host
     };
-    let name_ok = !host.is_empty()
-        && host.len() <= 253
-        && (host.starts_with('[')
-            || host
+    // RFC 1123 §2.1 labels: letters, digits and inner hyphens, 1 to 63 of them (an
+    // IPv4 address is such a name too).
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    // One trailing dot is a fully qualified name as typed (RFC 1034 §3.1).
+    let labels = host.strip_suffix('.').unwrap_or(host);
+    let name_ok = host.starts_with('[') || (host.len() <= 254 && labels.split('.').all(label_ok));
     name_ok.then_some(host)
 }
 
@@ -252,6 +259,7 @@ mod tests {
     fn a_redirect_host_is_a_name_or_an_address_and_nothing_else() {
         assert_eq!(request_host("router.lan"), Some("router.lan"));
         assert_eq!(request_host("router.lan:8080"), Some("router.lan"));
+        assert_eq!(request_host("router.lan.:8080"), Some("router.lan."));
         assert_eq!(request_host("192.168.1.1:80"), Some("192.168.1.1"));
         assert_eq!(request_host("[fe80::1]:80"), Some("[fe80::1]"));
         assert_eq!(request_host("[::1]"), Some("[::1]"));
@@ -267,6 +275,11 @@ mod tests {
             "host:123456",
             "a\\b",
             "%65vil",
+            "-",
+            "....",
+            "a..b",
+            "-a.lan",
+            "a-.lan",
         ] {
             assert_eq!(request_host(bad), None, "{bad:?}");
         }
