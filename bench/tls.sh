@@ -29,6 +29,9 @@
 #   HS_SECONDS [10] HS_PROCESSES [4] HS_SOURCES [127.0.0.1]
 #   FLOOD_SECONDS [10] FLOOD_PROCESSES [4] FLOOD_SOURCE [127.0.0.2] FLOOD_NICE [10]
 #   PROBE_CONNECTIONS [4]
+#   FLOOD_CPU, SERVER_CPU [unset]: pin the flood, and latchkey with the probe, to these CPUs
+#   (taskset -c), e.g. FLOOD_CPU=1 SERVER_CPU=0: the attacker's CPU apart from the
+#   server's, as it is on a device, where the attacker is another machine.
 #   PORT [18290] (uses PORT..PORT+2) SKIP_BUILD [0]
 #   SHARED_RUN [../shared/bench/run.sh] (its wrk report hook is used)
 #   RESULTS_MD [bench/results/tls.md] BENCH_OUT [bench/work/tls-<stamp>]
@@ -50,6 +53,10 @@ FLOOD_SECONDS="${FLOOD_SECONDS:-10}"
 FLOOD_PROCESSES="${FLOOD_PROCESSES:-4}"
 FLOOD_SOURCE="${FLOOD_SOURCE:-127.0.0.2}"
 FLOOD_NICE="${FLOOD_NICE:-10}"
+FLOOD_CPU="${FLOOD_CPU:-}"
+SERVER_CPU="${SERVER_CPU:-}"
+# pin CPUS CMD...: runs CMD on CPUS when CPUS is set.
+pin() { local cpus=$1; shift; if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi; }
 PROBE_CONNECTIONS="${PROBE_CONNECTIONS:-4}"
 PORT="${PORT:-18290}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
@@ -118,6 +125,7 @@ wrk_row() { # NAME URL CONNECTIONS THREADS SECONDS [header...] -> BENCH_RESULT l
     local name=$1 url=$2 conns=$3 threads=$4 dur=$5; shift 5
     local cmd=(wrk -t"$threads" -c"$conns" --timeout "$WRK_TIMEOUT" --latency -s "$REPORT_LUA" -H "User-Agent: $UA")
     local h; for h in "$@"; do cmd+=(-H "$h"); done
+    [ -z "${WRK_CPU:-}" ] || cmd=(taskset -c "$WRK_CPU" "${cmd[@]}")
     [ "$WARMUP" = 0 ] || "${cmd[@]}" -d "$WARMUP" "$url" >"$BENCH_OUT/$name.warmup.txt" 2>&1 || true
     "${cmd[@]}" -d "$dur" "$url" >"$BENCH_OUT/$name.txt" 2>&1 || true
     grep '^BENCH_RESULT ' "$BENCH_OUT/$name.txt" | tail -1 || true
@@ -152,7 +160,7 @@ rm -rf "$DATA"; mkdir -m 700 "$DATA"
 echo 100000 >"$DATA/pbkdf2-iterations"
 printf '%s\n' "$BENCH_PASS" | "$BIN" user add "$BENCH_USER" --password-stdin --allow-weak-password --data-dir "$DATA" 2>/dev/null
 
-"$BIN" serve --tls --listen "$HOST:$LK_PORT" --data-dir "$DATA" >"$BENCH_OUT/latchkey.log" 2>&1 &
+pin "$SERVER_CPU" "$BIN" serve --tls --listen "$HOST:$LK_PORT" --data-dir "$DATA" >"$BENCH_OUT/latchkey.log" 2>&1 &
 LK_PID=$!; STARTED+=("$LK_PID")
 wait_answer "https://$HOST:$LK_PORT/healthz" "$LK_PID" || { cat "$BENCH_OUT/latchkey.log" >&2; die "latchkey --tls did not start"; }
 
@@ -214,15 +222,15 @@ KA_LK_COOKIE=$(wrk_row ka-latchkey-cookie "https://$HOST:$LK_PORT/" "$CONNECTION
 # ------------------------------------------------------------------ 4. --
 log "== probe alone"
 T0=$(ticks "$LK_PID")
-PROBE_ALONE=$(WARMUP=0 wrk_row probe-alone "https://$HOST:$LK_PORT/" "$PROBE_CONNECTIONS" 1 "${FLOOD_SECONDS}s" "Cookie: $COOKIE")
+PROBE_ALONE=$(WARMUP=0 WRK_CPU="$SERVER_CPU" wrk_row probe-alone "https://$HOST:$LK_PORT/" "$PROBE_CONNECTIONS" 1 "${FLOOD_SECONDS}s" "Cookie: $COOKIE")
 CPU_ALONE=$(( $(ticks "$LK_PID") - T0 ))
 log "== probe during a handshake flood from $FLOOD_SOURCE"
-nice -n "$FLOOD_NICE" python3 "$BENCH_DIR/handshakes.py" "$HOST" "$LK_PORT" "$((FLOOD_SECONDS + 2))" "$FLOOD_PROCESSES" "$FLOOD_SOURCE" /healthz \
+pin "$FLOOD_CPU" nice -n "$FLOOD_NICE" python3 "$BENCH_DIR/handshakes.py" "$HOST" "$LK_PORT" "$((FLOOD_SECONDS + 2))" "$FLOOD_PROCESSES" "$FLOOD_SOURCE" /healthz \
     >"$BENCH_OUT/flood.txt" 2>&1 &
 FLOOD_PID=$!; STARTED+=("$FLOOD_PID")
 sleep 1
 T0=$(ticks "$LK_PID")
-PROBE_FLOOD=$(WARMUP=0 wrk_row probe-flood "https://$HOST:$LK_PORT/" "$PROBE_CONNECTIONS" 1 "${FLOOD_SECONDS}s" "Cookie: $COOKIE")
+PROBE_FLOOD=$(WARMUP=0 WRK_CPU="$SERVER_CPU" wrk_row probe-flood "https://$HOST:$LK_PORT/" "$PROBE_CONNECTIONS" 1 "${FLOOD_SECONDS}s" "Cookie: $COOKIE")
 CPU_FLOOD=$(( $(ticks "$LK_PID") - T0 ))
 wait "$FLOOD_PID" || true
 FLOOD=$(grep '^HANDSHAKE_RESULT ' "$BENCH_OUT/flood.txt" | tail -1 || true)
@@ -286,7 +294,7 @@ ka_cells() { # BENCH_RESULT line -> table cells
     echo "## Authenticated GET while another address floods handshakes"
     echo
     echo "wrk -t1 -c$PROBE_CONNECTIONS -d${FLOOD_SECONDS}s GET / with the session cookie from 127.0.0.1; the flood: bench/handshakes.py,"
-    echo "$FLOOD_PROCESSES processes from $FLOOD_SOURCE at nice $FLOOD_NICE, full handshakes as fast as they go (latchkey CPU: its"
+    echo "$FLOOD_PROCESSES processes from $FLOOD_SOURCE at nice $FLOOD_NICE${FLOOD_CPU:+ on CPU $FLOOD_CPU (latchkey and the probe on CPU ${SERVER_CPU:-any})}, full handshakes as fast as they go (latchkey CPU: its"
     echo "utime + stime over the probe, in % of one core)."
     echo
     secs=${FLOOD_SECONDS%s}
