@@ -330,7 +330,7 @@ fn host_name() -> Option<String> {
 /// `name` lowercase without one trailing dot, when it is a DNS name as a TLS client
 /// checks the name it connects to (rustls' `DnsName`: LDH labels of at most 63
 /// characters, at most 253 in all, the last not numeric, RFC 1123 §2.1).
-fn dns_name(name: &str) -> Option<String> {
+pub(crate) fn dns_name(name: &str) -> Option<String> {
     let name = name.strip_suffix('.').unwrap_or(name);
     if name.ends_with('.') || DnsName::try_from(name).is_err() {
         return None;
@@ -353,17 +353,21 @@ fn unix_now() -> i64 {
 
 /// What a certificate must hold.
 #[derive(Debug)]
-struct Wanted {
+pub(crate) struct Wanted {
     /// The subject and issuer common name.
     common_name: String,
     /// dNSName entries, lowercase.
-    dns: Vec<String>,
+    pub(crate) dns: Vec<String>,
     /// iPAddress entries.
-    ips: Vec<IpAddr>,
+    pub(crate) ips: Vec<IpAddr>,
 }
 
 impl Wanted {
-    fn new(host: Option<&str>, names: &[String], addrs: &[IpAddr]) -> Result<Wanted, StoreError> {
+    pub(crate) fn new(
+        host: Option<&str>,
+        names: &[String],
+        addrs: &[IpAddr],
+    ) -> Result<Wanted, StoreError> {
         let mut dns: Vec<String> = Vec::new();
         let mut ips: Vec<IpAddr> = vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()];
         let mut add_dns = |name: String| {
@@ -409,21 +413,21 @@ impl Wanted {
 
 /// What latchkey reads back from a certificate to decide whether it still fits.
 #[derive(Debug, PartialEq, Eq)]
-struct Contents {
-    not_before: i64,
-    not_after: i64,
+pub(crate) struct Contents {
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
     /// The subjectPublicKey bits: for P-256 the uncompressed point.
-    public_key: Vec<u8>,
+    pub(crate) public_key: Vec<u8>,
     /// The subjectAltName dNSName entries, lowercase.
-    dns: Vec<String>,
+    pub(crate) dns: Vec<String>,
     /// The subjectAltName iPAddress entries.
-    ips: Vec<IpAddr>,
+    pub(crate) ips: Vec<IpAddr>,
 }
 
 impl Contents {
     /// Reads a Certificate (RFC 5280 §4.1) far enough for [`Contents`]; `None` when it
     /// is not DER of that shape.
-    fn parse(der: &[u8]) -> Option<Contents> {
+    pub(crate) fn parse(der: &[u8]) -> Option<Contents> {
         use der::{Reader, tag};
         let mut whole = Reader::new(der);
         let certificate = whole.expect(tag::SEQUENCE)?;
@@ -485,7 +489,7 @@ impl Contents {
 
     /// Why this certificate must be reissued for `wanted` with the key whose public
     /// point is `public_key`, at `now`; `None` when it fits.
-    fn reissue(&self, public_key: &[u8], wanted: &Wanted, now: i64) -> Option<Issued> {
+    pub(crate) fn reissue(&self, public_key: &[u8], wanted: &Wanted, now: i64) -> Option<Issued> {
         if self.public_key != public_key {
             return Some(Issued::OtherKey);
         }
@@ -531,7 +535,7 @@ mod oid {
 
 /// A new self-signed certificate (RFC 5280 §4.1) for `wanted`, valid from a day before
 /// `now` for [`LIFETIME`], signed with `key`.
-fn issue(
+pub(crate) fn issue(
     key: &EcdsaKeyPair,
     rng: &SystemRandom,
     wanted: &Wanted,
@@ -628,7 +632,7 @@ fn extension(id: &[u64], critical: bool, value: &[u8]) -> Vec<u8> {
 }
 
 /// The few DER (X.690) encodings a certificate needs, and a reader for them.
-mod der {
+pub(crate) mod der {
     /// Tags, single octets (X.690 §8.1.2).
     pub(super) mod tag {
         pub(in super::super) const BOOLEAN: u8 = 0x01;
@@ -653,7 +657,7 @@ mod der {
     }
 
     /// The last moment X.509 can express: 9999-12-31T23:59:59Z (RFC 5280 §4.1.2.5).
-    pub(super) const LAST_TIME: i64 = 253_402_300_799;
+    pub(crate) const LAST_TIME: i64 = 253_402_300_799;
 
     /// Appends a length: one octet below 128, else 0x80 plus the count of the
     /// big-endian octets that follow, none of them a leading zero (X.690 §8.1.3, §10.1).
@@ -670,7 +674,7 @@ mod der {
     }
 
     /// Tag, length, contents.
-    pub(super) fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    pub(crate) fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(contents.len() + 10);
         out.push(tag);
         push_length(&mut out, contents.len());
@@ -738,7 +742,7 @@ mod der {
     /// A Time (RFC 5280 §4.1.2.5): UTCTime `YYMMDDHHMMSSZ` for the years 1950 to 2049,
     /// GeneralizedTime `YYYYMMDDHHMMSSZ` before and after; `secs` since the Unix
     /// epoch, clamped to [`LAST_TIME`].
-    pub(super) fn time(secs: i64) -> Vec<u8> {
+    pub(crate) fn time(secs: i64) -> Vec<u8> {
         let secs = secs.min(LAST_TIME);
         let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
         let of_day = secs.rem_euclid(86_400);
@@ -756,7 +760,7 @@ mod der {
     }
 
     /// Reads back a Time as [`time`] writes it, in seconds since the Unix epoch.
-    pub(super) fn read_time((tag, text): (u8, &[u8])) -> Option<i64> {
+    pub(crate) fn read_time((tag, text): (u8, &[u8])) -> Option<i64> {
         let number = |range: std::ops::Range<usize>| -> Option<i64> {
             let digits = text.get(range)?;
             if !digits.iter().all(u8::is_ascii_digit) {
@@ -821,23 +825,23 @@ mod der {
 
     /// Reads DER elements one after another.
     #[derive(Debug)]
-    pub(super) struct Reader<'a> {
+    pub(crate) struct Reader<'a> {
         rest: &'a [u8],
     }
 
     impl<'a> Reader<'a> {
-        pub(super) fn new(der: &'a [u8]) -> Reader<'a> {
+        pub(crate) fn new(der: &'a [u8]) -> Reader<'a> {
             Reader { rest: der }
         }
 
-        pub(super) fn is_empty(&self) -> bool {
+        pub(crate) fn is_empty(&self) -> bool {
             self.rest.is_empty()
         }
 
         /// The next element's tag and contents; `None` when what follows is not DER
         /// this module writes: a multi-octet tag, an indefinite or non-minimal length,
         /// or contents running past the end.
-        pub(super) fn next(&mut self) -> Option<(u8, &'a [u8])> {
+        pub(crate) fn next(&mut self) -> Option<(u8, &'a [u8])> {
             let (&tag, rest) = self.rest.split_first()?;
             if tag & 0x1f == 0x1f {
                 return None;
@@ -868,14 +872,14 @@ mod der {
         }
 
         /// The contents of the next element, which must have tag `tag`.
-        pub(super) fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
+        pub(crate) fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
             let (found, contents) = self.next()?;
             (found == tag).then_some(contents)
         }
 
         /// The contents of the next element if it has tag `tag`; `Some(None)` when
         /// another element or none follows, `None` when it is malformed.
-        pub(super) fn optional(&mut self, tag: u8) -> Option<Option<&'a [u8]>> {
+        pub(crate) fn optional(&mut self, tag: u8) -> Option<Option<&'a [u8]>> {
             if self.rest.first() == Some(&tag) {
                 self.next().map(|(_, contents)| Some(contents))
             } else {

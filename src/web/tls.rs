@@ -51,7 +51,7 @@ impl Https {
 
 /// The host part of a `Host` value (port dropped): a DNS name (letters, digits, `-`,
 /// `.`) or an IP literal in brackets. `None` for anything else.
-fn request_host(value: &str) -> Option<&str> {
+pub(crate) fn request_host(value: &str) -> Option<&str> {
     let value = value.trim_matches([' ', '\t']);
     let host = if value.starts_with('[') {
         let end = value.find(']')?;

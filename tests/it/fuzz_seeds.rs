@@ -133,6 +133,8 @@ fn mutated_seeds_keep_every_invariant() {
             "upstream_response",
             "chunked_body",
             "proxy_path",
+            "https_redirect",
+            "certificate_der",
         ];
         if !mutated.contains(target) {
             continue;

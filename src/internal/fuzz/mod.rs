@@ -2,11 +2,15 @@
 //! test (`tests/it/fuzz_seeds.rs`), so `cargo test` checks every committed seed and saved
 //! crash input exactly as the fuzzer would. Each `check` panics on a broken invariant.
 
+#[cfg(feature = "tls")]
+pub mod certificate_der;
 pub mod chunked_body;
 pub mod cookie_header;
 pub mod cookie_value;
 pub mod form_decode;
 pub mod http_head;
+#[cfg(feature = "tls")]
+pub mod https_redirect;
 pub mod jwt_verify;
 pub mod password_hash;
 pub mod proxy_path;
@@ -30,4 +34,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("upstream_response", upstream_response::check),
     ("chunked_body", chunked_body::check),
     ("proxy_path", proxy_path::check),
+    #[cfg(feature = "tls")]
+    ("https_redirect", https_redirect::check),
+    #[cfg(feature = "tls")]
+    ("certificate_der", certificate_der::check),
 ];

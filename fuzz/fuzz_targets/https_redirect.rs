@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| latchkey::internal::fuzz::https_redirect::check(data));
