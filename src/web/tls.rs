@@ -40,6 +40,7 @@ impl Https {
         let target = Some(req.target())
             .filter(|t| t.starts_with('/') && !t.starts_with("//"))
             .unwrap_or("/");
+        let target = ascii_target(target);
         let location = if self.port == 443 {
             format!("https://{host}{target}")
         } else {
@@ -47,6 +48,21 @@ impl Https {
         };
         respond::redirect(308, &location)
     }
+}
+
+/// `target` with every octet that is not visible ASCII percent-encoded (RFC 3986
+/// §2.1): a URI is ASCII (RFC 3986 §2), but the request parser hands on the octets
+/// 0x80 to 0xFF a client sent raw (UTF-8 in a path), which a `Location` must not carry.
+fn ascii_target(target: &str) -> String {
+    let mut out = String::with_capacity(target.len());
+    for b in target.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The host part of a `Host` value (port dropped): a DNS name (letters, digits, `-`,
