@@ -93,9 +93,10 @@ pub(crate) fn request_host(value: &str) -> Option<&str> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
-    // One trailing dot is a fully qualified name as typed (RFC 1034 §3.1).
+    // One trailing dot is a fully qualified name as typed (RFC 1034 §3.1); without it a
+    // name is at most 253 octets (RFC 1035 §2.3.4: 255 on the wire).
     let labels = host.strip_suffix('.').unwrap_or(host);
-    let name_ok = host.starts_with('[') || (host.len() <= 254 && labels.split('.').all(label_ok));
+    let name_ok = host.starts_with('[') || (labels.len() <= 253 && labels.split('.').all(label_ok));
     name_ok.then_some(host)
 }
 
@@ -279,6 +280,11 @@ mod tests {
         assert_eq!(request_host("192.168.1.1:80"), Some("192.168.1.1"));
         assert_eq!(request_host("[fe80::1]:80"), Some("[fe80::1]"));
         assert_eq!(request_host("[::1]"), Some("[::1]"));
+        let longest = [&"a".repeat(63)[..]; 4].join(".")[..253].to_owned();
+        assert_eq!(request_host(&longest), Some(&longest[..]));
+        let fqdn = format!("{longest}.");
+        assert_eq!(request_host(&fqdn), Some(&fqdn[..]));
+        assert_eq!(request_host(&format!("{longest}a")), None, "254 octets");
         for bad in [
             "",
             ":80",
