@@ -55,8 +55,9 @@ FLOOD_SOURCE="${FLOOD_SOURCE:-127.0.0.2}"
 FLOOD_NICE="${FLOOD_NICE:-10}"
 FLOOD_CPU="${FLOOD_CPU:-}"
 SERVER_CPU="${SERVER_CPU:-}"
-# pin CPUS CMD...: runs CMD on CPUS when CPUS is set.
-pin() { local cpus=$1; shift; if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi; }
+# Command prefixes pinning to those CPUs (taskset execs the command: $! stays its PID).
+SERVER_PIN=(); [ -z "$SERVER_CPU" ] || SERVER_PIN=(taskset -c "$SERVER_CPU")
+FLOOD_PIN=(); [ -z "$FLOOD_CPU" ] || FLOOD_PIN=(taskset -c "$FLOOD_CPU")
 PROBE_CONNECTIONS="${PROBE_CONNECTIONS:-4}"
 PORT="${PORT:-18290}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
@@ -160,7 +161,7 @@ rm -rf "$DATA"; mkdir -m 700 "$DATA"
 echo 100000 >"$DATA/pbkdf2-iterations"
 printf '%s\n' "$BENCH_PASS" | "$BIN" user add "$BENCH_USER" --password-stdin --allow-weak-password --data-dir "$DATA" 2>/dev/null
 
-pin "$SERVER_CPU" "$BIN" serve --tls --listen "$HOST:$LK_PORT" --data-dir "$DATA" >"$BENCH_OUT/latchkey.log" 2>&1 &
+"${SERVER_PIN[@]}" "$BIN" serve --tls --listen "$HOST:$LK_PORT" --data-dir "$DATA" >"$BENCH_OUT/latchkey.log" 2>&1 &
 LK_PID=$!; STARTED+=("$LK_PID")
 wait_answer "https://$HOST:$LK_PORT/healthz" "$LK_PID" || { cat "$BENCH_OUT/latchkey.log" >&2; die "latchkey --tls did not start"; }
 
@@ -225,7 +226,7 @@ T0=$(ticks "$LK_PID")
 PROBE_ALONE=$(WARMUP=0 WRK_CPU="$SERVER_CPU" wrk_row probe-alone "https://$HOST:$LK_PORT/" "$PROBE_CONNECTIONS" 1 "${FLOOD_SECONDS}s" "Cookie: $COOKIE")
 CPU_ALONE=$(( $(ticks "$LK_PID") - T0 ))
 log "== probe during a handshake flood from $FLOOD_SOURCE"
-pin "$FLOOD_CPU" nice -n "$FLOOD_NICE" python3 "$BENCH_DIR/handshakes.py" "$HOST" "$LK_PORT" "$((FLOOD_SECONDS + 2))" "$FLOOD_PROCESSES" "$FLOOD_SOURCE" /healthz \
+"${FLOOD_PIN[@]}" nice -n "$FLOOD_NICE" python3 "$BENCH_DIR/handshakes.py" "$HOST" "$LK_PORT" "$((FLOOD_SECONDS + 2))" "$FLOOD_PROCESSES" "$FLOOD_SOURCE" /healthz \
     >"$BENCH_OUT/flood.txt" 2>&1 &
 FLOOD_PID=$!; STARTED+=("$FLOOD_PID")
 sleep 1
@@ -274,7 +275,12 @@ ka_cells() { # BENCH_RESULT line -> table cells
     echo "Run $STAMP at $(git rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r);"
     echo "$(nginx -v 2>&1 | sed 's/^nginx version: //') with one worker and $(openssl version | cut -d' ' -f1-2), serving latchkey's own generated certificate and key (ECDSA P-256);"
     echo "negotiated with latchkey: $PROTO. Clients, servers and whatever else runs share the $(nproc) cores;"
-    echo "nothing pinned (load average at the start: $LOAD_AT_START). Raw output: bench/work/$(basename "$BENCH_OUT")."
+    if [ -n "$SERVER_CPU$FLOOD_CPU" ]; then
+        pinned="latchkey pinned to CPU ${SERVER_CPU:-any} for the whole run, the flood and the probe as said below, nothing else pinned"
+    else
+        pinned="nothing pinned"
+    fi
+    echo "$pinned (load average at the start: $LOAD_AT_START). Raw output: bench/work/$(basename "$BENCH_OUT")."
     echo
     echo "## Full handshakes (bench/handshakes.py: $HS_PROCESSES processes, ${HS_SECONDS} s, from $HS_SOURCES, new connection and one GET per handshake, no resumption)"
     echo
