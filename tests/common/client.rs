@@ -6,7 +6,7 @@ use super::tls::Tls;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// One parsed response.
@@ -540,4 +540,24 @@ impl Client {
     pub(crate) fn post(&mut self, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         self.request("POST", target, headers, body)
     }
+}
+
+/// A TCP connection to `to` from `from` (any address of 127.0.0.0/8 is this host's on
+/// Linux), so one test can be several clients; `recv_buffer` shrinks its receive
+/// buffer first. Connecting and reads time out after 5 s.
+pub(crate) fn connect_from(
+    from: Ipv4Addr,
+    to: SocketAddr,
+    recv_buffer: Option<usize>,
+) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    socket.bind(&SocketAddr::new(IpAddr::V4(from), 0).into())?;
+    socket.connect_timeout(&to.into(), Duration::from_secs(5))?;
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    Ok(stream)
 }

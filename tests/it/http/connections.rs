@@ -6,13 +6,11 @@
 use crate::common::*;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
-
-use socket2::{Domain, Socket, Type};
 
 /// `latchkey serve` as `Server::start` runs it, under a soft and hard open-file limit
 /// of `nofile` (as systemd's `LimitNOFILE=` sets it), through `sh -c 'ulimit -n'`.
@@ -62,24 +60,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
-/// A client socket bound to `from` (any address of 127.0.0.0/8 is this host's on
-/// Linux), connected to `to`; `recv_buffer` shrinks its receive buffer first.
-fn connect_from(from: Ipv4Addr, to: SocketAddr, recv_buffer: Option<usize>) -> TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    if let Some(size) = recv_buffer {
-        socket.set_recv_buffer_size(size).unwrap();
-    }
-    socket
-        .bind(&SocketAddr::new(IpAddr::V4(from), 0).into())
-        .unwrap();
-    socket.connect(&to.into()).unwrap();
-    let stream = TcpStream::from(socket);
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    stream
-}
-
 /// One keep-alive GET on `conn`; `None` if the connection is gone (closed to make
 /// room, or never accepted within the read timeout).
 fn keep_alive_get(conn: &mut TcpStream, path: &str, header: (&str, &str)) -> Option<u16> {
@@ -102,7 +82,7 @@ fn ask(srv: &Server, held: &mut TcpStream, path: &str, header: (&str, &str)) -> 
     if let Some(status) = keep_alive_get(held, path, header) {
         return status;
     }
-    *held = connect_from(Ipv4Addr::LOCALHOST, srv.addr, None);
+    *held = connect_from(Ipv4Addr::LOCALHOST, srv.addr, None).unwrap();
     keep_alive_get(held, path, header).expect("a new connection is answered")
 }
 
@@ -139,7 +119,7 @@ fn cli_changes_take_effect_while_idle_connections_hold_every_descriptor() {
     let as_alice = ("Authorization", bearer.as_str());
 
     // The attacker's keep-alive connection, logged in as bob.
-    let mut held = connect_from(Ipv4Addr::LOCALHOST, srv.addr, None);
+    let mut held = connect_from(Ipv4Addr::LOCALHOST, srv.addr, None).unwrap();
     assert_eq!(ask(&srv, &mut held, "/", as_bob), 200);
     // 100 more idle keep-alive connections: more than there are descriptors.
     let idle: Vec<TcpStream> = (0..100)
@@ -185,7 +165,7 @@ fn four_addresses_of_half_sent_requests_do_not_lock_out_a_fresh_client() {
     for last in 2..=5 {
         let from = Ipv4Addr::new(127, 0, 0, last);
         for _ in 0..256 {
-            let mut c = connect_from(from, srv.addr, None);
+            let mut c = connect_from(from, srv.addr, None).unwrap();
             let _ = c.write_all(b"GET /login HTTP/1.1\r\nHost: t\r\nX-Slow: ");
             held.push(c);
         }
@@ -226,7 +206,7 @@ fn a_full_server_gives_up_the_slowest_request_not_a_response_being_read() {
         .expect("session cookie");
 
     // A legitimate download, read slowly: only its first bytes so far.
-    let mut reader = connect_from(Ipv4Addr::LOCALHOST, srv.addr, Some(4096));
+    let mut reader = connect_from(Ipv4Addr::LOCALHOST, srv.addr, Some(4096)).unwrap();
     reader
         .write_all(
             format!("GET /big.bin HTTP/1.1\r\nHost: t\r\nCookie: {cookie}\r\n\r\n").as_bytes(),
@@ -240,7 +220,7 @@ fn a_full_server_gives_up_the_slowest_request_not_a_response_being_read() {
     for last in 2..=5 {
         let from = Ipv4Addr::new(127, 0, 0, last);
         for _ in 0..32 {
-            let mut c = connect_from(from, srv.addr, None);
+            let mut c = connect_from(from, srv.addr, None).unwrap();
             let _ = c.write_all(b"GET /login HTTP/1.1\r\nHost: t\r\nX-Slow: ");
             held.push(c);
         }
@@ -295,7 +275,7 @@ fn out_of_descriptors_at_accept_gives_up_an_idle_connection() {
     let pid = srv.pid();
     let mut idle: Vec<TcpStream> = (0..10)
         .map(|_| {
-            let mut c = connect_from(Ipv4Addr::LOCALHOST, srv.addr, None);
+            let mut c = connect_from(Ipv4Addr::LOCALHOST, srv.addr, None).unwrap();
             assert_eq!(
                 keep_alive_get(&mut c, "/healthz", ("Accept", "*/*")),
                 Some(200)
@@ -327,7 +307,7 @@ fn a_server_out_of_descriptors_backs_off_without_spinning_and_recovers() {
     set_nofile(pid, lowest_free_descriptor(pid), 64);
     let mut waiting: Vec<TcpStream> = (0..20)
         .map(|_| {
-            let mut c = connect_from(Ipv4Addr::LOCALHOST, srv.addr, None);
+            let mut c = connect_from(Ipv4Addr::LOCALHOST, srv.addr, None).unwrap();
             c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
                 .unwrap();
             c

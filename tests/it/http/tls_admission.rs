@@ -4,24 +4,8 @@
 use crate::common::*;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
-
-use socket2::{Domain, Socket, Type};
-
-/// A client socket bound to `from` (127.0.0.0/8 is all this host's), connected to `to`.
-fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket
-        .bind(&SocketAddr::new(IpAddr::V4(from), 0).into())
-        .unwrap();
-    socket.connect(&to.into()).unwrap();
-    let stream = TcpStream::from(socket);
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    stream
-}
 
 /// One keep-alive GET on `conn` (plain HTTP); `None` once the server closed it.
 fn keep_alive_get(conn: &mut TcpStream) -> Option<u16> {
@@ -60,18 +44,18 @@ fn a_refused_handshake_evicts_no_other_connection() {
         .and_then(|addr| addr.parse().ok())
         .expect("the redirect listener's address");
     // Someone's keep-alive, on the plain port of the same loop.
-    let mut legit = connect_from(Ipv4Addr::new(127, 0, 0, 5), plain);
+    let mut legit = connect_from(Ipv4Addr::new(127, 0, 0, 5), plain, None).unwrap();
     assert_eq!(keep_alive_get(&mut legit), Some(308));
     // 8 handshakes in progress (connected, nothing sent) from one address, and one
     // more connection from another: the server is full.
     let _stalled: Vec<TcpStream> = (0..8)
-        .map(|_| connect_from(Ipv4Addr::new(127, 0, 0, 2), srv.addr))
+        .map(|_| connect_from(Ipv4Addr::new(127, 0, 0, 2), srv.addr, None).unwrap())
         .collect();
-    let _other = connect_from(Ipv4Addr::new(127, 0, 0, 3), srv.addr);
+    let _other = connect_from(Ipv4Addr::new(127, 0, 0, 3), srv.addr, None).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // Its ninth is refused: the server closes it unanswered.
     for _ in 0..3 {
-        let mut ninth = connect_from(Ipv4Addr::new(127, 0, 0, 2), srv.addr);
+        let mut ninth = connect_from(Ipv4Addr::new(127, 0, 0, 2), srv.addr, None).unwrap();
         let mut byte = [0u8; 1];
         assert!(
             matches!(ninth.read(&mut byte), Ok(0) | Err(_)),

@@ -5,9 +5,8 @@
 //! Linux); 127.0.0.1 itself is not capped per address (`Limits::shared_loopback`).
 
 use super::*;
-use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,18 +14,10 @@ use std::time::{Duration, Instant};
 const FLOODER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const OTHER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
-/// A TCP connection from `from` to `to`.
-fn connect_from(from: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    socket.bind(&SocketAddr::new(IpAddr::V4(from), 0).into())?;
-    socket.connect_timeout(&to.into(), Duration::from_secs(5))?;
-    Ok(TcpStream::from(socket))
-}
-
 /// `GET /login` over TLS from `from`: the status, and how long it took.
 fn login_page_from(srv: &Server, from: Ipv4Addr) -> (u16, Duration) {
     let started = Instant::now();
-    let stream = connect_from(from, srv.addr).expect("connect");
+    let stream = connect_from(from, srv.addr, None).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
@@ -68,7 +59,7 @@ fn one_address_holding_handshakes_open_gets_eight_and_another_is_still_served() 
     let (_tmp, srv) = start_tls(&[]);
     let mut held: Vec<TcpStream> = (0..40)
         .filter_map(|_| {
-            let mut s = connect_from(FLOODER, srv.addr).ok()?;
+            let mut s = connect_from(FLOODER, srv.addr, None).ok()?;
             s.write_all(HELLO_START).ok()?;
             Some(s)
         })
@@ -97,7 +88,7 @@ fn eight_addresses_holding_every_handshake_slot_do_not_lock_out_a_ninth() {
     let mut held = Vec::new();
     for last in 2..10 {
         for _ in 0..8 {
-            let mut s = connect_from(Ipv4Addr::new(127, 0, 0, last), srv.addr).unwrap();
+            let mut s = connect_from(Ipv4Addr::new(127, 0, 0, last), srv.addr, None).unwrap();
             s.write_all(HELLO_START).unwrap();
             held.push(s);
         }
@@ -123,7 +114,7 @@ fn one_address_completing_handshakes_flat_out_does_not_starve_another() {
             let (addr, tls) = (srv.addr, srv.tls.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    let ok = connect_from(FLOODER, addr).and_then(|s| {
+                    let ok = connect_from(FLOODER, addr, None).and_then(|s| {
                         s.set_read_timeout(Some(Duration::from_secs(5)))?;
                         Conn::over(s, tls.as_ref())
                     });

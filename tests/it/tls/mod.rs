@@ -22,8 +22,7 @@ use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-pub(crate) const USER: &str = "alice";
-pub(crate) const PASSWORD: &str = "correct horse battery staple";
+pub(crate) use crate::proxy::{PASSWORD, USER};
 
 /// `latchkey serve --tls FLAGS…` with alice as a user, in a fresh data dir.
 pub(crate) fn start_tls(flags: &[&str]) -> (TempDir, Server) {

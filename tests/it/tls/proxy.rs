@@ -18,28 +18,10 @@ fn the_proxy_over_tls_tells_the_app_the_request_came_over_https() {
         "{anon:?}"
     );
 
-    let mut browser = srv.client();
-    let page = browser.get("/.latchkey/login", &[]);
-    assert_eq!(page.status, 200, "{page:?}");
-    let login = login_form(&page.text());
-    let done = browser.post(
-        "/.latchkey/login",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Origin", &srv.origin()),
-            ("Sec-Fetch-Site", "same-origin"),
-        ],
-        &form(&[
-            ("username", USER),
-            ("password", PASSWORD),
-            ("csrf", login.hidden("csrf").unwrap()),
-            ("next", "/admin"),
-        ]),
-    );
-    assert_eq!(done.status, 303, "{done:?}");
+    let mut browser = crate::proxy::logged_in(&srv);
     assert!(
         browser.jar.get("__Host-latchkey_session").is_some(),
-        "{done:?}"
+        "the session cookie over HTTPS is __Host-latchkey_session"
     );
 
     let app = browser.get(
