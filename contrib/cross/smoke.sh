@@ -156,23 +156,6 @@ curl -sS --max-time 60 -D - -o /dev/null -H "Authorization: Bearer ${token}x" -H
     "$base/forward-auth" >"$work/fa-badtoken" || true
 check "forward-auth refuses a tampered token (401)" status_is "$work/fa-badtoken" 401
 
-# SIGTERM ends the service cleanly.
-kill -TERM "$pid"
-code=0
-for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-    code=timeout
-else
-    wait "$pid" || code=$?
-fi
-pid=""
-check "SIGTERM stops the service with exit 0 (got $code)" test "$code" = 0
-check "the service logs that it stopped" has "$work/serve.err" '^latchkey: stopped'
-check "the log has the failed login" has "$work/serve.err" "login failed .*user=$user"
-
 stop_service() { # SIGTERM to $pid, then waits up to 30 s; sets $code to its exit code or "timeout"
     code=0
     kill -TERM "$pid"
@@ -187,6 +170,12 @@ stop_service() { # SIGTERM to $pid, then waits up to 30 s; sets $code to its exi
     fi
     pid=""
 }
+
+# SIGTERM ends the service cleanly.
+stop_service
+check "SIGTERM stops the service with exit 0 (got $code)" test "$code" = 0
+check "the service logs that it stopped" has "$work/serve.err" '^latchkey: stopped'
+check "the log has the failed login" has "$work/serve.err" "login failed .*user=$user"
 
 # HTTPS: `serve --tls` with a self-signed certificate made on first use (issue 17).
 tls="${SMOKE_TLS:-auto}"
